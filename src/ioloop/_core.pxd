@@ -1,0 +1,126 @@
+# cython: language_level=3
+from libc.stdint cimport uint32_t, uint64_t
+from cpython.ref cimport PyObject
+
+from .includes.linux cimport epoll_event
+
+
+cdef struct FdEntry:
+    # One slot per fd number; ``kind`` 0 means free.
+    uint32_t gen          # generation tag, also in epoll_data's high half
+    uint32_t events       # mask currently registered with the kernel
+    int kind              # 0 free, 1 classic add_handler, 2 asyncio reader/writer
+    uint32_t streak       # consecutive iterations this fd fired
+    uint64_t last_iter    # iteration of the last event
+    uint64_t changed_batch
+    uint64_t dev          # st_dev/st_ino at registration: detects reuse
+    uint64_t ino
+    PyObject *obj         # classic: the object passed to add_handler
+    PyObject *reader      # classic: handler Handle; asyncio: reader Handle
+    PyObject *writer      # asyncio: writer Handle
+
+
+cdef struct TimerEntry:
+    double when
+    uint64_t seq
+    PyObject *handle      # owned reference to a TimerHandle
+
+
+cdef class Handle:
+    cdef object callback
+    cdef object args
+    cdef object kwargs
+    cdef object context
+    cdef Loop loop
+    cdef bint _cancelled
+
+
+cdef class TimerHandle:
+    cdef object callback
+    cdef object args
+    cdef object kwargs
+    cdef object context
+    cdef Loop loop
+    cdef bint _cancelled
+    cdef bint in_heap
+    cdef double _when
+    cdef uint64_t seq
+
+
+cdef class Loop:
+    cdef int _epfd
+    cdef int _waker_fd
+    cdef int _sig_rfd
+    cdef int _sig_wfd
+    cdef bint _closed
+    cdef bint _running
+    cdef bint _stopping
+    cdef bint _polling
+    cdef bint _stale_logged
+    cdef bint _rebuild_needed
+    cdef bint _debug_enabled
+    cdef public double slow_callback_duration
+    cdef uint64_t _fork_epoch
+    cdef uint64_t _iteration
+    cdef uint64_t _batch
+    cdef uint32_t _next_gen
+
+    # fd table
+    cdef FdEntry *_fds
+    cdef int _nfds
+
+    # epoll event buffer (events not yet dispatched stay for the next pass)
+    cdef epoll_event *_events
+    cdef int _maxevents
+    cdef int _ev_pos
+    cdef int _ev_count
+
+    # timer heap
+    cdef TimerEntry *_heap
+    cdef Py_ssize_t _heap_len
+    cdef Py_ssize_t _heap_cap
+    cdef Py_ssize_t _heap_cancelled
+    cdef uint64_t _timer_seq
+
+    # due timers collected for this iteration
+    cdef PyObject **_due
+    cdef Py_ssize_t _due_len
+    cdef Py_ssize_t _due_pos
+    cdef Py_ssize_t _due_cap
+
+    # ready queue: ring buffer of owned Handle references
+    cdef PyObject **_rq
+    cdef Py_ssize_t _rq_head
+    cdef Py_ssize_t _rq_len
+    cdef Py_ssize_t _rq_cap
+
+    cdef object __weakref__
+
+    cdef int _check_fork(self) except -1
+    cdef int _check_open(self) except -1
+    cdef double _now(self) noexcept nogil
+    cdef int _wake(self) noexcept
+    cdef int _push_ready(self, object handle) except -1
+    cdef int _ensure_fd_slot(self, int fd) except -1
+    cdef int _clear_entry(self, int fd) noexcept
+    cdef int _epoll_ctl(self, int op, int fd, uint32_t events, uint32_t gen) noexcept
+    cdef int _register(self, int fd, uint32_t events, int kind, object obj,
+                       object reader, object writer) except -1
+    cdef int _heap_push(self, TimerHandle h) except -1
+    cdef TimerHandle _schedule(self, double when, object callback, tuple args,
+                               object kwargs, object context)
+    cdef int _timer_cancelled(self) except -1
+    cdef int _compact_heap(self) noexcept
+    cdef TimerEntry _heap_pop(self) noexcept
+    cdef void _sift_down(self, Py_ssize_t i) noexcept
+    cdef int _collect_due(self) except -1
+    cdef int _run_callback(self, object callback, object args, object kwargs,
+                           object context, object report) except -1
+    cdef int _run_once(self) except -1
+    cdef int _dispatch(self) except -1
+    cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1
+    cdef int _fd_matches(self, int fd) noexcept
+    cdef int _drop_stale(self, int fd) except -1
+    cdef int _rebuild_epoll(self) except -1
+    cdef int _drain_fd(self, int fd) noexcept
+    cdef int _free_all(self) noexcept

@@ -1,0 +1,1197 @@
+# cython: language_level=3, auto_pickle=False
+"""The ioloop engine: epoll table, timer heap, ready queue, eventfd waker.
+
+One iteration (``_run_once``) is, in this order:
+
+1. poll (``epoll_wait`` without the GIL; 0 ms when work is ready),
+2. dispatch I/O events straight to their handlers,
+3. collect the due timers (before anything runs),
+4. run the callbacks that were ready (a snapshot),
+5. run the collected timers that were not cancelled meanwhile.
+
+This is the only place where callbacks, handlers and timers are called.
+The pure-Python twin (``_engine_py.py``) implements the same contract.
+"""
+
+cimport cython
+from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
+from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.exc cimport PyErr_SetFromErrno, PyErr_CheckSignals
+from cpython.object cimport PyCallable_Check
+from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
+from libc.math cimport ceil, INFINITY
+from libc.stdint cimport uint32_t, uint64_t, int64_t
+from libc.string cimport memset
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from posix.unistd cimport read, write, close
+from posix.stat cimport struct_stat, fstat
+
+from .includes.linux cimport (
+    epoll_event, epoll_create1, epoll_ctl, epoll_wait, eventfd, pipe2, dup3,
+    EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL,
+    EPOLLIN, EPOLLPRI, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLRDHUP,
+    EFD_CLOEXEC, EFD_NONBLOCK, O_CLOEXEC, O_NONBLOCK,
+)
+
+import datetime as _datetime
+import logging as _logging
+import numbers as _numbers
+import os as _os
+
+_logger = _logging.getLogger("ioloop")
+
+cdef enum:
+    KIND_FREE = 0
+    KIND_CLASSIC = 1
+    KIND_ASYNCIO = 2
+    # Classic handlers always listen for EPOLLERR|EPOLLHUP (Tornado's ERROR).
+    ERROR_MASK = 0x018
+    # A fd that fired this many iterations in a row is re-checked with
+    # fstat(): a dup'd fd closed without remove_handler keeps firing forever
+    # (uvloop#61, libuv#1148) and must be dropped, not spun on.
+    STALE_CHECK_EVERY = 64
+    # epoll_wait's buffer grows up to this when it comes back full; the
+    # kernel rotates level-triggered fds, so nothing starves meanwhile.
+    MIN_EVENTS = 64
+    MAX_EVENTS = 4096
+    # Poll at least once a day even with far-away timers (asyncio's cap).
+    MAX_POLL_MS = 86400000
+    # Rebuild the heap when this many cancelled timers sit in it and they
+    # are more than half of it (amortised O(1) cancellation, bounded memory).
+    COMPACT_MIN_CANCELLED = 64
+
+cdef double MAX_POLL_SECONDS = 86400.0
+
+cdef uint64_t _fork_epoch = 0
+
+
+def _after_fork_in_child():
+    global _fork_epoch
+    _fork_epoch += 1
+
+
+_os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef inline double _monotonic() noexcept nogil:
+    # Same arithmetic as CPython's time.monotonic(), so a deadline taken
+    # from either clock compares exactly.
+    cdef timespec ts
+    cdef int64_t ns
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+    if ns % 1000000000 == 0:
+        return <double>(ns // 1000000000)
+    return <double>ns / 1e9
+
+
+cdef double _to_seconds(object value, str name) except? -1.0:
+    cdef double d
+    if type(value) is float:
+        d = <double>value
+    elif isinstance(value, int) or isinstance(value, _numbers.Real):
+        try:
+            d = float(value)
+        except OverflowError:
+            d = INFINITY if value > 0 else -INFINITY
+    else:
+        raise TypeError(
+            f"{name} must be a real number, not {type(value).__name__}: {value!r}")
+    if d != d:
+        raise ValueError(f"{name} must not be NaN")
+    return d
+
+
+cdef inline int _check_callable(object callback, str name) except -1:
+    if not PyCallable_Check(callback):
+        raise TypeError(f"{name} must be callable, not {type(callback).__name__}: {callback!r}")
+    return 0
+
+
+cdef int _fileno(object fd) except -2:
+    """The fd number of an int or fileno() object; -1 if it reports closed."""
+    cdef long n
+    if isinstance(fd, int):
+        try:
+            n = fd
+        except OverflowError:
+            raise ValueError(f"fd out of range: {fd!r}")
+        if n < 0:
+            raise ValueError(f"fd must be a non-negative integer, not {fd!r}")
+        if n > 0x7fffffff:
+            raise ValueError(f"fd out of range: {fd!r}")
+        return <int>n
+    try:
+        meth = fd.fileno
+    except AttributeError:
+        raise TypeError(
+            f"fd must be an int or an object with a fileno() method, "
+            f"not {type(fd).__name__}: {fd!r}") from None
+    n = meth()
+    if n < 0:
+        return -1
+    if n > 0x7fffffff:
+        raise ValueError(f"fd out of range: {n!r}")
+    return <int>n
+
+
+cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
+    if not isinstance(events, int):
+        raise TypeError(f"events must be an int mask, not {type(events).__name__}: {events!r}")
+    if events < 0 or events > 0xffffffff:
+        raise ValueError(f"events mask out of range: {events!r}")
+    return <uint32_t>events
+
+
+cdef inline object _handle_repr(str kind, object callback, object args, object extra):
+    cb = getattr(callback, "__qualname__", None) or repr(callback)
+    info = [kind, f"{cb}{args!r}" if args else str(cb)]
+    if extra:
+        info.append(extra)
+    return "<" + " ".join(info) + ">"
+
+
+@cython.freelist(256)
+@cython.final
+cdef class Handle:
+    """A scheduled callback (``call_soon``, ``add_callback``, a reader)."""
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            # Release the closure at once: a cancelled handle may sit in
+            # the queue for a while.
+            self.callback = None
+            self.args = None
+            self.kwargs = None
+
+    def cancelled(self):
+        return self._cancelled
+
+    def get_context(self):
+        return self.context
+
+    def __repr__(self):
+        if self._cancelled:
+            return "<Handle cancelled>"
+        return _handle_repr("Handle", self.callback, self.args, None)
+
+
+@cython.freelist(256)
+@cython.final
+cdef class TimerHandle:
+    """A timer (``call_later``, ``call_at``, ``add_timeout``)."""
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            self.callback = None
+            self.args = None
+            self.kwargs = None
+            if self.in_heap and self.loop is not None:
+                self.loop._timer_cancelled()
+
+    def cancelled(self):
+        return self._cancelled
+
+    def when(self):
+        return self._when
+
+    def get_context(self):
+        return self.context
+
+    def __repr__(self):
+        if self._cancelled:
+            return f"<TimerHandle cancelled when={self._when}>"
+        return _handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
+
+
+cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
+                               object kwargs, object context):
+    cdef Handle h = Handle.__new__(Handle)
+    h.callback = callback
+    h.args = args
+    h.kwargs = kwargs if kwargs else None
+    h.context = PyContext_CopyCurrent() if context is None else context
+    h.loop = loop
+    return h
+
+
+cdef inline bint _timer_less(TimerEntry *a, TimerEntry *b) noexcept nogil:
+    return a.when < b.when or (a.when == b.when and a.seq < b.seq)
+
+
+cdef class Loop:
+    """The engine. ``ioloop.IOLoop`` adds the public facade on top."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._epfd = -1
+        self._waker_fd = -1
+        self._sig_rfd = -1
+        self._sig_wfd = -1
+        self.slow_callback_duration = 0.1
+        self._fork_epoch = _fork_epoch
+        self._next_gen = 1
+        self._maxevents = MIN_EVENTS
+        self._events = <epoll_event *>PyMem_Malloc(sizeof(epoll_event) * self._maxevents)
+        self._rq_cap = 64
+        self._rq = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._rq_cap)
+        self._heap_cap = 64
+        self._heap = <TimerEntry *>PyMem_Malloc(sizeof(TimerEntry) * self._heap_cap)
+        self._due_cap = 16
+        self._due = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._due_cap)
+        if not (self._events and self._rq and self._heap and self._due):
+            raise MemoryError()
+        self._epfd = epoll_create1(EPOLL_CLOEXEC)
+        if self._epfd < 0:
+            PyErr_SetFromErrno(OSError)
+        self._waker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self._waker_fd < 0:
+            PyErr_SetFromErrno(OSError)
+        # The waker (and the signal pipe) carry generation 0; user fds never do.
+        if self._epoll_ctl(EPOLL_CTL_ADD, self._waker_fd, EPOLLIN, 0) < 0:
+            PyErr_SetFromErrno(OSError)
+
+    def __dealloc__(self):
+        self._free_all()
+
+    # -- small helpers -----------------------------------------------------
+
+    cdef int _check_fork(self) except -1:
+        if self._fork_epoch != _fork_epoch:
+            raise RuntimeError(
+                "this IOLoop was created in the parent process; call "
+                "reinit_after_fork() before using it after fork()")
+        return 0
+
+    cdef int _check_open(self) except -1:
+        if self._closed:
+            raise RuntimeError("IOLoop is closed")
+        if self._fork_epoch != _fork_epoch:
+            self._check_fork()
+        return 0
+
+    cdef double _now(self) noexcept nogil:
+        return _monotonic()
+
+    cdef int _wake(self) noexcept:
+        # Only called while the loop sleeps in epoll_wait (coalesced: the
+        # flag is cleared so later posts do not write again).
+        cdef uint64_t one = 1
+        self._polling = False
+        if self._waker_fd >= 0:
+            write(self._waker_fd, &one, sizeof(one))
+        return 0
+
+    cdef int _drain_fd(self, int fd) noexcept:
+        cdef char buf[256]
+        while read(fd, buf, sizeof(buf)) > 0:
+            pass
+        return 0
+
+    cdef int _push_ready(self, object handle) except -1:
+        # No Python code runs in here, so under the GIL this is atomic with
+        # respect to other threads calling add_callback.
+        cdef Py_ssize_t i, n, newcap
+        cdef PyObject **newbuf
+        if self._rq_len == self._rq_cap:
+            newcap = self._rq_cap * 2
+            newbuf = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * newcap)
+            if newbuf == NULL:
+                raise MemoryError()
+            n = self._rq_len
+            for i in range(n):
+                newbuf[i] = self._rq[(self._rq_head + i) & (self._rq_cap - 1)]
+            PyMem_Free(self._rq)
+            self._rq = newbuf
+            self._rq_cap = newcap
+            self._rq_head = 0
+        Py_INCREF(handle)
+        self._rq[(self._rq_head + self._rq_len) & (self._rq_cap - 1)] = <PyObject *>handle
+        self._rq_len += 1
+        return 0
+
+    # -- clock and debug ---------------------------------------------------
+
+    def time(self):
+        """Seconds on CLOCK_MONOTONIC (the ``time.monotonic()`` scale)."""
+        return _monotonic()
+
+    def get_debug(self):
+        return self._debug_enabled
+
+    def set_debug(self, enabled):
+        self._debug_enabled = bool(enabled)
+
+    def fileno(self):
+        """The epoll fd (for embedding and inspection)."""
+        return self._epfd
+
+    def is_running(self):
+        return self._running
+
+    def is_closed(self):
+        return self._closed
+
+    # -- callbacks ---------------------------------------------------------
+
+    def add_callback(self, callback, *args, **kwargs):
+        cdef Handle h
+        _check_callable(callback, "callback")
+        if self._closed:
+            return None
+        if self._fork_epoch != _fork_epoch:
+            self._check_fork()
+        h = _new_handle(self, callback, args, kwargs, None)
+        # The loop may have been closed while the handle was built (the
+        # allocation can run arbitrary code via the GC): check again.
+        if self._closed:
+            return None
+        self._push_ready(h)
+        if self._polling:
+            self._wake()
+        return None
+
+    def call_soon(self, callback, *args, context=None):
+        cdef Handle h
+        _check_callable(callback, "callback")
+        self._check_open()
+        h = _new_handle(self, callback, args, None, context)
+        self._check_open()
+        self._push_ready(h)
+        if self._polling:
+            self._wake()
+        return h
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        return self.call_soon(callback, *args, context=context)
+
+    # -- timers ------------------------------------------------------------
+
+    cdef int _heap_push(self, TimerHandle h) except -1:
+        cdef Py_ssize_t i, parent
+        cdef TimerEntry e
+        cdef TimerEntry *newheap
+        if self._heap_len == self._heap_cap:
+            newheap = <TimerEntry *>PyMem_Realloc(
+                self._heap, sizeof(TimerEntry) * self._heap_cap * 2)
+            if newheap == NULL:
+                raise MemoryError()
+            self._heap = newheap
+            self._heap_cap *= 2
+        e.when = h._when
+        e.seq = h.seq
+        e.handle = <PyObject *>h
+        Py_INCREF(h)
+        h.in_heap = True
+        i = self._heap_len
+        self._heap_len += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if not _timer_less(&e, &self._heap[parent]):
+                break
+            self._heap[i] = self._heap[parent]
+            i = parent
+        self._heap[i] = e
+        return 0
+
+    cdef TimerEntry _heap_pop(self) noexcept:
+        # Caller checks _heap_len > 0; ownership of .handle moves to caller.
+        cdef TimerEntry top = self._heap[0]
+        cdef TimerEntry last
+        cdef Py_ssize_t i = 0, child, n
+        self._heap_len -= 1
+        n = self._heap_len
+        if n > 0:
+            last = self._heap[n]
+            while True:
+                child = 2 * i + 1
+                if child >= n:
+                    break
+                if child + 1 < n and _timer_less(&self._heap[child + 1], &self._heap[child]):
+                    child += 1
+                if not _timer_less(&self._heap[child], &last):
+                    break
+                self._heap[i] = self._heap[child]
+                i = child
+            self._heap[i] = last
+        return top
+
+    cdef TimerHandle _schedule(self, double when, object callback, tuple args,
+                               object kwargs, object context):
+        cdef TimerHandle h
+        _check_callable(callback, "callback")
+        self._check_open()
+        h = TimerHandle.__new__(TimerHandle)
+        h.callback = callback
+        h.args = args
+        h.kwargs = kwargs if kwargs else None
+        h.context = PyContext_CopyCurrent() if context is None else context
+        h.loop = self
+        h._when = when
+        h.seq = self._timer_seq
+        self._timer_seq += 1
+        self._check_open()
+        self._heap_push(h)
+        if self._polling:
+            # A timer earlier than the current sleep must cut it short.
+            self._wake()
+        return h
+
+    def call_at(self, when, callback, *args, **kwargs):
+        context = kwargs.pop("context", None) if kwargs else None
+        return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context)
+
+    def call_later(self, delay, callback, *args, **kwargs):
+        context = kwargs.pop("context", None) if kwargs else None
+        return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
+                              callback, args, kwargs, context)
+
+    def add_timeout(self, deadline, callback, *args, **kwargs):
+        cdef double when
+        if isinstance(deadline, _datetime.timedelta):
+            when = _monotonic() + deadline.total_seconds()
+        elif isinstance(deadline, (int, float, _numbers.Real)):
+            when = _to_seconds(deadline, "deadline")
+        else:
+            raise TypeError(f"Unsupported deadline {deadline!r}: expected a number "
+                            f"on the time() scale or a datetime.timedelta")
+        return self._schedule(when, callback, args, kwargs, None)
+
+    def remove_timeout(self, timeout):
+        """Cancel a timer; ignores fired, cancelled and foreign handles."""
+        if isinstance(timeout, TimerHandle) and (<TimerHandle>timeout).loop is self:
+            timeout.cancel()
+
+    cdef int _timer_cancelled(self) except -1:
+        self._heap_cancelled += 1
+        if (self._heap_cancelled > COMPACT_MIN_CANCELLED
+                and self._heap_cancelled * 2 > self._heap_len):
+            self._compact_heap()
+        return 0
+
+    def _timer_count(self):
+        """Entries physically in the heap (live plus cancelled garbage)."""
+        return self._heap_len
+
+    cdef int _compact_heap(self) noexcept:
+        cdef Py_ssize_t i, j = 0, k = 0, n = self._heap_len
+        cdef TimerEntry e
+        cdef TimerEntry *heap = self._heap
+        cdef PyObject **dead = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * (n + 1))
+        if dead == NULL:
+            return 0
+        for i in range(n):
+            e = heap[i]
+            if (<TimerHandle>e.handle)._cancelled:
+                (<TimerHandle>e.handle).in_heap = False
+                dead[k] = e.handle
+                k += 1
+            else:
+                heap[j] = e
+                j += 1
+        self._heap_len = j
+        self._heap_cancelled = 0
+        # Heapify (Floyd): sift every internal node down.
+        i = j // 2 - 1
+        while i >= 0:
+            self._sift_down(i)
+            i -= 1
+        # Decref only now that the heap is consistent: a __del__ may
+        # schedule new timers.
+        for i in range(k):
+            Py_DECREF(<object>dead[i])
+        PyMem_Free(dead)
+        return 0
+
+    cdef void _sift_down(self, Py_ssize_t i) noexcept:
+        cdef Py_ssize_t child, n = self._heap_len
+        cdef TimerEntry item = self._heap[i]
+        while True:
+            child = 2 * i + 1
+            if child >= n:
+                break
+            if child + 1 < n and _timer_less(&self._heap[child + 1], &self._heap[child]):
+                child += 1
+            if not _timer_less(&self._heap[child], &item):
+                break
+            self._heap[i] = self._heap[child]
+            i = child
+        self._heap[i] = item
+
+    cdef int _collect_due(self) except -1:
+        """Move due timers to the due list; nothing runs here."""
+        cdef double now
+        cdef TimerEntry e
+        cdef PyObject **newdue
+        if self._heap_len == 0:
+            return 0
+        now = _monotonic()
+        while self._heap_len > 0 and self._heap[0].when <= now:
+            e = self._heap_pop()
+            (<TimerHandle>e.handle).in_heap = False
+            if (<TimerHandle>e.handle)._cancelled:
+                self._heap_cancelled -= 1
+                Py_DECREF(<object>e.handle)
+                continue
+            if self._due_len == self._due_cap:
+                newdue = <PyObject **>PyMem_Realloc(
+                    self._due, sizeof(PyObject *) * self._due_cap * 2)
+                if newdue == NULL:
+                    self._heap_push(<TimerHandle>e.handle)
+                    Py_DECREF(<object>e.handle)
+                    raise MemoryError()
+                self._due = newdue
+                self._due_cap *= 2
+            self._due[self._due_len] = e.handle  # reference moves here
+            self._due_len += 1
+        return 0
+
+    # -- running callbacks -------------------------------------------------
+
+    cdef int _run_callback(self, object callback, object args, object kwargs,
+                           object context, object report) except -1:
+        cdef double t0 = 0.0
+        cdef object result
+        if self._debug_enabled:
+            t0 = _monotonic()
+        PyContext_Enter(context)
+        try:
+            if kwargs is None:
+                result = callback(*args)
+            else:
+                result = callback(*args, **kwargs)
+        except BaseException as exc:
+            PyContext_Exit(context)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            self._report_exception(report)
+            return 0
+        PyContext_Exit(context)
+        if result is not None:
+            self._handle_callback_result(result)
+        if self._debug_enabled:
+            self._check_slow(report, t0)
+        return 0
+
+    def _check_slow(self, report, double t0):
+        cdef double dt = _monotonic() - t0
+        if dt >= self.slow_callback_duration:
+            _logger.warning("Executing %r took %.3f seconds", report, dt)
+
+    def _report_exception(self, report):
+        # Called inside an except block: sys.exc_info() is the error.
+        try:
+            self.handle_callback_exception(report)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            _logger.error("Exception in handle_callback_exception for %r",
+                          report, exc_info=True)
+
+    def _handle_callback_result(self, result):
+        pass
+
+    def handle_callback_exception(self, callback):
+        _logger.error("Exception in callback %r", callback, exc_info=True)
+
+    # -- the loop ----------------------------------------------------------
+
+    def stop(self):
+        """Stop after the current iteration (or after the next one, if the
+        loop is not running yet)."""
+        self._stopping = True
+        if self._polling:
+            self._wake()
+
+    def _run(self):
+        """Run iterations until stop(). The facade does the bookkeeping."""
+        self._check_open()
+        if self._running:
+            raise RuntimeError("This event loop is already running")
+        self._running = True
+        try:
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._running = False
+
+    cdef int _run_once(self) except -1:
+        cdef int timeout, n, err
+        cdef double delta
+        cdef Py_ssize_t ntodo, i
+        cdef PyObject *item
+        cdef object h
+        cdef TimerHandle th
+        cdef Handle hh
+        cdef TimerEntry e
+        cdef epoll_event *newbuf
+        self._iteration += 1
+        if self._ev_pos >= self._ev_count:
+            if self._rq_len > 0 or self._stopping or self._due_len > self._due_pos:
+                timeout = 0
+            else:
+                # Drop cancelled timers at the head so they do not cut the
+                # sleep short.
+                while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle)._cancelled:
+                    e = self._heap_pop()
+                    (<TimerHandle>e.handle).in_heap = False
+                    self._heap_cancelled -= 1
+                    Py_DECREF(<object>e.handle)
+                if self._heap_len > 0:
+                    delta = self._heap[0].when - _monotonic()
+                    if delta <= 0:
+                        timeout = 0
+                    elif delta >= MAX_POLL_SECONDS:
+                        timeout = MAX_POLL_MS
+                    else:
+                        # Round up: rounding down wakes early and spins.
+                        timeout = <int>ceil(delta * 1000.0)
+                else:
+                    timeout = -1
+            if timeout != 0:
+                self._polling = True
+            with nogil:
+                n = epoll_wait(self._epfd, self._events, self._maxevents, timeout)
+                err = errno
+            self._polling = False
+            self._batch += 1
+            self._ev_pos = 0
+            self._ev_count = 0
+            if n < 0:
+                if err != EINTR:
+                    raise OSError(err, _os.strerror(err))
+                # A signal: let Python handlers run (Ctrl-C), then carry on;
+                # the next poll sleeps for whatever time remains.
+                PyErr_CheckSignals()
+                n = 0
+            self._ev_count = n
+        self._dispatch()
+        if self._ev_count == self._maxevents and self._maxevents < MAX_EVENTS:
+            newbuf = <epoll_event *>PyMem_Realloc(
+                self._events, sizeof(epoll_event) * self._maxevents * 2)
+            if newbuf != NULL:
+                self._events = newbuf
+                self._maxevents *= 2
+        if self._rebuild_needed:
+            self._rebuild_epoll()
+
+        self._collect_due()
+
+        ntodo = self._rq_len
+        for i in range(ntodo):
+            if self._rq_len == 0:
+                break
+            item = self._rq[self._rq_head]
+            self._rq_head = (self._rq_head + 1) & (self._rq_cap - 1)
+            self._rq_len -= 1
+            hh = <Handle>item
+            Py_DECREF(hh)  # the queue's reference; hh holds its own
+            if not hh._cancelled:
+                self._run_callback(hh.callback, hh.args, hh.kwargs, hh.context, hh.callback)
+            hh = None
+
+        while self._due_pos < self._due_len:
+            item = self._due[self._due_pos]
+            self._due[self._due_pos] = NULL
+            self._due_pos += 1
+            th = <TimerHandle>item
+            Py_DECREF(th)
+            if not th._cancelled:
+                self._run_callback(th.callback, th.args, th.kwargs, th.context, th.callback)
+            th = None
+        self._due_pos = 0
+        self._due_len = 0
+        return 0
+
+    cdef int _dispatch(self) except -1:
+        cdef epoll_event *ev
+        cdef uint64_t data
+        cdef uint32_t events
+        while self._ev_pos < self._ev_count:
+            ev = &self._events[self._ev_pos]
+            self._ev_pos += 1
+            data = ev.data.u64
+            events = ev.events
+            self._dispatch_one(<int>(data & 0xffffffffULL), <uint32_t>(data >> 32), events)
+        return 0
+
+    cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1:
+        cdef FdEntry *e
+        cdef Handle h
+        cdef object obj
+        cdef object context
+        if gen == 0:
+            if fd == self._waker_fd:
+                self._drain_fd(fd)
+            elif fd == self._sig_rfd:
+                self._drain_fd(fd)
+                PyErr_CheckSignals()
+            return 0
+        if fd >= self._nfds:
+            self._rebuild_needed = True
+            return 0
+        e = &self._fds[fd]
+        if e.kind == KIND_FREE or e.gen != gen:
+            # Removed or replaced earlier in this batch: drop silently.
+            # Otherwise the kernel still holds a registration we gave up
+            # (a dup of the fd keeps the file open): rebuild the epoll set.
+            if e.changed_batch != self._batch:
+                self._rebuild_needed = True
+            return 0
+        if e.last_iter + 1 == self._iteration:
+            e.streak += 1
+        else:
+            e.streak = 1
+        e.last_iter = self._iteration
+        if e.streak % STALE_CHECK_EVERY == 0 and not self._fd_matches(fd):
+            self._drop_stale(fd)
+            return 0
+        if e.kind == KIND_CLASSIC:
+            h = <Handle>e.reader
+            obj = <object>e.obj
+            context = h.context
+            PyContext_Enter(context)
+            try:
+                result = h.callback(obj, events)
+            except BrokenPipeError:
+                # The peer went away; the handler will see it on its next read.
+                PyContext_Exit(context)
+                return 0
+            except BaseException as exc:
+                PyContext_Exit(context)
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._report_exception(h.callback)
+                return 0
+            PyContext_Exit(context)
+            if result is not None:
+                self._handle_callback_result(result)
+            return 0
+        # asyncio reader/writer; ERR/HUP wake both (as selectors does).
+        if events & (EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP) and e.reader != NULL:
+            h = <Handle>e.reader
+            if not h._cancelled:
+                self._run_callback(h.callback, h.args, None, h.context, h)
+            # The reader may have removed or replaced the registration, and
+            # the table may have moved: look it up again.
+            if fd >= self._nfds:
+                return 0
+            e = &self._fds[fd]
+            if e.kind != KIND_ASYNCIO or e.gen != gen:
+                return 0
+        if events & (EPOLLOUT | EPOLLERR | EPOLLHUP) and e.writer != NULL:
+            h = <Handle>e.writer
+            if not h._cancelled:
+                self._run_callback(h.callback, h.args, None, h.context, h)
+        return 0
+
+    # -- fd table ------------------------------------------------------------
+
+    cdef int _ensure_fd_slot(self, int fd) except -1:
+        cdef int newn
+        cdef FdEntry *newtab
+        if fd < self._nfds:
+            return 0
+        newn = max(fd + 1, self._nfds * 2, 64)
+        newtab = <FdEntry *>PyMem_Realloc(self._fds, sizeof(FdEntry) * newn)
+        if newtab == NULL:
+            raise MemoryError()
+        memset(&newtab[self._nfds], 0, sizeof(FdEntry) * (newn - self._nfds))
+        self._fds = newtab
+        self._nfds = newn
+        return 0
+
+    cdef int _clear_entry(self, int fd) noexcept:
+        cdef FdEntry *e = &self._fds[fd]
+        cdef PyObject *obj = e.obj
+        cdef PyObject *reader = e.reader
+        cdef PyObject *writer = e.writer
+        e.kind = KIND_FREE
+        e.obj = NULL
+        e.reader = NULL
+        e.writer = NULL
+        e.events = 0
+        e.streak = 0
+        e.changed_batch = self._batch
+        # Decref last: a __del__ may re-enter the loop.
+        Py_XDECREF(obj)
+        Py_XDECREF(reader)
+        Py_XDECREF(writer)
+        return 0
+
+    cdef int _epoll_ctl(self, int op, int fd, uint32_t events, uint32_t gen) noexcept:
+        cdef epoll_event ev
+        ev.events = events
+        ev.data.u64 = (<uint64_t>gen << 32) | <uint32_t>fd
+        return epoll_ctl(self._epfd, op, fd, &ev)
+
+    cdef int _fd_matches(self, int fd) noexcept:
+        cdef struct_stat st
+        if fstat(fd, &st) < 0:
+            return 0
+        return <uint64_t>st.st_dev == self._fds[fd].dev and <uint64_t>st.st_ino == self._fds[fd].ino
+
+    cdef int _register(self, int fd, uint32_t events, int kind, object obj,
+                       object reader, object writer) except -1:
+        """Add a fresh registration for ``fd`` (the slot may hold a stale one)."""
+        cdef FdEntry *e
+        cdef uint32_t gen
+        cdef struct_stat st
+        self._ensure_fd_slot(fd)
+        gen = self._next_gen
+        self._next_gen += 1
+        if self._next_gen == 0:
+            self._next_gen = 1
+        if self._epoll_ctl(EPOLL_CTL_ADD, fd, events, gen) < 0:
+            if errno == EEXIST and self._fds[fd].kind == KIND_FREE:
+                # The kernel kept a registration we had given up on (a DEL
+                # that failed): take it over.
+                if self._epoll_ctl(EPOLL_CTL_MOD, fd, events, gen) < 0:
+                    PyErr_SetFromErrno(OSError)
+            elif errno == EEXIST:
+                raise FileExistsError(EEXIST, f"fd {fd} is already registered with this IOLoop")
+            else:
+                PyErr_SetFromErrno(OSError)
+        if fstat(fd, &st) < 0:
+            st.st_dev = 0
+            st.st_ino = 0
+        if self._fds[fd].kind != KIND_FREE:
+            # Our entry was stale: the fd had been closed (and its number
+            # reused) without remove_handler. Events still tagged with the
+            # old generation are dropped.
+            self._clear_entry(fd)
+        e = &self._fds[fd]
+        e.gen = gen
+        e.events = events
+        e.kind = kind
+        e.streak = 0
+        e.changed_batch = self._batch
+        e.dev = <uint64_t>st.st_dev
+        e.ino = <uint64_t>st.st_ino
+        if obj is not None:
+            Py_INCREF(obj)
+            e.obj = <PyObject *>obj
+        if reader is not None:
+            Py_INCREF(reader)
+            e.reader = <PyObject *>reader
+        if writer is not None:
+            Py_INCREF(writer)
+            e.writer = <PyObject *>writer
+        return 0
+
+    cdef int _drop_stale(self, int fd) except -1:
+        if not self._stale_logged:
+            self._stale_logged = True
+            _logger.warning(
+                "fd %d was closed without remove_handler() while a duplicate "
+                "kept it open; dropping its handler and rebuilding the epoll set", fd)
+        self._clear_entry(fd)
+        self._rebuild_needed = True
+        return 0
+
+    cdef int _rebuild_epoll(self) except -1:
+        """Replace the epoll set by a fresh one holding only live entries.
+
+        The only way to get rid of a registration whose fd number is gone
+        (closed while a dup keeps the file open): EPOLL_CTL_DEL needs the fd.
+        """
+        cdef int newfd, fd
+        self._rebuild_needed = False
+        if self._epfd < 0:
+            return 0
+        if not self._stale_logged:
+            self._stale_logged = True
+            _logger.warning("stale epoll registration (an fd closed without "
+                            "remove_handler?); rebuilding the epoll set")
+        newfd = epoll_create1(EPOLL_CLOEXEC)
+        if newfd < 0:
+            PyErr_SetFromErrno(OSError)
+        # Keep the epoll fd number stable for fileno() users.
+        if dup3(newfd, self._epfd, O_CLOEXEC) < 0:
+            close(newfd)
+            PyErr_SetFromErrno(OSError)
+        close(newfd)
+        self._epoll_ctl(EPOLL_CTL_ADD, self._waker_fd, EPOLLIN, 0)
+        if self._sig_rfd >= 0:
+            self._epoll_ctl(EPOLL_CTL_ADD, self._sig_rfd, EPOLLIN, 0)
+        for fd in range(self._nfds):
+            if self._fds[fd].kind == KIND_FREE:
+                continue
+            if (not self._fd_matches(fd) or self._epoll_ctl(
+                    EPOLL_CTL_ADD, fd, self._fds[fd].events, self._fds[fd].gen) < 0):
+                self._clear_entry(fd)
+        # Buffered events belong to the old set.
+        self._ev_pos = self._ev_count = 0
+        return 0
+
+    def add_handler(self, fd, handler, events):
+        cdef int n
+        cdef uint32_t mask
+        _check_callable(handler, "handler")
+        mask = _event_mask(events) | ERROR_MASK
+        self._check_open()
+        n = _fileno(fd)
+        if n < 0:
+            raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
+        h = _new_handle(self, handler, (), None, None)
+        self._register(n, mask, KIND_CLASSIC, fd, h, None)
+
+    def update_handler(self, fd, events):
+        cdef int n
+        cdef uint32_t mask = _event_mask(events) | ERROR_MASK
+        self._check_open()
+        n = self._lookup(fd)
+        if n < 0 or n >= self._nfds or self._fds[n].kind != KIND_CLASSIC:
+            raise ValueError(f"fd {fd!r} is not registered with add_handler()")
+        if self._epoll_ctl(EPOLL_CTL_MOD, n, mask, self._fds[n].gen) < 0:
+            if errno in (ENOENT, EBADF):
+                self._clear_entry(n)
+                raise ValueError(f"fd {fd!r} is not registered: it was closed "
+                                 f"without remove_handler()")
+            PyErr_SetFromErrno(OSError)
+        self._fds[n].events = mask
+
+    def _lookup(self, fd):
+        """fd number of a registered int or object, -1 if unknown/closed."""
+        cdef int n
+        cdef int i
+        try:
+            n = _fileno(fd)
+        except (TypeError, ValueError, OSError):
+            n = -1
+        if n < 0 and not isinstance(fd, int):
+            # A closed socket reports -1: find it by identity.
+            for i in range(self._nfds):
+                if self._fds[i].kind == KIND_CLASSIC and self._fds[i].obj == <PyObject *>fd:
+                    return i
+        return n
+
+    def remove_handler(self, fd):
+        cdef int n
+        if self._epfd < 0:
+            return None
+        n = self._lookup(fd)
+        if n < 0 or n >= self._nfds or self._fds[n].kind != KIND_CLASSIC:
+            return None
+        self._check_fork()
+        # Synchronous: the caller may close the fd right after we return.
+        # EBADF/ENOENT mean the kernel already forgot it (or a dup keeps it;
+        # then stale events trigger a rebuild).
+        self._epoll_ctl(EPOLL_CTL_DEL, n, 0, 0)
+        self._clear_entry(n)
+
+    def _handler_objects(self):
+        """The objects passed to add_handler, for close(all_fds=True)."""
+        return [<object>self._fds[i].obj for i in range(self._nfds)
+                if self._fds[i].kind == KIND_CLASSIC]
+
+    # -- asyncio readers and writers -------------------------------------------
+
+    def _add_rw(self, fd, callback, tuple args, bint writer):
+        cdef int n
+        cdef FdEntry *e
+        cdef uint32_t mask
+        cdef Handle h
+        cdef PyObject *old
+        _check_callable(callback, "callback")
+        self._check_open()
+        n = _fileno(fd)
+        if n < 0:
+            raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
+        h = _new_handle(self, callback, args, None, None)
+        if n < self._nfds and self._fds[n].kind == KIND_ASYNCIO:
+            e = &self._fds[n]
+            mask = e.events | (EPOLLOUT if writer else EPOLLIN)
+            if self._epoll_ctl(EPOLL_CTL_MOD, n, mask, e.gen) < 0:
+                if errno == ENOENT:
+                    # The fd was closed and its number reused since: the
+                    # kernel dropped the old registration (cpython#88968).
+                    self._register(n, EPOLLOUT if writer else EPOLLIN,
+                                   KIND_ASYNCIO, None,
+                                   None if writer else h, h if writer else None)
+                    return None
+                if errno == EBADF:
+                    self._clear_entry(n)
+                PyErr_SetFromErrno(OSError)
+            e = &self._fds[n]
+            e.events = mask
+            old = e.writer if writer else e.reader
+            Py_INCREF(h)
+            if writer:
+                e.writer = <PyObject *>h
+            else:
+                e.reader = <PyObject *>h
+            if old != NULL:
+                (<Handle>old).cancel()
+                Py_DECREF(<object>old)
+            return None
+        self._register(n, EPOLLOUT if writer else EPOLLIN, KIND_ASYNCIO, None,
+                       None if writer else h, h if writer else None)
+
+    def _remove_rw(self, fd, bint writer):
+        cdef int n
+        cdef FdEntry *e
+        cdef PyObject *old
+        cdef uint32_t mask
+        if self._epfd < 0:
+            return False
+        try:
+            n = _fileno(fd)
+        except (TypeError, ValueError, OSError):
+            return False
+        if n < 0 or n >= self._nfds or self._fds[n].kind != KIND_ASYNCIO:
+            return False
+        e = &self._fds[n]
+        old = e.writer if writer else e.reader
+        if old == NULL:
+            return False
+        self._check_fork()
+        mask = e.events & ~(<uint32_t>(EPOLLOUT if writer else EPOLLIN))
+        if writer:
+            e.writer = NULL
+        else:
+            e.reader = NULL
+        if e.reader == NULL and e.writer == NULL:
+            self._epoll_ctl(EPOLL_CTL_DEL, n, 0, 0)
+            self._clear_entry(n)
+        else:
+            e.events = mask
+            if self._epoll_ctl(EPOLL_CTL_MOD, n, mask, e.gen) < 0:
+                self._clear_entry(n)
+        (<Handle>old).cancel()
+        Py_DECREF(<object>old)
+        return True
+
+    def add_reader(self, fd, callback, *args):
+        self._add_rw(fd, callback, args, False)
+
+    def add_writer(self, fd, callback, *args):
+        self._add_rw(fd, callback, args, True)
+
+    def remove_reader(self, fd):
+        return self._remove_rw(fd, False)
+
+    def remove_writer(self, fd):
+        return self._remove_rw(fd, True)
+
+    # -- signals, fork, close ----------------------------------------------
+
+    def _signal_wakeup_fd(self):
+        """Write end of a pipe watched by the loop, for signal.set_wakeup_fd.
+
+        An eventfd cannot serve: CPython writes one byte per signal, and
+        eventfd only accepts 8-byte writes.
+        """
+        cdef int fds[2]
+        self._check_open()
+        if self._sig_wfd < 0:
+            if pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0:
+                PyErr_SetFromErrno(OSError)
+            self._sig_rfd = fds[0]
+            self._sig_wfd = fds[1]
+            if self._epoll_ctl(EPOLL_CTL_ADD, self._sig_rfd, EPOLLIN, 0) < 0:
+                PyErr_SetFromErrno(OSError)
+        return self._sig_wfd
+
+    def reinit_after_fork(self):
+        """Give a forked child its own epoll set and waker.
+
+        The parent's epoll set is shared with the child after fork(); the
+        child must never edit it, so nothing here calls EPOLL_CTL on it.
+        Registered handlers are re-added to the new set; timers and
+        callbacks are kept.
+        """
+        cdef int fd
+        if self._closed:
+            raise RuntimeError("IOLoop is closed")
+        if self._epfd >= 0:
+            close(self._epfd)
+        if self._waker_fd >= 0:
+            close(self._waker_fd)
+        if self._sig_rfd >= 0:
+            close(self._sig_rfd)
+            close(self._sig_wfd)
+        self._sig_rfd = self._sig_wfd = -1
+        self._epfd = epoll_create1(EPOLL_CLOEXEC)
+        if self._epfd < 0:
+            PyErr_SetFromErrno(OSError)
+        self._waker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self._waker_fd < 0:
+            PyErr_SetFromErrno(OSError)
+        self._epoll_ctl(EPOLL_CTL_ADD, self._waker_fd, EPOLLIN, 0)
+        for fd in range(self._nfds):
+            if self._fds[fd].kind == KIND_FREE:
+                continue
+            if self._epoll_ctl(EPOLL_CTL_ADD, fd, self._fds[fd].events, self._fds[fd].gen) < 0:
+                self._clear_entry(fd)
+        self._ev_pos = self._ev_count = 0
+        self._polling = False
+        self._fork_epoch = _fork_epoch
+
+    def _mark_closed(self):
+        self._closed = True
+
+    def _close(self):
+        """Release everything. The facade checks is_running() first."""
+        self._closed = True
+        self._free_all()
+
+    cdef int _free_all(self) noexcept:
+        cdef Py_ssize_t i, n
+        cdef PyObject **rq = self._rq
+        cdef TimerEntry *heap = self._heap
+        cdef PyObject **due = self._due
+        cdef FdEntry *fds = self._fds
+        cdef int nfds = self._nfds
+        cdef Py_ssize_t rq_head = self._rq_head, rq_len = self._rq_len, rq_cap = self._rq_cap
+        cdef Py_ssize_t heap_len = self._heap_len
+        cdef Py_ssize_t due_pos = self._due_pos, due_len = self._due_len
+        self._closed = True
+        if self._epfd >= 0:
+            close(self._epfd)
+        if self._waker_fd >= 0:
+            close(self._waker_fd)
+        if self._sig_rfd >= 0:
+            close(self._sig_rfd)
+        if self._sig_wfd >= 0:
+            close(self._sig_wfd)
+        self._epfd = self._waker_fd = self._sig_rfd = self._sig_wfd = -1
+        # Detach every buffer before dropping references: a __del__ run by
+        # a decref may call back into this loop.
+        self._rq = NULL
+        self._rq_len = self._rq_cap = self._rq_head = 0
+        self._heap = NULL
+        self._heap_len = self._heap_cap = self._heap_cancelled = 0
+        self._due = NULL
+        self._due_len = self._due_pos = self._due_cap = 0
+        self._fds = NULL
+        self._nfds = 0
+        self._ev_pos = self._ev_count = 0
+        if self._events != NULL:
+            PyMem_Free(self._events)
+            self._events = NULL
+        if rq != NULL:
+            for i in range(rq_len):
+                Py_XDECREF(rq[(rq_head + i) & (rq_cap - 1)])
+            PyMem_Free(rq)
+        if heap != NULL:
+            for i in range(heap_len):
+                (<TimerHandle>heap[i].handle).in_heap = False
+                Py_XDECREF(heap[i].handle)
+            PyMem_Free(heap)
+        if due != NULL:
+            for i in range(due_pos, due_len):
+                Py_XDECREF(due[i])
+            PyMem_Free(due)
+        if fds != NULL:
+            for i in range(nfds):
+                Py_XDECREF(fds[i].obj)
+                Py_XDECREF(fds[i].reader)
+                Py_XDECREF(fds[i].writer)
+            PyMem_Free(fds)
+        return 0

@@ -1,0 +1,806 @@
+"""Pure-Python twin of the Cython engine (``_core.pyx``).
+
+Same contract, same iteration order, built on ``select.epoll``, ``heapq``
+and ``collections.deque``. Used when the extension is not built or when
+``IOLOOP_NO_EXTENSIONS=1``. Read ``_core.pyx`` for the reasoning behind each
+rule; comments here only note where the twin has to do things differently.
+"""
+
+import collections
+import contextvars
+import datetime
+import errno
+import heapq
+import logging
+import math
+import numbers
+import os
+import select
+import signal
+import threading
+
+_logger = logging.getLogger("ioloop")
+
+_ERROR_MASK = 0x018
+_STALE_CHECK_EVERY = 64
+_MAX_POLL_SECONDS = 86400.0
+_COMPACT_MIN_CANCELLED = 64
+_READ_LIKE = select.EPOLLIN | select.EPOLLPRI | select.EPOLLERR | select.EPOLLHUP | select.EPOLLRDHUP
+_WRITE_LIKE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+
+_fork_epoch = 0
+
+
+def _after_fork_in_child():
+    global _fork_epoch
+    _fork_epoch += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+_monotonic = __import__("time").monotonic
+
+
+def _to_seconds(value, name):
+    if type(value) is float:
+        d = value
+    elif isinstance(value, (int, numbers.Real)):
+        try:
+            d = float(value)
+        except OverflowError:
+            d = math.inf if value > 0 else -math.inf
+    else:
+        raise TypeError(
+            f"{name} must be a real number, not {type(value).__name__}: {value!r}")
+    if d != d:
+        raise ValueError(f"{name} must not be NaN")
+    return d
+
+
+def _check_callable(callback, name):
+    if not callable(callback):
+        raise TypeError(f"{name} must be callable, not {type(callback).__name__}: {callback!r}")
+
+
+def _fileno(fd):
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"fd must be a non-negative integer, not {fd!r}")
+        if fd > 0x7FFFFFFF:
+            raise ValueError(f"fd out of range: {fd!r}")
+        return int(fd)
+    try:
+        meth = fd.fileno
+    except AttributeError:
+        raise TypeError(
+            f"fd must be an int or an object with a fileno() method, "
+            f"not {type(fd).__name__}: {fd!r}") from None
+    n = meth()
+    if not isinstance(n, int):
+        raise TypeError(f"fileno() returned {type(n).__name__}, not int")
+    if n < 0:
+        return -1
+    if n > 0x7FFFFFFF:
+        raise ValueError(f"fd out of range: {n!r}")
+    return n
+
+
+def _event_mask(events):
+    if not isinstance(events, int):
+        raise TypeError(f"events must be an int mask, not {type(events).__name__}: {events!r}")
+    if events < 0 or events > 0xFFFFFFFF:
+        raise ValueError(f"events mask out of range: {events!r}")
+    return int(events)
+
+
+def _handle_repr(kind, callback, args, extra):
+    cb = getattr(callback, "__qualname__", None) or repr(callback)
+    info = [kind, f"{cb}{args!r}" if args else str(cb)]
+    if extra:
+        info.append(extra)
+    return "<" + " ".join(info) + ">"
+
+
+class Handle:
+    """A scheduled callback (``call_soon``, ``add_callback``, a reader)."""
+
+    __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled", "__weakref__")
+
+    def __init__(self, loop, callback, args, kwargs, context):
+        self.callback = callback
+        self.args = args
+        self.kwargs = kwargs or None
+        self.context = contextvars.copy_context() if context is None else context
+        self.loop = loop
+        self._cancelled = False
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            self.callback = self.args = self.kwargs = None
+
+    def cancelled(self):
+        return self._cancelled
+
+    def get_context(self):
+        return self.context
+
+    def __repr__(self):
+        if self._cancelled:
+            return "<Handle cancelled>"
+        return _handle_repr("Handle", self.callback, self.args, None)
+
+
+class TimerHandle:
+    """A timer (``call_later``, ``call_at``, ``add_timeout``)."""
+
+    __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled",
+                 "in_heap", "_when", "seq", "__weakref__")
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            self.callback = self.args = self.kwargs = None
+            if self.in_heap and self.loop is not None:
+                self.loop._timer_cancelled()
+
+    def cancelled(self):
+        return self._cancelled
+
+    def when(self):
+        return self._when
+
+    def get_context(self):
+        return self.context
+
+    def __lt__(self, other):
+        # heapq ordering: deadline, then insertion (FIFO on ties).
+        return (self._when, self.seq) < (other._when, other.seq)
+
+    def __repr__(self):
+        if self._cancelled:
+            return f"<TimerHandle cancelled when={self._when}>"
+        return _handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
+
+
+class _FdEntry:
+    __slots__ = ("kind", "events", "obj", "reader", "writer", "dev", "ino",
+                 "streak", "last_iter", "changed_batch")
+
+    def __init__(self, kind, events, obj, reader, writer, dev, ino, batch):
+        self.kind = kind
+        self.events = events
+        self.obj = obj
+        self.reader = reader
+        self.writer = writer
+        self.dev = dev
+        self.ino = ino
+        self.streak = 0
+        self.last_iter = 0
+        self.changed_batch = batch
+
+
+_CLASSIC = 1
+_ASYNCIO = 2
+
+
+class Loop:
+    """The engine (pure Python). ``ioloop.IOLoop`` adds the facade."""
+
+    def __init__(self, *args, **kwargs):
+        self._closed = False
+        self._running = False
+        self._stopping = False
+        self._polling = False
+        self._stale_logged = False
+        self._rebuild_needed = False
+        self._debug_enabled = False
+        self.slow_callback_duration = 0.1
+        self._fork_epoch = _fork_epoch
+        self._iteration = 0
+        self._batch = 0
+        self._fds = {}
+        self._changed = {}  # fd -> batch of its last removal
+        self._pending = collections.deque()  # undispatched events
+        self._heap = []
+        self._heap_cancelled = 0
+        self._timer_seq = 0
+        self._due = collections.deque()
+        self._ready = collections.deque()
+        # Thread-safe posting (add_callback) and close() must not interleave
+        # in Python code: the engine in C is atomic under the GIL instead.
+        self._post_lock = threading.Lock()
+        self._epoll = select.epoll()
+        self._waker_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._sig_rfd = self._sig_wfd = -1
+        self._epoll.register(self._waker_fd, select.EPOLLIN)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _check_fork(self):
+        if self._fork_epoch != _fork_epoch:
+            raise RuntimeError(
+                "this IOLoop was created in the parent process; call "
+                "reinit_after_fork() before using it after fork()")
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError("IOLoop is closed")
+        self._check_fork()
+
+    def _wake(self):
+        self._polling = False
+        try:
+            os.eventfd_write(self._waker_fd, 1)
+        except OSError:
+            pass
+
+    def time(self):
+        """Seconds on CLOCK_MONOTONIC (the ``time.monotonic()`` scale)."""
+        return _monotonic()
+
+    def get_debug(self):
+        return self._debug_enabled
+
+    def set_debug(self, enabled):
+        self._debug_enabled = bool(enabled)
+
+    def fileno(self):
+        return self._epoll.fileno() if not self._epoll.closed else -1
+
+    def is_running(self):
+        return self._running
+
+    def is_closed(self):
+        return self._closed
+
+    # -- callbacks -------------------------------------------------------------
+
+    def _post(self, handle):
+        with self._post_lock:
+            if self._closed:
+                return False
+            self._ready.append(handle)
+            # The loop sets _polling before it looks at the queue, so either
+            # it sees this handle or we see it sleeping and wake it.
+            if self._polling:
+                self._wake()
+        return True
+
+    def add_callback(self, callback, *args, **kwargs):
+        _check_callable(callback, "callback")
+        if self._closed:
+            return None
+        self._check_fork()
+        self._post(Handle(self, callback, args, kwargs, None))
+        return None
+
+    def call_soon(self, callback, *args, context=None):
+        _check_callable(callback, "callback")
+        self._check_open()
+        h = Handle(self, callback, args, None, context)
+        if not self._post(h):
+            raise RuntimeError("IOLoop is closed")
+        return h
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        return self.call_soon(callback, *args, context=context)
+
+    # -- timers ----------------------------------------------------------------
+
+    def _schedule(self, when, callback, args, kwargs, context):
+        _check_callable(callback, "callback")
+        self._check_open()
+        h = TimerHandle()
+        h.callback = callback
+        h.args = args
+        h.kwargs = kwargs or None
+        h.context = contextvars.copy_context() if context is None else context
+        h.loop = self
+        h._cancelled = False
+        h._when = when
+        h.seq = self._timer_seq
+        self._timer_seq += 1
+        h.in_heap = True
+        heapq.heappush(self._heap, h)
+        if self._polling:
+            self._wake()
+        return h
+
+    def call_at(self, when, callback, *args, **kwargs):
+        context = kwargs.pop("context", None) if kwargs else None
+        return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context)
+
+    def call_later(self, delay, callback, *args, **kwargs):
+        context = kwargs.pop("context", None) if kwargs else None
+        return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
+                              callback, args, kwargs, context)
+
+    def add_timeout(self, deadline, callback, *args, **kwargs):
+        if isinstance(deadline, datetime.timedelta):
+            when = _monotonic() + deadline.total_seconds()
+        elif isinstance(deadline, (int, float, numbers.Real)):
+            when = _to_seconds(deadline, "deadline")
+        else:
+            raise TypeError(f"Unsupported deadline {deadline!r}: expected a number "
+                            f"on the time() scale or a datetime.timedelta")
+        return self._schedule(when, callback, args, kwargs, None)
+
+    def remove_timeout(self, timeout):
+        """Cancel a timer; ignores fired, cancelled and foreign handles."""
+        if isinstance(timeout, TimerHandle) and timeout.loop is self:
+            timeout.cancel()
+
+    def _timer_cancelled(self):
+        self._heap_cancelled += 1
+        if (self._heap_cancelled > _COMPACT_MIN_CANCELLED
+                and self._heap_cancelled * 2 > len(self._heap)):
+            dead = [h for h in self._heap if h._cancelled]
+            for h in dead:
+                h.in_heap = False
+            self._heap = [h for h in self._heap if not h._cancelled]
+            heapq.heapify(self._heap)
+            self._heap_cancelled = 0
+
+    def _timer_count(self):
+        return len(self._heap)
+
+    def _collect_due(self):
+        heap = self._heap
+        if not heap:
+            return
+        now = _monotonic()
+        while heap and heap[0]._when <= now:
+            h = heapq.heappop(heap)
+            h.in_heap = False
+            if h._cancelled:
+                self._heap_cancelled -= 1
+                continue
+            self._due.append(h)
+
+    # -- running ---------------------------------------------------------------
+
+    def _run_callback(self, callback, args, kwargs, context, report):
+        t0 = _monotonic() if self._debug_enabled else 0.0
+        try:
+            if kwargs is None:
+                result = context.run(callback, *args)
+            else:
+                result = context.run(callback, *args, **kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            self._report_exception(report)
+            return
+        if result is not None:
+            self._handle_callback_result(result)
+        if self._debug_enabled:
+            self._check_slow(report, t0)
+
+    def _check_slow(self, report, t0):
+        dt = _monotonic() - t0
+        if dt >= self.slow_callback_duration:
+            _logger.warning("Executing %r took %.3f seconds", report, dt)
+
+    def _report_exception(self, report):
+        try:
+            self.handle_callback_exception(report)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            _logger.error("Exception in handle_callback_exception for %r",
+                          report, exc_info=True)
+
+    def _handle_callback_result(self, result):
+        pass
+
+    def handle_callback_exception(self, callback):
+        _logger.error("Exception in callback %r", callback, exc_info=True)
+
+    def stop(self):
+        self._stopping = True
+        if self._polling:
+            self._wake()
+
+    def _run(self):
+        self._check_open()
+        if self._running:
+            raise RuntimeError("This event loop is already running")
+        self._running = True
+        try:
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._running = False
+
+    def _poll_timeout(self):
+        if self._ready or self._stopping or self._due:
+            return 0
+        heap = self._heap
+        while heap and heap[0]._cancelled:
+            heapq.heappop(heap).in_heap = False
+            self._heap_cancelled -= 1
+        if not heap:
+            return -1
+        delta = heap[0]._when - _monotonic()
+        if delta <= 0:
+            return 0
+        # epoll.poll() rounds up to whole milliseconds itself.
+        return min(delta, _MAX_POLL_SECONDS)
+
+    def _run_once(self):
+        self._iteration += 1
+        if not self._pending:
+            # Set _polling before looking at the queue (see _post).
+            self._polling = True
+            timeout = self._poll_timeout()
+            if timeout == 0:
+                self._polling = False
+            try:
+                # select.epoll retries EINTR itself (PEP 475), running
+                # Python signal handlers, with the remaining timeout.
+                events = self._epoll.poll(timeout)
+            finally:
+                self._polling = False
+            self._batch += 1
+            self._pending.extend(events)
+        self._dispatch()
+        if self._rebuild_needed:
+            self._rebuild_epoll()
+
+        self._collect_due()
+
+        ready = self._ready
+        for _ in range(len(ready)):
+            if not ready:
+                break
+            h = ready.popleft()
+            if not h._cancelled:
+                self._run_callback(h.callback, h.args, h.kwargs, h.context, h.callback)
+
+        due = self._due
+        while due:
+            h = due.popleft()
+            if not h._cancelled:
+                self._run_callback(h.callback, h.args, h.kwargs, h.context, h.callback)
+
+    def _dispatch(self):
+        pending = self._pending
+        while pending:
+            fd, events = pending.popleft()
+            self._dispatch_one(fd, events)
+
+    def _dispatch_one(self, fd, events):
+        if fd == self._waker_fd:
+            try:
+                os.eventfd_read(fd)
+            except OSError:
+                pass
+            return
+        if fd == self._sig_rfd:
+            try:
+                while os.read(fd, 256):
+                    pass
+            except OSError:
+                pass
+            return
+        e = self._fds.get(fd)
+        if e is None:
+            if self._changed.get(fd) != self._batch:
+                self._rebuild_needed = True
+            return
+        if e.changed_batch == self._batch and e.last_iter == -1:
+            # Registered after this batch was polled: the event is for the
+            # previous registration of this number.
+            return
+        if e.last_iter + 1 == self._iteration:
+            e.streak += 1
+        else:
+            e.streak = 1
+        e.last_iter = self._iteration
+        if e.streak % _STALE_CHECK_EVERY == 0 and not self._fd_matches(fd, e):
+            self._drop_stale(fd)
+            return
+        if e.kind == _CLASSIC:
+            h = e.reader
+            try:
+                result = h.context.run(h.callback, e.obj, events)
+            except BrokenPipeError:
+                return
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:
+                self._report_exception(h.callback)
+                return
+            if result is not None:
+                self._handle_callback_result(result)
+            return
+        if events & _READ_LIKE and e.reader is not None:
+            h = e.reader
+            if not h._cancelled:
+                self._run_callback(h.callback, h.args, None, h.context, h)
+            if self._fds.get(fd) is not e:
+                return
+        if events & _WRITE_LIKE and e.writer is not None:
+            h = e.writer
+            if not h._cancelled:
+                self._run_callback(h.callback, h.args, None, h.context, h)
+
+    # -- fd table --------------------------------------------------------------
+
+    @staticmethod
+    def _stat(fd):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return 0, 0
+        return st.st_dev, st.st_ino
+
+    def _fd_matches(self, fd, e):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return False
+        return st.st_dev == e.dev and st.st_ino == e.ino
+
+    def _clear_entry(self, fd):
+        self._fds.pop(fd, None)
+        self._changed[fd] = self._batch
+
+    def _register(self, fd, events, kind, obj, reader, writer):
+        old = self._fds.get(fd)
+        try:
+            self._epoll.register(fd, events)
+        except FileExistsError:
+            if old is not None:
+                raise FileExistsError(
+                    errno.EEXIST, f"fd {fd} is already registered with this IOLoop") from None
+            self._epoll.modify(fd, events)
+        dev, ino = self._stat(fd)
+        entry = _FdEntry(kind, events, obj, reader, writer, dev, ino, self._batch)
+        # Events of this batch predate the registration (see _dispatch_one).
+        entry.last_iter = -1 if self._pending else 0
+        self._fds[fd] = entry
+        if old is not None:
+            # Our entry was stale (fd closed and reused without
+            # remove_handler). The twin cannot tag events with a generation,
+            # so it drops any lingering kernel registration by rebuilding.
+            self._rebuild_epoll(log=False)
+
+    def _drop_stale(self, fd):
+        if not self._stale_logged:
+            self._stale_logged = True
+            _logger.warning(
+                "fd %d was closed without remove_handler() while a duplicate "
+                "kept it open; dropping its handler and rebuilding the epoll set", fd)
+        self._clear_entry(fd)
+        self._rebuild_needed = True
+
+    def _rebuild_epoll(self, log=True):
+        self._rebuild_needed = False
+        if self._epoll.closed:
+            return
+        if log and not self._stale_logged:
+            self._stale_logged = True
+            _logger.warning("stale epoll registration (an fd closed without "
+                            "remove_handler?); rebuilding the epoll set")
+        old_fd = self._epoll.fileno()
+        new = select.epoll()
+        # Keep the epoll fd number stable for fileno() users.
+        os.dup2(new.fileno(), old_fd, inheritable=False)
+        new.close()
+        self._epoll.register(self._waker_fd, select.EPOLLIN)
+        if self._sig_rfd >= 0:
+            self._epoll.register(self._sig_rfd, select.EPOLLIN)
+        for fd, e in list(self._fds.items()):
+            if not self._fd_matches(fd, e):
+                self._clear_entry(fd)
+                continue
+            try:
+                self._epoll.register(fd, e.events)
+            except OSError:
+                self._clear_entry(fd)
+        self._pending.clear()
+
+    def add_handler(self, fd, handler, events):
+        _check_callable(handler, "handler")
+        mask = _event_mask(events) | _ERROR_MASK
+        self._check_open()
+        n = _fileno(fd)
+        if n < 0:
+            raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
+        h = Handle(self, handler, (), None, None)
+        self._register(n, mask, _CLASSIC, fd, h, None)
+
+    def update_handler(self, fd, events):
+        mask = _event_mask(events) | _ERROR_MASK
+        self._check_open()
+        n = self._lookup(fd)
+        e = self._fds.get(n)
+        if e is None or e.kind != _CLASSIC:
+            raise ValueError(f"fd {fd!r} is not registered with add_handler()")
+        try:
+            self._epoll.modify(n, mask)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.EBADF):
+                self._clear_entry(n)
+                raise ValueError(f"fd {fd!r} is not registered: it was closed "
+                                 f"without remove_handler()") from None
+            raise
+        e.events = mask
+
+    def _lookup(self, fd):
+        try:
+            n = _fileno(fd)
+        except (TypeError, ValueError, OSError):
+            n = -1
+        if n < 0 and not isinstance(fd, int):
+            for i, e in self._fds.items():
+                if e.kind == _CLASSIC and e.obj is fd:
+                    return i
+        return n
+
+    def remove_handler(self, fd):
+        if self._epoll.closed:
+            return None
+        n = self._lookup(fd)
+        e = self._fds.get(n)
+        if e is None or e.kind != _CLASSIC:
+            return None
+        self._check_fork()
+        try:
+            self._epoll.unregister(n)
+        except OSError:
+            pass
+        self._clear_entry(n)
+
+    def _handler_objects(self):
+        return [e.obj for e in self._fds.values() if e.kind == _CLASSIC]
+
+    # -- asyncio readers and writers ---------------------------------------------
+
+    def _add_rw(self, fd, callback, args, writer):
+        _check_callable(callback, "callback")
+        self._check_open()
+        n = _fileno(fd)
+        if n < 0:
+            raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
+        h = Handle(self, callback, args, None, None)
+        bit = select.EPOLLOUT if writer else select.EPOLLIN
+        e = self._fds.get(n)
+        if e is not None and e.kind == _ASYNCIO:
+            mask = e.events | bit
+            try:
+                self._epoll.modify(n, mask)
+            except FileNotFoundError:
+                # Closed and reused since: the kernel dropped it (cpython#88968).
+                self._register(n, bit, _ASYNCIO, None,
+                               None if writer else h, h if writer else None)
+                return
+            except OSError as exc:
+                if exc.errno == errno.EBADF:
+                    self._clear_entry(n)
+                raise
+            e.events = mask
+            old = e.writer if writer else e.reader
+            if writer:
+                e.writer = h
+            else:
+                e.reader = h
+            if old is not None:
+                old.cancel()
+            return
+        self._register(n, bit, _ASYNCIO, None, None if writer else h, h if writer else None)
+
+    def _remove_rw(self, fd, writer):
+        if self._epoll.closed:
+            return False
+        try:
+            n = _fileno(fd)
+        except (TypeError, ValueError, OSError):
+            return False
+        e = self._fds.get(n)
+        if e is None or e.kind != _ASYNCIO:
+            return False
+        old = e.writer if writer else e.reader
+        if old is None:
+            return False
+        self._check_fork()
+        if writer:
+            e.writer = None
+        else:
+            e.reader = None
+        e.events &= ~(select.EPOLLOUT if writer else select.EPOLLIN)
+        if e.reader is None and e.writer is None:
+            try:
+                self._epoll.unregister(n)
+            except OSError:
+                pass
+            self._clear_entry(n)
+        else:
+            try:
+                self._epoll.modify(n, e.events)
+            except OSError:
+                self._clear_entry(n)
+        old.cancel()
+        return True
+
+    def add_reader(self, fd, callback, *args):
+        self._add_rw(fd, callback, args, False)
+
+    def add_writer(self, fd, callback, *args):
+        self._add_rw(fd, callback, args, True)
+
+    def remove_reader(self, fd):
+        return self._remove_rw(fd, False)
+
+    def remove_writer(self, fd):
+        return self._remove_rw(fd, True)
+
+    # -- signals, fork, close --------------------------------------------------
+
+    def _signal_wakeup_fd(self):
+        self._check_open()
+        if self._sig_wfd < 0:
+            self._sig_rfd, self._sig_wfd = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+            self._epoll.register(self._sig_rfd, select.EPOLLIN)
+        return self._sig_wfd
+
+    def reinit_after_fork(self):
+        if self._closed:
+            raise RuntimeError("IOLoop is closed")
+        # Never edit the parent's (shared) epoll set: just drop our fds.
+        self._epoll.close()
+        os.close(self._waker_fd)
+        if self._sig_rfd >= 0:
+            os.close(self._sig_rfd)
+            os.close(self._sig_wfd)
+        self._sig_rfd = self._sig_wfd = -1
+        self._epoll = select.epoll()
+        self._waker_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._epoll.register(self._waker_fd, select.EPOLLIN)
+        for fd, e in list(self._fds.items()):
+            try:
+                self._epoll.register(fd, e.events)
+            except OSError:
+                self._clear_entry(fd)
+        self._pending.clear()
+        self._polling = False
+        self._post_lock = threading.Lock()
+        self._fork_epoch = _fork_epoch
+
+    def _mark_closed(self):
+        with self._post_lock:
+            self._closed = True
+
+    def _close(self):
+        with self._post_lock:
+            self._closed = True
+            if not self._epoll.closed:
+                self._epoll.close()
+            for fd in (self._waker_fd, self._sig_rfd, self._sig_wfd):
+                if fd >= 0:
+                    os.close(fd)
+            self._waker_fd = self._sig_rfd = self._sig_wfd = -1
+        for h in self._heap:
+            h.in_heap = False
+        self._heap = []
+        self._heap_cancelled = 0
+        self._ready.clear()
+        self._due.clear()
+        self._pending.clear()
+        self._fds.clear()
+        self._changed.clear()
+
+    def __del__(self):
+        if not getattr(self, "_closed", True):
+            try:
+                self._close()
+            except Exception:
+                pass
+
+
+del signal

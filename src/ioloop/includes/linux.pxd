@@ -1,0 +1,48 @@
+# C declarations Cython does not ship: epoll, eventfd, pipe2/dup3.
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef extern from "<sys/epoll.h>" nogil:
+    ctypedef union epoll_data_t:
+        void *ptr
+        int fd
+        uint32_t u32
+        uint64_t u64
+
+    struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+
+    int epoll_create1(int flags)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event *event)
+    int epoll_wait(int epfd, epoll_event *events, int maxevents, int timeout)
+
+    enum:
+        EPOLL_CLOEXEC
+        EPOLL_CTL_ADD
+        EPOLL_CTL_MOD
+        EPOLL_CTL_DEL
+        EPOLLIN
+        EPOLLPRI
+        EPOLLOUT
+        EPOLLERR
+        EPOLLHUP
+        EPOLLRDHUP
+
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    int eventfd(unsigned int initval, int flags)
+    enum:
+        EFD_CLOEXEC
+        EFD_NONBLOCK
+
+
+cdef extern from "<fcntl.h>" nogil:
+    enum:
+        O_CLOEXEC
+        O_NONBLOCK
+
+
+cdef extern from "<unistd.h>" nogil:
+    int pipe2(int pipefd[2], int flags)
+    int dup3(int oldfd, int newfd, int flags)
