@@ -246,12 +246,7 @@ cdef class Loop:
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
         if self._epfd < 0:
             PyErr_SetFromErrno(OSError)
-        self._waker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
-        if self._waker_fd < 0:
-            PyErr_SetFromErrno(OSError)
-        # The waker (and the signal pipe) carry generation 0; user fds never do.
-        if self._epoll_ctl(EPOLL_CTL_ADD, self._waker_fd, EPOLLIN, 0) < 0:
-            PyErr_SetFromErrno(OSError)
+        self._open_wakers()
 
     def __dealloc__(self):
         self._free_all()
@@ -767,6 +762,12 @@ cdef class Loop:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 self._report_exception(h.callback)
+                if (isinstance(exc, OSError) and (<object>exc).errno == EBADF
+                        and fd < self._nfds and self._fds[fd].kind == KIND_CLASSIC
+                        and self._fds[fd].gen == gen and not self._fd_matches(fd)):
+                    # The handler found its fd closed: don't wait for the
+                    # streak check to drop the stale registration.
+                    self._drop_stale(fd)
                 return 0
             PyContext_Exit(context)
             if result is not None:
@@ -1082,21 +1083,30 @@ cdef class Loop:
     # -- signals, fork, close ----------------------------------------------
 
     def _signal_wakeup_fd(self):
-        """Write end of a pipe watched by the loop, for signal.set_wakeup_fd.
+        """Write end of the pipe the loop watches, for signal.set_wakeup_fd.
 
         An eventfd cannot serve: CPython writes one byte per signal, and
         eventfd only accepts 8-byte writes.
         """
-        cdef int fds[2]
         self._check_open()
-        if self._sig_wfd < 0:
-            if pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0:
-                PyErr_SetFromErrno(OSError)
-            self._sig_rfd = fds[0]
-            self._sig_wfd = fds[1]
-            if self._epoll_ctl(EPOLL_CTL_ADD, self._sig_rfd, EPOLLIN, 0) < 0:
-                PyErr_SetFromErrno(OSError)
         return self._sig_wfd
+
+    cdef int _open_wakers(self) except -1:
+        # Created with the loop, before any user fd: a stale registration of
+        # a user fd can then never share a number with them.
+        cdef int fds[2]
+        self._waker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
+        if self._waker_fd < 0:
+            PyErr_SetFromErrno(OSError)
+        if pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0:
+            PyErr_SetFromErrno(OSError)
+        self._sig_rfd = fds[0]
+        self._sig_wfd = fds[1]
+        # The wakers carry generation 0; user fds never do.
+        if (self._epoll_ctl(EPOLL_CTL_ADD, self._waker_fd, EPOLLIN, 0) < 0
+                or self._epoll_ctl(EPOLL_CTL_ADD, self._sig_rfd, EPOLLIN, 0) < 0):
+            PyErr_SetFromErrno(OSError)
+        return 0
 
     def reinit_after_fork(self):
         """Give a forked child its own epoll set and waker.
@@ -1120,10 +1130,7 @@ cdef class Loop:
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
         if self._epfd < 0:
             PyErr_SetFromErrno(OSError)
-        self._waker_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)
-        if self._waker_fd < 0:
-            PyErr_SetFromErrno(OSError)
-        self._epoll_ctl(EPOLL_CTL_ADD, self._waker_fd, EPOLLIN, 0)
+        self._open_wakers()
         for fd in range(self._nfds):
             if self._fds[fd].kind == KIND_FREE:
                 continue

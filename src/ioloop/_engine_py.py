@@ -211,9 +211,15 @@ class Loop:
         # in Python code: the engine in C is atomic under the GIL instead.
         self._post_lock = threading.Lock()
         self._epoll = select.epoll()
+        self._open_wakers()
+
+    def _open_wakers(self):
+        # Created with the loop, before any user fd: a stale registration of
+        # a user fd can then never share a number with them.
         self._waker_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        self._sig_rfd = self._sig_wfd = -1
+        self._sig_rfd, self._sig_wfd = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._epoll.register(self._waker_fd, select.EPOLLIN)
+        self._epoll.register(self._sig_rfd, select.EPOLLIN)
 
     # -- helpers -------------------------------------------------------------
 
@@ -512,8 +518,11 @@ class Loop:
                 return
             except (KeyboardInterrupt, SystemExit):
                 raise
-            except BaseException:
+            except BaseException as exc:
                 self._report_exception(h.callback)
+                if (isinstance(exc, OSError) and exc.errno == errno.EBADF
+                        and self._fds.get(fd) is e and not self._fd_matches(fd, e)):
+                    self._drop_stale(fd)
                 return
             if result is not None:
                 self._handle_callback_result(result)
@@ -744,9 +753,6 @@ class Loop:
 
     def _signal_wakeup_fd(self):
         self._check_open()
-        if self._sig_wfd < 0:
-            self._sig_rfd, self._sig_wfd = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
-            self._epoll.register(self._sig_rfd, select.EPOLLIN)
         return self._sig_wfd
 
     def reinit_after_fork(self):
@@ -760,8 +766,7 @@ class Loop:
             os.close(self._sig_wfd)
         self._sig_rfd = self._sig_wfd = -1
         self._epoll = select.epoll()
-        self._waker_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        self._epoll.register(self._waker_fd, select.EPOLLIN)
+        self._open_wakers()
         for fd, e in list(self._fds.items()):
             try:
                 self._epoll.register(fd, e.events)
