@@ -53,7 +53,7 @@ _PolicyBase = (getattr(asyncio.events, "BaseDefaultEventLoopPolicy", None)
                or getattr(asyncio.events, "_BaseDefaultEventLoopPolicy", None))
 
 if _PolicyBase is not None:
-    class EventLoopPolicy(_PolicyBase):
+    class EventLoopPolicy(_PolicyBase):  # type: ignore[valid-type,misc]
         """asyncio policy whose new loops are ioloop loops (a compatibility
         shim: asyncio's policy system is deprecated from Python 3.14)."""
 
@@ -73,7 +73,7 @@ if _PolicyBase is not None:
             warnings.simplefilter("ignore", DeprecationWarning)
             asyncio.set_event_loop_policy(EventLoopPolicy())
 else:  # pragma: no cover - Pythons without policies
-    EventLoopPolicy = None
+    EventLoopPolicy = None  # type: ignore[misc,assignment]
 
     def install():
         raise RuntimeError("this Python has no asyncio event loop policies; "

@@ -1,4 +1,4 @@
-# cython: language_level=3, auto_pickle=False
+# cython: language_level=3, auto_pickle=False, autotestdict=False
 """The ioloop engine: epoll table, timer heap, ready queue, eventfd waker.
 
 One iteration (``_run_once``) is, in this order:

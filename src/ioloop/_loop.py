@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import weakref
+from typing import TYPE_CHECKING
 
 __all__ = ["IOLoop", "TimeoutError", "implementation"]
 
@@ -27,7 +28,11 @@ def _env_flag(name):
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
-if _env_flag("IOLOOP_NO_EXTENSIONS"):
+if TYPE_CHECKING:
+    # Type checkers see the pure-Python twin (the stub _core.pyi matches it).
+    from ._engine_py import Handle, Loop as _Engine, TimerHandle
+    implementation: str
+elif _env_flag("IOLOOP_NO_EXTENSIONS"):
     from ._engine_py import Handle, Loop as _Engine, TimerHandle
     implementation = "python"
 else:
@@ -45,7 +50,7 @@ logger = logging.getLogger("ioloop")
 if issubclass(asyncio.TimeoutError, TimeoutError):  # Python 3.11+
     TimeoutError = asyncio.TimeoutError
 else:  # pragma: no cover - Python 3.10
-    class TimeoutError(asyncio.TimeoutError, TimeoutError):  # type: ignore[no-redef]
+    class TimeoutError(asyncio.TimeoutError, TimeoutError):  # type: ignore[no-redef,misc]
         """Raised by ``run_sync`` on timeout (both asyncio's and the builtin)."""
 
 _PY311 = sys.version_info >= (3, 11)
@@ -59,7 +64,7 @@ class _Current(threading.local):
 _current = _Current()
 
 
-class IOLoop(_Engine, asyncio.AbstractEventLoop):
+class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::
