@@ -209,7 +209,9 @@ class Loop:
         self._ready = collections.deque()
         # Thread-safe posting (add_callback) and close() must not interleave
         # in Python code: the engine in C is atomic under the GIL instead.
-        self._post_lock = threading.Lock()
+        # Reentrant: a signal handler or a __del__ may post while we post
+        # (a plain lock deadlocked Tornado 4.4, tornado#1874).
+        self._post_lock = threading.RLock()
         self._epoll = select.epoll()
         self._open_wakers()
 
@@ -774,7 +776,7 @@ class Loop:
                 self._clear_entry(fd)
         self._pending.clear()
         self._polling = False
-        self._post_lock = threading.Lock()
+        self._post_lock = threading.RLock()
         self._fork_epoch = _fork_epoch
 
     def _mark_closed(self):

@@ -16,6 +16,7 @@ import inspect
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import weakref
@@ -547,6 +548,17 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
                     executor.shutdown(wait=False)
         finally:
             thread.join(timeout)
+
+    # -- name resolution ---------------------------------------------------------
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        """``socket.getaddrinfo`` off the loop thread."""
+        return await self.run_in_executor(
+            None, socket.getaddrinfo, host, port, family, type, proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        """``socket.getnameinfo`` off the loop thread."""
+        return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
 
     # -- async generators --------------------------------------------------------
 
