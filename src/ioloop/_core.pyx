@@ -136,6 +136,11 @@ cdef int _fileno(object fd) except -2:
     return <int>n
 
 
+cdef object _fd_error(int err, int fd):
+    # OSError(errno, msg) picks the subclass (PermissionError for EPERM...).
+    return OSError(err, f"{_os.strerror(err)} (fd {fd})")
+
+
 cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
     if not isinstance(events, int):
         raise TypeError(f"events must be an int mask, not {type(events).__name__}: {events!r}")
@@ -842,6 +847,7 @@ cdef class Loop:
         """Add a fresh registration for ``fd`` (the slot may hold a stale one)."""
         cdef FdEntry *e
         cdef uint32_t gen
+        cdef int err
         cdef struct_stat st
         self._ensure_fd_slot(fd)
         gen = self._next_gen
@@ -849,15 +855,16 @@ cdef class Loop:
         if self._next_gen == 0:
             self._next_gen = 1
         if self._epoll_ctl(EPOLL_CTL_ADD, fd, events, gen) < 0:
-            if errno == EEXIST and self._fds[fd].kind == KIND_FREE:
+            err = errno
+            if err == EEXIST and self._fds[fd].kind == KIND_FREE:
                 # The kernel kept a registration we had given up on (a DEL
                 # that failed): take it over.
                 if self._epoll_ctl(EPOLL_CTL_MOD, fd, events, gen) < 0:
-                    PyErr_SetFromErrno(OSError)
-            elif errno == EEXIST:
+                    raise _fd_error(errno, fd)
+            elif err == EEXIST:
                 raise FileExistsError(EEXIST, f"fd {fd} is already registered with this IOLoop")
             else:
-                PyErr_SetFromErrno(OSError)
+                raise _fd_error(err, fd)
         if fstat(fd, &st) < 0:
             st.st_dev = 0
             st.st_ino = 0
@@ -943,18 +950,19 @@ cdef class Loop:
         self._register(n, mask, KIND_CLASSIC, fd, h, None)
 
     def update_handler(self, fd, events):
-        cdef int n
+        cdef int n, err
         cdef uint32_t mask = _event_mask(events) | ERROR_MASK
         self._check_open()
         n = self._lookup(fd)
         if n < 0 or n >= self._nfds or self._fds[n].kind != KIND_CLASSIC:
             raise ValueError(f"fd {fd!r} is not registered with add_handler()")
         if self._epoll_ctl(EPOLL_CTL_MOD, n, mask, self._fds[n].gen) < 0:
-            if errno in (ENOENT, EBADF):
+            err = errno
+            if err == ENOENT or err == EBADF:
                 self._clear_entry(n)
                 raise ValueError(f"fd {fd!r} is not registered: it was closed "
                                  f"without remove_handler()")
-            PyErr_SetFromErrno(OSError)
+            raise _fd_error(err, n)
         self._fds[n].events = mask
 
     def _lookup(self, fd):
@@ -994,7 +1002,7 @@ cdef class Loop:
     # -- asyncio readers and writers -------------------------------------------
 
     def _add_rw(self, fd, callback, tuple args, bint writer):
-        cdef int n
+        cdef int n, err
         cdef FdEntry *e
         cdef uint32_t mask
         cdef Handle h
@@ -1009,16 +1017,17 @@ cdef class Loop:
             e = &self._fds[n]
             mask = e.events | (EPOLLOUT if writer else EPOLLIN)
             if self._epoll_ctl(EPOLL_CTL_MOD, n, mask, e.gen) < 0:
-                if errno == ENOENT:
+                err = errno
+                if err == ENOENT:
                     # The fd was closed and its number reused since: the
                     # kernel dropped the old registration (cpython#88968).
                     self._register(n, EPOLLOUT if writer else EPOLLIN,
                                    KIND_ASYNCIO, None,
                                    None if writer else h, h if writer else None)
                     return None
-                if errno == EBADF:
+                if err == EBADF:
                     self._clear_entry(n)
-                PyErr_SetFromErrno(OSError)
+                raise _fd_error(err, n)
             e = &self._fds[n]
             e.events = mask
             old = e.writer if writer else e.reader

@@ -85,6 +85,11 @@ def _fileno(fd):
     return n
 
 
+def _fd_error(exc, fd):
+    # OSError(errno, msg) picks the subclass (PermissionError for EPERM...).
+    return OSError(exc.errno, f"{os.strerror(exc.errno)} (fd {fd})")
+
+
 def _event_mask(events):
     if not isinstance(events, int):
         raise TypeError(f"events must be an int mask, not {type(events).__name__}: {events!r}")
@@ -569,7 +574,12 @@ class Loop:
             if old is not None:
                 raise FileExistsError(
                     errno.EEXIST, f"fd {fd} is already registered with this IOLoop") from None
-            self._epoll.modify(fd, events)
+            try:
+                self._epoll.modify(fd, events)
+            except OSError as exc:
+                raise _fd_error(exc, fd) from None
+        except OSError as exc:
+            raise _fd_error(exc, fd) from None
         dev, ino = self._stat(fd)
         entry = _FdEntry(kind, events, obj, reader, writer, dev, ino, self._batch)
         # Events of this batch predate the registration (see _dispatch_one).
@@ -640,7 +650,7 @@ class Loop:
                 self._clear_entry(n)
                 raise ValueError(f"fd {fd!r} is not registered: it was closed "
                                  f"without remove_handler()") from None
-            raise
+            raise _fd_error(exc, n) from None
         e.events = mask
 
     def _lookup(self, fd):
@@ -694,7 +704,7 @@ class Loop:
             except OSError as exc:
                 if exc.errno == errno.EBADF:
                     self._clear_entry(n)
-                raise
+                raise _fd_error(exc, n) from None
             e.events = mask
             old = e.writer if writer else e.reader
             if writer:
