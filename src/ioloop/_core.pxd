@@ -95,6 +95,9 @@ cdef class Loop:
     cdef Py_ssize_t _rq_cap
 
     cdef object __weakref__
+    # An object field gives the type GC support; _core.pyx extends its
+    # tp_traverse/tp_clear to the references held in C memory.
+    cdef object _gc_anchor
 
     cdef int _check_fork(self) except -1
     cdef int _check_open(self) except -1

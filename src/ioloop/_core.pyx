@@ -212,6 +212,18 @@ cdef class TimerHandle:
         return _handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
 
 
+cdef extern from "Python.h":
+    ctypedef int (*visitproc)(PyObject *, void *) noexcept
+    ctypedef int (*traverseproc)(PyObject *, visitproc, void *) noexcept
+    ctypedef int (*inquiry)(PyObject *) noexcept
+    ctypedef struct PyTypeObject_gc "PyTypeObject":
+        traverseproc tp_traverse
+        inquiry tp_clear
+        unsigned long tp_flags
+    enum:
+        Py_TPFLAGS_HAVE_GC
+
+
 cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
                                object kwargs, object context):
     cdef Handle h = Handle.__new__(Handle)
@@ -1211,3 +1223,67 @@ cdef class Loop:
                 Py_XDECREF(fds[i].writer)
             PyMem_Free(fds)
         return 0
+
+
+# -- garbage collection ---------------------------------------------------------
+# The queue, heap and fd table hold references in C memory, invisible to the
+# cyclic GC. A loop dropped without close() while a pending callback refers
+# back to it (``loop.call_later(5, loop.stop)``) would leak with its fds. We
+# extend the type's tp_traverse/tp_clear to cover the C memory.
+
+cdef traverseproc _base_traverse = NULL
+cdef inquiry _base_clear = NULL
+
+
+cdef int _loop_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
+    cdef Loop self = <Loop>o
+    cdef Py_ssize_t i
+    cdef int r
+    if _base_traverse != NULL:
+        r = _base_traverse(o, visit, arg)
+        if r:
+            return r
+    for i in range(self._rq_len):
+        r = visit(self._rq[(self._rq_head + i) & (self._rq_cap - 1)], arg)
+        if r:
+            return r
+    for i in range(self._heap_len):
+        r = visit(self._heap[i].handle, arg)
+        if r:
+            return r
+    for i in range(self._due_pos, self._due_len):
+        if self._due[i] != NULL:
+            r = visit(self._due[i], arg)
+            if r:
+                return r
+    for i in range(self._nfds):
+        if self._fds[i].kind != KIND_FREE:
+            if self._fds[i].obj != NULL:
+                r = visit(self._fds[i].obj, arg)
+                if r:
+                    return r
+            if self._fds[i].reader != NULL:
+                r = visit(self._fds[i].reader, arg)
+                if r:
+                    return r
+            if self._fds[i].writer != NULL:
+                r = visit(self._fds[i].writer, arg)
+                if r:
+                    return r
+    return 0
+
+
+cdef int _loop_clear(PyObject *o) noexcept:
+    if _base_clear != NULL:
+        _base_clear(o)
+    (<Loop>o)._free_all()
+    return 0
+
+
+cdef PyTypeObject_gc *_loop_type = <PyTypeObject_gc *>Loop
+if not (_loop_type.tp_flags & Py_TPFLAGS_HAVE_GC):
+    raise ImportError("ioloop._core.Loop was built without GC support")
+_base_traverse = _loop_type.tp_traverse
+_base_clear = _loop_type.tp_clear
+_loop_type.tp_traverse = _loop_traverse
+_loop_type.tp_clear = _loop_clear
