@@ -322,16 +322,19 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
 
     # -- running -----------------------------------------------------------------
 
-    def start(self):
-        """Run until ``stop()``. Makes the loop current (and asyncio's running
-        loop) for its duration; in the main thread, points
-        ``signal.set_wakeup_fd`` at the loop unless another one was set."""
+    def _check_runnable(self):
         if self.is_closed():
             raise RuntimeError("IOLoop is closed")
         if self.is_running():
             raise RuntimeError("This event loop is already running")
         if asyncio._get_running_loop() is not None:
             raise RuntimeError("Cannot run the event loop while another loop is running")
+
+    def start(self):
+        """Run until ``stop()``. Makes the loop current (and asyncio's running
+        loop) for its duration; in the main thread, points
+        ``signal.set_wakeup_fd`` at the loop unless another one was set."""
+        self._check_runnable()
         old_wakeup = None
         if threading.current_thread() is threading.main_thread():
             fd = self._signal_wakeup_fd()
@@ -369,8 +372,7 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
         self.start()
 
     def run_until_complete(self, future):
-        if self.is_closed():
-            raise RuntimeError("Event loop is closed")
+        self._check_runnable()
         new_task = not asyncio.isfuture(future)
         future = asyncio.ensure_future(future, loop=self)
         future.add_done_callback(_stop_when_done)
