@@ -20,6 +20,16 @@ cdef struct FdEntry:
     PyObject *writer      # asyncio: writer Handle
 
 
+cdef struct ReadyItem:
+    # Either a Handle (call_soon: it can be cancelled) or, for add_callback,
+    # the callback's parts directly: no Python object per callback.
+    PyObject *handle
+    PyObject *callback
+    PyObject *args
+    PyObject *kwargs
+    PyObject *context
+
+
 cdef struct TimerEntry:
     double when
     uint64_t seq
@@ -88,8 +98,8 @@ cdef class Loop:
     cdef Py_ssize_t _due_pos
     cdef Py_ssize_t _due_cap
 
-    # ready queue: ring buffer of owned Handle references
-    cdef PyObject **_rq
+    # ready queue: ring buffer of items holding owned references
+    cdef ReadyItem *_rq
     cdef Py_ssize_t _rq_head
     cdef Py_ssize_t _rq_len
     cdef Py_ssize_t _rq_cap
@@ -103,7 +113,10 @@ cdef class Loop:
     cdef int _check_open(self) except -1
     cdef double _now(self) noexcept nogil
     cdef int _wake(self) noexcept
-    cdef int _push_ready(self, object handle) except -1
+    cdef int _grow_ready(self) except -1
+    cdef int _push_handle(self, Handle handle) except -1
+    cdef int _push_parts(self, object callback, object args, object kwargs,
+                         object context) except -1
     cdef int _ensure_fd_slot(self, int fd) except -1
     cdef int _clear_entry(self, int fd) noexcept
     cdef int _epoll_ctl(self, int op, int fd, uint32_t events, uint32_t gen) noexcept

@@ -235,6 +235,14 @@ cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
     return h
 
 
+cdef inline void _release_item(ReadyItem *item) noexcept:
+    Py_XDECREF(item.handle)
+    Py_XDECREF(item.callback)
+    Py_XDECREF(item.args)
+    Py_XDECREF(item.kwargs)
+    Py_XDECREF(item.context)
+
+
 cdef inline bint _timer_less(TimerEntry *a, TimerEntry *b) noexcept nogil:
     return a.when < b.when or (a.when == b.when and a.seq < b.seq)
 
@@ -253,7 +261,7 @@ cdef class Loop:
         self._maxevents = MIN_EVENTS
         self._events = <epoll_event *>PyMem_Malloc(sizeof(epoll_event) * self._maxevents)
         self._rq_cap = 64
-        self._rq = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._rq_cap)
+        self._rq = <ReadyItem *>PyMem_Malloc(sizeof(ReadyItem) * self._rq_cap)
         self._heap_cap = 64
         self._heap = <TimerEntry *>PyMem_Malloc(sizeof(TimerEntry) * self._heap_cap)
         self._due_cap = 16
@@ -302,25 +310,52 @@ cdef class Loop:
             pass
         return 0
 
-    cdef int _push_ready(self, object handle) except -1:
-        # No Python code runs in here, so under the GIL this is atomic with
-        # respect to other threads calling add_callback.
-        cdef Py_ssize_t i, n, newcap
-        cdef PyObject **newbuf
+    cdef int _grow_ready(self) except -1:
+        cdef Py_ssize_t i, n = self._rq_len
+        cdef Py_ssize_t newcap = self._rq_cap * 2
+        cdef ReadyItem *newbuf = <ReadyItem *>PyMem_Malloc(sizeof(ReadyItem) * newcap)
+        if newbuf == NULL:
+            raise MemoryError()
+        for i in range(n):
+            newbuf[i] = self._rq[(self._rq_head + i) & (self._rq_cap - 1)]
+        PyMem_Free(self._rq)
+        self._rq = newbuf
+        self._rq_cap = newcap
+        self._rq_head = 0
+        return 0
+
+    # The two pushes run no Python code, so under the GIL each is atomic
+    # with respect to other threads posting callbacks.
+
+    cdef int _push_handle(self, Handle handle) except -1:
+        cdef ReadyItem *item
         if self._rq_len == self._rq_cap:
-            newcap = self._rq_cap * 2
-            newbuf = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * newcap)
-            if newbuf == NULL:
-                raise MemoryError()
-            n = self._rq_len
-            for i in range(n):
-                newbuf[i] = self._rq[(self._rq_head + i) & (self._rq_cap - 1)]
-            PyMem_Free(self._rq)
-            self._rq = newbuf
-            self._rq_cap = newcap
-            self._rq_head = 0
+            self._grow_ready()
+        item = &self._rq[(self._rq_head + self._rq_len) & (self._rq_cap - 1)]
         Py_INCREF(handle)
-        self._rq[(self._rq_head + self._rq_len) & (self._rq_cap - 1)] = <PyObject *>handle
+        item.handle = <PyObject *>handle
+        item.callback = item.args = item.kwargs = item.context = NULL
+        self._rq_len += 1
+        return 0
+
+    cdef int _push_parts(self, object callback, object args, object kwargs,
+                         object context) except -1:
+        cdef ReadyItem *item
+        if self._rq_len == self._rq_cap:
+            self._grow_ready()
+        item = &self._rq[(self._rq_head + self._rq_len) & (self._rq_cap - 1)]
+        Py_INCREF(callback)
+        Py_INCREF(args)
+        Py_INCREF(context)
+        item.handle = NULL
+        item.callback = <PyObject *>callback
+        item.args = <PyObject *>args
+        item.context = <PyObject *>context
+        if kwargs is None:
+            item.kwargs = NULL
+        else:
+            Py_INCREF(kwargs)
+            item.kwargs = <PyObject *>kwargs
         self._rq_len += 1
         return 0
 
@@ -349,18 +384,18 @@ cdef class Loop:
     # -- callbacks ---------------------------------------------------------
 
     def add_callback(self, callback, *args, **kwargs):
-        cdef Handle h
+        cdef object context
         _check_callable(callback, "callback")
         if self._closed:
             return None
         if self._fork_epoch != _fork_epoch:
             self._check_fork()
-        h = _new_handle(self, callback, args, kwargs, None)
-        # The loop may have been closed while the handle was built (the
+        context = PyContext_CopyCurrent()
+        # The loop may have been closed while the context was copied (an
         # allocation can run arbitrary code via the GC): check again.
         if self._closed:
             return None
-        self._push_ready(h)
+        self._push_parts(callback, args, kwargs if kwargs else None, context)
         if self._polling:
             self._wake()
         return None
@@ -371,7 +406,7 @@ cdef class Loop:
         self._check_open()
         h = _new_handle(self, callback, args, None, context)
         self._check_open()
-        self._push_ready(h)
+        self._push_handle(h)
         if self._polling:
             self._wake()
         return h
@@ -637,7 +672,8 @@ cdef class Loop:
         cdef double delta
         cdef Py_ssize_t ntodo, i
         cdef PyObject *item
-        cdef object h
+        cdef ReadyItem ritem
+        cdef object h, cb, args, ctx, kw
         cdef TimerHandle th
         cdef Handle hh
         cdef TimerEntry e
@@ -698,14 +734,30 @@ cdef class Loop:
         for i in range(ntodo):
             if self._rq_len == 0:
                 break
-            item = self._rq[self._rq_head]
+            ritem = self._rq[self._rq_head]
             self._rq_head = (self._rq_head + 1) & (self._rq_cap - 1)
             self._rq_len -= 1
-            hh = <Handle>item
-            Py_DECREF(hh)  # the queue's reference; hh holds its own
-            if not hh._cancelled:
-                self._run_callback(hh.callback, hh.args, hh.kwargs, hh.context, hh.callback)
-            hh = None
+            if ritem.handle != NULL:
+                hh = <Handle>ritem.handle
+                Py_DECREF(hh)  # the queue's reference; hh holds its own
+                if not hh._cancelled:
+                    self._run_callback(hh.callback, hh.args, hh.kwargs, hh.context, hh.callback)
+                hh = None
+            else:
+                # Take over the queue's references.
+                cb = <object>ritem.callback
+                Py_DECREF(cb)
+                args = <object>ritem.args
+                Py_DECREF(args)
+                ctx = <object>ritem.context
+                Py_DECREF(ctx)
+                if ritem.kwargs != NULL:
+                    kw = <object>ritem.kwargs
+                    Py_DECREF(kw)
+                else:
+                    kw = None
+                self._run_callback(cb, args, kw, ctx, cb)
+                cb = args = ctx = kw = None
 
         while self._due_pos < self._due_len:
             item = self._due[self._due_pos]
@@ -1171,7 +1223,7 @@ cdef class Loop:
 
     cdef int _free_all(self) noexcept:
         cdef Py_ssize_t i, n
-        cdef PyObject **rq = self._rq
+        cdef ReadyItem *rq = self._rq
         cdef TimerEntry *heap = self._heap
         cdef PyObject **due = self._due
         cdef FdEntry *fds = self._fds
@@ -1205,7 +1257,7 @@ cdef class Loop:
             self._events = NULL
         if rq != NULL:
             for i in range(rq_len):
-                Py_XDECREF(rq[(rq_head + i) & (rq_cap - 1)])
+                _release_item(&rq[(rq_head + i) & (rq_cap - 1)])
             PyMem_Free(rq)
         if heap != NULL:
             for i in range(heap_len):
@@ -1243,10 +1295,21 @@ cdef int _loop_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
         r = _base_traverse(o, visit, arg)
         if r:
             return r
+    cdef ReadyItem *item
+    cdef PyObject *parts[5]
+    cdef int k
     for i in range(self._rq_len):
-        r = visit(self._rq[(self._rq_head + i) & (self._rq_cap - 1)], arg)
-        if r:
-            return r
+        item = &self._rq[(self._rq_head + i) & (self._rq_cap - 1)]
+        parts[0] = item.handle
+        parts[1] = item.callback
+        parts[2] = item.args
+        parts[3] = item.kwargs
+        parts[4] = item.context
+        for k in range(5):
+            if parts[k] != NULL:
+                r = visit(parts[k], arg)
+                if r:
+                    return r
     for i in range(self._heap_len):
         r = visit(self._heap[i].handle, arg)
         if r:
