@@ -108,6 +108,8 @@ cdef class Loop:
     # An object field gives the type GC support; _core.pyx extends its
     # tp_traverse/tp_clear to the references held in C memory.
     cdef object _gc_anchor
+    # The empty context shared by callbacks scheduled from an empty one.
+    cdef object _shared_ctx
 
     cdef int _check_fork(self) except -1
     cdef int _check_open(self) except -1
@@ -130,6 +132,7 @@ cdef class Loop:
     cdef TimerEntry _heap_pop(self) noexcept
     cdef void _sift_down(self, Py_ssize_t i) noexcept
     cdef int _collect_due(self) except -1
+    cdef object _empty_context(self)
     cdef int _run_callback(self, object callback, object args, object kwargs,
                            object context, object report) except -1
     cdef int _run_once(self) except -1

@@ -18,7 +18,7 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.exc cimport PyErr_SetFromErrno, PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
-from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit, PyContext_New
 from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
 from libc.math cimport ceil, INFINITY
 from libc.stdint cimport uint32_t, uint64_t, int64_t
@@ -175,7 +175,7 @@ cdef class Handle:
         return self._cancelled
 
     def get_context(self):
-        return self.context
+        return PyContext_New() if self.context is None else self.context
 
     def __repr__(self):
         if self._cancelled:
@@ -204,7 +204,7 @@ cdef class TimerHandle:
         return self._when
 
     def get_context(self):
-        return self.context
+        return PyContext_New() if self.context is None else self.context
 
     def __repr__(self):
         if self._cancelled:
@@ -224,13 +224,34 @@ cdef extern from "Python.h":
         Py_TPFLAGS_HAVE_GC
 
 
+cdef extern from "Python.h":
+    ctypedef struct _ThreadState "PyThreadState":
+        PyObject *context
+    _ThreadState *_PyThreadState_Get "PyThreadState_Get"() nogil
+
+
+cdef inline object _capture_context():
+    """A copy of the current context, or None when it is empty.
+
+    Most callbacks are scheduled from an empty context; they all run in the
+    loop's one shared empty context instead of a fresh copy each (a GC-tracked
+    allocation per callback). ``Loop._run_callback`` replaces the shared one
+    whenever a callback leaves something set in it, so no value ever leaks
+    from one callback to another.
+    """
+    cdef PyObject *cur = _PyThreadState_Get().context
+    if cur == NULL or len(<object>cur) == 0:
+        return None
+    return PyContext_CopyCurrent()
+
+
 cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
                                object kwargs, object context):
     cdef Handle h = Handle.__new__(Handle)
     h.callback = callback
     h.args = args
     h.kwargs = kwargs if kwargs else None
-    h.context = PyContext_CopyCurrent() if context is None else context
+    h.context = _capture_context() if context is None else context
     h.loop = loop
     return h
 
@@ -346,11 +367,14 @@ cdef class Loop:
         item = &self._rq[(self._rq_head + self._rq_len) & (self._rq_cap - 1)]
         Py_INCREF(callback)
         Py_INCREF(args)
-        Py_INCREF(context)
         item.handle = NULL
         item.callback = <PyObject *>callback
         item.args = <PyObject *>args
-        item.context = <PyObject *>context
+        if context is None:
+            item.context = NULL
+        else:
+            Py_INCREF(context)
+            item.context = <PyObject *>context
         if kwargs is None:
             item.kwargs = NULL
         else:
@@ -390,7 +414,7 @@ cdef class Loop:
             return None
         if self._fork_epoch != _fork_epoch:
             self._check_fork()
-        context = PyContext_CopyCurrent()
+        context = _capture_context()
         # The loop may have been closed while the context was copied (an
         # allocation can run arbitrary code via the GC): check again.
         if self._closed:
@@ -474,7 +498,7 @@ cdef class Loop:
         h.callback = callback
         h.args = args
         h.kwargs = kwargs if kwargs else None
-        h.context = PyContext_CopyCurrent() if context is None else context
+        h.context = _capture_context() if context is None else context
         h.loop = self
         h._when = when
         h.seq = self._timer_seq
@@ -597,12 +621,20 @@ cdef class Loop:
 
     # -- running callbacks -------------------------------------------------
 
+    cdef inline object _empty_context(self):
+        if self._shared_ctx is None:
+            self._shared_ctx = PyContext_New()
+        return self._shared_ctx
+
     cdef int _run_callback(self, object callback, object args, object kwargs,
                            object context, object report) except -1:
         cdef double t0 = 0.0
         cdef object result
+        cdef bint shared = context is None
         if self._debug_enabled:
             t0 = _monotonic()
+        if shared:
+            context = self._empty_context()
         PyContext_Enter(context)
         try:
             if kwargs is None:
@@ -611,11 +643,16 @@ cdef class Loop:
                 result = callback(*args, **kwargs)
         except BaseException as exc:
             PyContext_Exit(context)
+            if shared and len(context):
+                self._shared_ctx = None
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             self._report_exception(report)
             return 0
         PyContext_Exit(context)
+        if shared and len(context):
+            # The callback set a variable: the next one gets a clean context.
+            self._shared_ctx = None
         if result is not None:
             self._handle_callback_result(result)
         if self._debug_enabled:
@@ -749,8 +786,11 @@ cdef class Loop:
                 Py_DECREF(cb)
                 args = <object>ritem.args
                 Py_DECREF(args)
-                ctx = <object>ritem.context
-                Py_DECREF(ctx)
+                if ritem.context != NULL:
+                    ctx = <object>ritem.context
+                    Py_DECREF(ctx)
+                else:
+                    ctx = None
                 if ritem.kwargs != NULL:
                     kw = <object>ritem.kwargs
                     Py_DECREF(kw)
@@ -789,6 +829,7 @@ cdef class Loop:
         cdef Handle h
         cdef object obj
         cdef object context
+        cdef bint shared
         if gen == 0:
             if fd == self._waker_fd:
                 self._drain_fd(fd)
@@ -819,15 +860,22 @@ cdef class Loop:
             h = <Handle>e.reader
             obj = <object>e.obj
             context = h.context
+            shared = context is None
+            if shared:
+                context = self._empty_context()
             PyContext_Enter(context)
             try:
                 result = h.callback(obj, events)
             except BrokenPipeError:
                 # The peer went away; the handler will see it on its next read.
                 PyContext_Exit(context)
+                if shared and len(context):
+                    self._shared_ctx = None
                 return 0
             except BaseException as exc:
                 PyContext_Exit(context)
+                if shared and len(context):
+                    self._shared_ctx = None
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 self._report_exception(h.callback)
@@ -839,6 +887,8 @@ cdef class Loop:
                     self._drop_stale(fd)
                 return 0
             PyContext_Exit(context)
+            if shared and len(context):
+                self._shared_ctx = None
             if result is not None:
                 self._handle_callback_result(result)
             return 0
@@ -1061,7 +1111,8 @@ cdef class Loop:
     def _handler_objects(self):
         """The objects passed to add_handler, for close(all_fds=True)."""
         return [<object>self._fds[i].obj for i in range(self._nfds)
-                if self._fds[i].kind == KIND_CLASSIC]
+                if self._fds[i].kind == KIND_CLASSIC
+                and (not isinstance(<object>self._fds[i].obj, int) or self._fd_matches(i))]
 
     # -- asyncio readers and writers -------------------------------------------
 

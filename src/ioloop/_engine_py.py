@@ -679,7 +679,8 @@ class Loop:
         self._clear_entry(n)
 
     def _handler_objects(self):
-        return [e.obj for e in self._fds.values() if e.kind == _CLASSIC]
+        return [e.obj for fd, e in self._fds.items() if e.kind == _CLASSIC
+                and (not isinstance(e.obj, int) or self._fd_matches(fd, e))]
 
     # -- asyncio readers and writers ---------------------------------------------
 

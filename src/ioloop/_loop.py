@@ -201,10 +201,13 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
 
     @staticmethod
     def close_fd(fd):
-        """Close an int fd or an object with ``close()``; ignores OSError."""
+        """Close an int fd, an object with ``close()``, or one with only
+        ``fileno()``; ignores OSError."""
         try:
             if hasattr(fd, "close"):
                 fd.close()
+            elif hasattr(fd, "fileno"):
+                os.close(fd.fileno())
             else:
                 os.close(fd)
         except OSError:
@@ -451,19 +454,33 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
         if self.is_closed():
             return
         self._mark_closed()
-        if all_fds:
-            for obj in self._handler_objects():
-                self.close_fd(obj)
-        self._close()
-        executor = self._default_executor
-        self._default_executor = None
-        if executor is not None:
-            executor.shutdown(wait=False)
-        if _current.loop is self:
-            _current.loop = None
-        with IOLoop._instance_lock:
-            if IOLoop._instance is self:
-                IOLoop._instance = None
+        error = None
+        try:
+            if all_fds:
+                # A copy: a close() may remove handlers. The engine leaves out
+                # int fds whose number now names another file (closed and
+                # reused behind our back): closing those would close a
+                # stranger's fd.
+                for obj in self._handler_objects():
+                    try:
+                        self.close_fd(obj)
+                    except Exception as exc:
+                        if error is None:
+                            error = exc
+        finally:
+            # Whatever the user's close() did, the loop's own fds go.
+            self._close()
+            executor = self._default_executor
+            self._default_executor = None
+            if executor is not None:
+                executor.shutdown(wait=False)
+            if _current.loop is self:
+                _current.loop = None
+            with IOLoop._instance_lock:
+                if IOLoop._instance is self:
+                    IOLoop._instance = None
+        if error is not None:
+            raise error
 
     # -- futures, tasks, executors -----------------------------------------------
 
