@@ -10,8 +10,8 @@ cdef struct FdEntry:
     uint32_t gen          # generation tag, also in epoll_data's high half
     uint32_t events       # mask currently registered with the kernel
     int kind              # 0 free, 1 classic add_handler, 2 asyncio reader/writer
-    uint32_t streak       # consecutive iterations this fd fired
-    uint64_t last_iter    # iteration of the last event
+    uint32_t streak       # consecutive polls in which this fd fired
+    uint64_t last_iter    # poll (batch) of the last event
     uint64_t changed_batch
     uint64_t dev          # st_dev/st_ino at registration: detects reuse
     uint64_t ino
@@ -72,6 +72,7 @@ cdef class Loop:
     cdef public double slow_callback_duration
     cdef uint64_t _fork_epoch
     cdef uint64_t _iteration
+    cdef double _last_poll
     cdef uint64_t _batch
     cdef uint32_t _next_gen
 
@@ -136,6 +137,7 @@ cdef class Loop:
     cdef int _run_callback(self, object callback, object args, object kwargs,
                            object context, object report) except -1
     cdef int _run_once(self) except -1
+    cdef int _poll(self) except -1
     cdef int _dispatch(self) except -1
     cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1
     cdef int _fd_matches(self, int fd) noexcept

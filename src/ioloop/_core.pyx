@@ -62,6 +62,10 @@ cdef enum:
     COMPACT_MIN_CANCELLED = 64
 
 cdef double MAX_POLL_SECONDS = 86400.0
+# While callbacks are ready, poll for I/O at least this often: a chain of
+# callbacks costs no syscall per step (rloop does the same), and I/O waits
+# at most this long for its turn.
+cdef double POLL_SKIP_SECONDS = 0.00025
 
 cdef uint64_t _fork_epoch = 0
 
@@ -641,6 +645,10 @@ cdef class Loop:
                 result = callback(*args)
             else:
                 result = callback(*args, **kwargs)
+            if result is not None:
+                # Still in the callback's context: a task made from a
+                # returned awaitable inherits it (as on Tornado 6).
+                self._handle_callback_result(result)
         except BaseException as exc:
             PyContext_Exit(context)
             if shared and len(context):
@@ -653,8 +661,6 @@ cdef class Loop:
         if shared and len(context):
             # The callback set a variable: the next one gets a clean context.
             self._shared_ctx = None
-        if result is not None:
-            self._handle_callback_result(result)
         if self._debug_enabled:
             self._check_slow(report, t0)
         return 0
@@ -705,8 +711,7 @@ cdef class Loop:
             self._running = False
 
     cdef int _run_once(self) except -1:
-        cdef int timeout, n, err
-        cdef double delta
+        cdef bint full
         cdef Py_ssize_t ntodo, i
         cdef PyObject *item
         cdef ReadyItem ritem
@@ -717,51 +722,24 @@ cdef class Loop:
         cdef epoll_event *newbuf
         self._iteration += 1
         if self._ev_pos >= self._ev_count:
-            if self._rq_len > 0 or self._stopping or self._due_len > self._due_pos:
-                timeout = 0
+            full = False
+            if ((self._rq_len > 0 or self._due_len > self._due_pos) and not self._stopping
+                    and _monotonic() - self._last_poll < POLL_SKIP_SECONDS):
+                # Callbacks are waiting and we polled a moment ago: skip the
+                # syscall. I/O waits at most POLL_SKIP_SECONDS for its turn.
+                pass
             else:
-                # Drop cancelled timers at the head so they do not cut the
-                # sleep short.
-                while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle)._cancelled:
-                    e = self._heap_pop()
-                    (<TimerHandle>e.handle).in_heap = False
-                    self._heap_cancelled -= 1
-                    Py_DECREF(<object>e.handle)
-                if self._heap_len > 0:
-                    delta = self._heap[0].when - _monotonic()
-                    if delta <= 0:
-                        timeout = 0
-                    elif delta >= MAX_POLL_SECONDS:
-                        timeout = MAX_POLL_MS
-                    else:
-                        # Round up: rounding down wakes early and spins.
-                        timeout = <int>ceil(delta * 1000.0)
-                else:
-                    timeout = -1
-            if timeout != 0:
-                self._polling = True
-            with nogil:
-                n = epoll_wait(self._epfd, self._events, self._maxevents, timeout)
-                err = errno
-            self._polling = False
-            self._batch += 1
-            self._ev_pos = 0
-            self._ev_count = 0
-            if n < 0:
-                if err != EINTR:
-                    raise OSError(err, _os.strerror(err))
-                # A signal: let Python handlers run (Ctrl-C), then carry on;
-                # the next poll sleeps for whatever time remains.
-                PyErr_CheckSignals()
-                n = 0
-            self._ev_count = n
-        self._dispatch()
-        if self._ev_count == self._maxevents and self._maxevents < MAX_EVENTS:
-            newbuf = <epoll_event *>PyMem_Realloc(
-                self._events, sizeof(epoll_event) * self._maxevents * 2)
-            if newbuf != NULL:
-                self._events = newbuf
-                self._maxevents *= 2
+                full = self._poll()
+            self._dispatch()
+            if full and self._maxevents < MAX_EVENTS:
+                newbuf = <epoll_event *>PyMem_Realloc(
+                    self._events, sizeof(epoll_event) * self._maxevents * 2)
+                if newbuf != NULL:
+                    self._events = newbuf
+                    self._maxevents *= 2
+        else:
+            # Events left over by a KeyboardInterrupt in a handler.
+            self._dispatch()
         if self._rebuild_needed:
             self._rebuild_epoll()
 
@@ -812,6 +790,52 @@ cdef class Loop:
         self._due_len = 0
         return 0
 
+    cdef int _poll(self) except -1:
+        """epoll_wait into the event buffer; returns 1 if it came back full."""
+        cdef int timeout, n, err
+        cdef double delta
+        cdef TimerEntry e
+        if self._rq_len > 0 or self._stopping or self._due_len > self._due_pos:
+            timeout = 0
+        else:
+            # Drop cancelled timers at the head so they do not cut the
+            # sleep short.
+            while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle)._cancelled:
+                e = self._heap_pop()
+                (<TimerHandle>e.handle).in_heap = False
+                self._heap_cancelled -= 1
+                Py_DECREF(<object>e.handle)
+            if self._heap_len > 0:
+                delta = self._heap[0].when - _monotonic()
+                if delta <= 0:
+                    timeout = 0
+                elif delta >= MAX_POLL_SECONDS:
+                    timeout = MAX_POLL_MS
+                else:
+                    # Round up: rounding down wakes early and spins.
+                    timeout = <int>ceil(delta * 1000.0)
+            else:
+                timeout = -1
+        if timeout != 0:
+            self._polling = True
+        with nogil:
+            n = epoll_wait(self._epfd, self._events, self._maxevents, timeout)
+            err = errno
+        self._polling = False
+        self._last_poll = _monotonic()
+        self._batch += 1
+        self._ev_pos = 0
+        self._ev_count = 0
+        if n < 0:
+            if err != EINTR:
+                raise OSError(err, _os.strerror(err))
+            # A signal: let Python handlers run (Ctrl-C), then carry on;
+            # the next poll sleeps for whatever time remains.
+            PyErr_CheckSignals()
+            n = 0
+        self._ev_count = n
+        return n == self._maxevents
+
     cdef int _dispatch(self) except -1:
         cdef epoll_event *ev
         cdef uint64_t data
@@ -830,6 +854,7 @@ cdef class Loop:
         cdef object obj
         cdef object context
         cdef bint shared
+        cdef double t0 = 0.0
         if gen == 0:
             if fd == self._waker_fd:
                 self._drain_fd(fd)
@@ -848,11 +873,11 @@ cdef class Loop:
             if e.changed_batch != self._batch:
                 self._rebuild_needed = True
             return 0
-        if e.last_iter + 1 == self._iteration:
+        if e.last_iter + 1 == self._batch:
             e.streak += 1
         else:
             e.streak = 1
-        e.last_iter = self._iteration
+        e.last_iter = self._batch
         if e.streak % STALE_CHECK_EVERY == 0 and not self._fd_matches(fd):
             self._drop_stale(fd)
             return 0
@@ -863,9 +888,13 @@ cdef class Loop:
             shared = context is None
             if shared:
                 context = self._empty_context()
+            if self._debug_enabled:
+                t0 = _monotonic()
             PyContext_Enter(context)
             try:
                 result = h.callback(obj, events)
+                if result is not None:
+                    self._handle_callback_result(result)
             except BrokenPipeError:
                 # The peer went away; the handler will see it on its next read.
                 PyContext_Exit(context)
@@ -889,14 +918,14 @@ cdef class Loop:
             PyContext_Exit(context)
             if shared and len(context):
                 self._shared_ctx = None
-            if result is not None:
-                self._handle_callback_result(result)
+            if self._debug_enabled:
+                self._check_slow(h.callback, t0)
             return 0
         # asyncio reader/writer; ERR/HUP wake both (as selectors does).
         if events & (EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP) and e.reader != NULL:
             h = <Handle>e.reader
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h)
+                self._run_callback(h.callback, h.args, None, h.context, h.callback)
             # The reader may have removed or replaced the registration, and
             # the table may have moved: look it up again.
             if fd >= self._nfds:
@@ -907,7 +936,7 @@ cdef class Loop:
         if events & (EPOLLOUT | EPOLLERR | EPOLLHUP) and e.writer != NULL:
             h = <Handle>e.writer
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h)
+                self._run_callback(h.callback, h.args, None, h.context, h.callback)
         return 0
 
     # -- fd table ------------------------------------------------------------

@@ -25,6 +25,7 @@ _ERROR_MASK = 0x018
 _STALE_CHECK_EVERY = 64
 _MAX_POLL_SECONDS = 86400.0
 _COMPACT_MIN_CANCELLED = 64
+_POLL_SKIP_SECONDS = 0.00025
 _READ_LIKE = select.EPOLLIN | select.EPOLLPRI | select.EPOLLERR | select.EPOLLHUP | select.EPOLLRDHUP
 _WRITE_LIKE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 
@@ -204,6 +205,7 @@ class Loop:
         self._fork_epoch = _fork_epoch
         self._iteration = 0
         self._batch = 0
+        self._last_poll = 0.0
         self._fds = {}
         self._changed = {}  # fd -> batch of its last removal
         self._pending = collections.deque()  # undispatched events
@@ -376,19 +378,21 @@ class Loop:
     def _run_callback(self, callback, args, kwargs, context, report):
         t0 = _monotonic() if self._debug_enabled else 0.0
         try:
-            if kwargs is None:
-                result = context.run(callback, *args)
-            else:
-                result = context.run(callback, *args, **kwargs)
+            context.run(self._call, callback, args, kwargs)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:
             self._report_exception(report)
             return
-        if result is not None:
-            self._handle_callback_result(result)
         if self._debug_enabled:
             self._check_slow(report, t0)
+
+    def _call(self, callback, args, kwargs):
+        result = callback(*args) if kwargs is None else callback(*args, **kwargs)
+        if result is not None:
+            # Still in the callback's context: a task made from a returned
+            # awaitable inherits it (as on Tornado 6).
+            self._handle_callback_result(result)
 
     def _check_slow(self, report, t0):
         dt = _monotonic() - t0
@@ -447,19 +451,11 @@ class Loop:
     def _run_once(self):
         self._iteration += 1
         if not self._pending:
-            # Set _polling before looking at the queue (see _post).
-            self._polling = True
-            timeout = self._poll_timeout()
-            if timeout == 0:
-                self._polling = False
-            try:
-                # select.epoll retries EINTR itself (PEP 475), running
-                # Python signal handlers, with the remaining timeout.
-                events = self._epoll.poll(timeout)
-            finally:
-                self._polling = False
-            self._batch += 1
-            self._pending.extend(events)
+            if ((self._ready or self._due) and not self._stopping
+                    and _monotonic() - self._last_poll < _POLL_SKIP_SECONDS):
+                pass  # see _core.pyx: skip the zero-timeout poll for a moment
+            else:
+                self._poll()
         self._dispatch()
         if self._rebuild_needed:
             self._rebuild_epoll()
@@ -479,6 +475,22 @@ class Loop:
             h = due.popleft()
             if not h._cancelled:
                 self._run_callback(h.callback, h.args, h.kwargs, h.context, h.callback)
+
+    def _poll(self):
+        # Set _polling before looking at the queue (see _post).
+        self._polling = True
+        timeout = self._poll_timeout()
+        if timeout == 0:
+            self._polling = False
+        try:
+            # select.epoll retries EINTR itself (PEP 475), running
+            # Python signal handlers, with the remaining timeout.
+            events = self._epoll.poll(timeout)
+        finally:
+            self._polling = False
+        self._last_poll = _monotonic()
+        self._batch += 1
+        self._pending.extend(events)
 
     def _dispatch(self):
         pending = self._pending
@@ -509,18 +521,19 @@ class Loop:
             # Registered after this batch was polled: the event is for the
             # previous registration of this number.
             return
-        if e.last_iter + 1 == self._iteration:
+        if e.last_iter + 1 == self._batch:
             e.streak += 1
         else:
             e.streak = 1
-        e.last_iter = self._iteration
+        e.last_iter = self._batch
         if e.streak % _STALE_CHECK_EVERY == 0 and not self._fd_matches(fd, e):
             self._drop_stale(fd)
             return
         if e.kind == _CLASSIC:
             h = e.reader
+            t0 = _monotonic() if self._debug_enabled else 0.0
             try:
-                result = h.context.run(h.callback, e.obj, events)
+                h.context.run(self._call, h.callback, (e.obj, events), None)
             except BrokenPipeError:
                 return
             except (KeyboardInterrupt, SystemExit):
@@ -531,19 +544,19 @@ class Loop:
                         and self._fds.get(fd) is e and not self._fd_matches(fd, e)):
                     self._drop_stale(fd)
                 return
-            if result is not None:
-                self._handle_callback_result(result)
+            if self._debug_enabled:
+                self._check_slow(h.callback, t0)
             return
         if events & _READ_LIKE and e.reader is not None:
             h = e.reader
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h)
+                self._run_callback(h.callback, h.args, None, h.context, h.callback)
             if self._fds.get(fd) is not e:
                 return
         if events & _WRITE_LIKE and e.writer is not None:
             h = e.writer
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h)
+                self._run_callback(h.callback, h.args, None, h.context, h.callback)
 
     # -- fd table --------------------------------------------------------------
 

@@ -272,6 +272,15 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
             "handle": callback,
         })
 
+    def _check_slow(self, callback, t0):
+        # Debug mode: name the slow callback as asyncio does (a task step is
+        # named by its task, hence its coroutine).
+        dt = self.time() - t0
+        if dt >= self.slow_callback_duration:
+            owner = getattr(callback, "__self__", None)
+            what = owner if isinstance(owner, asyncio.Task) else callback
+            logger.warning("Executing %r took %.3f seconds", what, dt)
+
     # -- exception handler API (asyncio) -----------------------------------------
 
     def get_exception_handler(self):
