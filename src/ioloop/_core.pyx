@@ -1340,8 +1340,11 @@ cdef class Loop:
                 _release_item(&rq[(rq_head + i) & (rq_cap - 1)])
             PyMem_Free(rq)
         if heap != NULL:
+            # Mark them all first: a __del__ run by one decref may cancel
+            # another, which must not touch the (detached) heap.
             for i in range(heap_len):
                 (<TimerHandle>heap[i].handle).in_heap = False
+            for i in range(heap_len):
                 Py_XDECREF(heap[i].handle)
             PyMem_Free(heap)
         if due != NULL:
