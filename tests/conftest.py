@@ -1,4 +1,4 @@
-"""Shared fixtures.
+"""Shared fixtures (plain helper functions live in support.py).
 
 The whole suite runs once per engine: the engine is chosen when ``ioloop``
 is imported (``IOLOOP_NO_EXTENSIONS=1`` forces the pure-Python twin), so CI
@@ -7,20 +7,19 @@ loudly instead of silently testing the twin.
 """
 
 import gc
-import os
+import logging
+import socket
 import threading
 
 import pytest
 
 import ioloop
 
+from support import open_fds
+
 
 def pytest_report_header(config):
     return f"ioloop engine: {ioloop.implementation}"
-
-
-def open_fds():
-    return set(os.listdir("/proc/self/fd"))
 
 
 @pytest.fixture
@@ -38,6 +37,21 @@ def loop():
 
 
 @pytest.fixture
+def pairs():
+    """Factory for socketpairs, all closed after the test."""
+    made = []
+
+    def make():
+        a, b = socket.socketpair()
+        made.extend((a, b))
+        return a, b
+
+    yield make
+    for s in made:
+        s.close()
+
+
+@pytest.fixture
 def no_fd_leak():
     """Fails the test if it leaves file descriptors open."""
     gc.collect()
@@ -49,6 +63,14 @@ def no_fd_leak():
     assert not leaked, f"leaked fds: {sorted(leaked)}"
 
 
+@pytest.fixture
+def expect_errors():
+    """Request this fixture in a test that expects the loop to log errors."""
+
+
+# -- autouse: every test --------------------------------------------------------------------
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_threads():
     before = set(threading.enumerate())
@@ -57,3 +79,27 @@ def _no_leaked_threads():
         t.join(5)
         assert not t.is_alive(), f"thread left running: {t!r}"
 
+
+@pytest.fixture(autouse=True)
+def _fail_on_loop_errors(request, caplog):
+    """Like uvloop's strict teardown: any ERROR the loop logs (an exception
+    that escaped into the exception handler) fails the test, unless the
+    test requests ``expect_errors``."""
+    yield
+    if "expect_errors" in request.fixturenames:
+        return
+    errors = [r for r in caplog.get_records("call")
+              if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("ioloop", "asyncio")]
+    assert not errors, "loop logged errors:\n" + "\n".join(r.getMessage() for r in errors)
+
+
+@pytest.fixture(autouse=True)
+def _clean_current_and_instance():
+    """No test sees, or leaves behind, a current loop or a global instance."""
+    ioloop.IOLoop.clear_current()
+    yield
+    ioloop.IOLoop.clear_current()
+    inst = ioloop.IOLoop._instance
+    ioloop.IOLoop.clear_instance()
+    if inst is not None and not inst.is_closed():
+        inst.close()

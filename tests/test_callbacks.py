@@ -7,6 +7,7 @@ docs/behaviour.md "Callbacks" and "Errors". Reliability catalog 26-39,
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gc
 import logging
 import socket
@@ -19,44 +20,23 @@ import pytest
 
 from ioloop import IOLoop
 
+from support import cpu_for, run_for, run_until
+
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def expect_errors():
-    """Request this fixture in a test that expects the loop to log errors."""
-
-
-@pytest.fixture(autouse=True)
-def _fail_on_loop_errors(request, caplog):
-    """Like uvloop's strict teardown: any ERROR the loop logs (an exception
-    that escaped into the exception handler) fails the test."""
-    yield
-    if "expect_errors" in request.fixturenames:
-        return
-    errors = [r for r in caplog.get_records("call")
-              if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("ioloop", "asyncio")]
-    assert not errors, "loop logged errors:\n" + "\n".join(r.getMessage() for r in errors)
-
-
-
-def run_for(loop, seconds):
-    loop.call_later(seconds, loop.stop)
-    loop.start()
-
-
-def run_until(loop, predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-
-    def check():
-        if predicate() or time.monotonic() > deadline:
-            loop.stop()
-        else:
-            loop.call_later(0.001, check)
-
-    loop.add_callback(check)
-    loop.start()
-    assert predicate(), "condition not reached in time"
+@contextlib.contextmanager
+def watchdog(loop, seconds=5):
+    """Stop ``loop`` from another thread if it is still running after
+    ``seconds`` (for a loop asleep on a far timer, or with nothing
+    scheduled, that a test expects to be woken)."""
+    timer = threading.Timer(seconds, lambda: loop.add_callback(loop.stop))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
 
 
 # -- add_callback basics ----------------------------------------------------------
@@ -178,9 +158,7 @@ def test_callback_returning_sequence_does_not_spin(loop):
 
     for ret in ({}, [], (), 0, "", 42, object()):
         loop.add_callback(counting, ret)
-    cpu0 = time.process_time()
-    run_for(loop, 0.1)
-    cpu = time.process_time() - cpu0
+    cpu = cpu_for(loop, 0.1)
     assert calls[0] == 7
     assert errors == []
     assert cpu < 0.08, f"{cpu:.3f}s CPU"
@@ -200,13 +178,10 @@ def test_add_callback_wakes_sleeping_loop_from_other_thread(loop):
     loop.call_later(3600, lambda: None)
     thread = threading.Thread(target=target)
     loop.add_callback(thread.start)
-    watchdog = threading.Timer(5, lambda: loop.add_callback(loop.stop))
-    watchdog.start()
     try:
-        loop.start()
+        with watchdog(loop):
+            loop.start()
     finally:
-        watchdog.cancel()
-        watchdog.join()
         thread.join()
     assert latency and latency[0] < 0.1
 
@@ -242,13 +217,8 @@ def test_add_callback_from_loop_thread_in_timer_runs_promptly(loop):
 
     loop.call_later(3600, lambda: None)
     loop.add_timeout(loop.time(), schedule)
-    watchdog = threading.Timer(5, lambda: loop.add_callback(loop.stop))
-    watchdog.start()
-    try:
+    with watchdog(loop):
         loop.start()
-    finally:
-        watchdog.cancel()
-        watchdog.join()
     assert result["t1"] - result["t0"] < 0.05
 
 
@@ -278,9 +248,9 @@ def test_threads_add_callback_exactly_once(loop):
             th.start()
 
     loop.add_callback(begin)
-    watchdog = loop.call_later(30, loop.stop)
+    wd = loop.call_later(30, loop.stop)
     loop.start()
-    loop.remove_timeout(watchdog)
+    loop.remove_timeout(wd)
     for th in threads:
         th.join()
     assert count[0] == total

@@ -10,11 +10,10 @@ import pytest
 
 import ioloop
 
+from support import SRC
+
 pytestmark = pytest.mark.timeout(120)
 
-# Children import the same ioloop as this process: the installed package
-# (CI) or a source tree on PYTHONPATH (development).
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(ioloop.__file__)))
 PKG = os.path.dirname(ioloop.__file__)
 
 

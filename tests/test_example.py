@@ -41,6 +41,16 @@ def _read_line(proc, timeout):
         sel.close()
 
 
+def client_command(port):
+    return [sys.executable, str(EXAMPLES / "echo_client.py"), str(port)]
+
+
+def run_client(port):
+    """Run echo_client.py against ``port`` to the end."""
+    return subprocess.run(client_command(port), capture_output=True, text=True,
+                          timeout=CLIENT_TIMEOUT)
+
+
 @pytest.fixture
 def echo_server():
     proc = subprocess.Popen(
@@ -64,9 +74,7 @@ def echo_server():
 
 def test_echo_client_gets_every_message_back(echo_server):
     server, port = echo_server
-    client = subprocess.run(
-        [sys.executable, str(EXAMPLES / "echo_client.py"), str(port)],
-        capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+    client = run_client(port)
     assert client.returncode == 0, (client.stdout, client.stderr)
     assert "got back b'hello'" in client.stdout
     assert client.stdout.rstrip().endswith("all echoed")
@@ -76,9 +84,8 @@ def test_echo_client_gets_every_message_back(echo_server):
 def test_two_clients_at_once(echo_server):
     server, port = echo_server
     clients = [
-        subprocess.Popen(
-            [sys.executable, str(EXAMPLES / "echo_client.py"), str(port)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(client_command(port),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     for client in clients:
@@ -89,9 +96,7 @@ def test_two_clients_at_once(echo_server):
 def test_server_stops_cleanly_on_sigterm(echo_server):
     server, port = echo_server
     # Give it a connection to close too.
-    client = subprocess.run(
-        [sys.executable, str(EXAMPLES / "echo_client.py"), str(port)],
-        capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+    client = run_client(port)
     assert client.returncode == 0, (client.stdout, client.stderr)
     start = time.monotonic()
     server.send_signal(signal.SIGTERM)
@@ -106,7 +111,5 @@ def test_client_fails_without_server():
     with socket.socket() as s:  # a port nobody listens on (bound, no listen)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-        client = subprocess.run(
-            [sys.executable, str(EXAMPLES / "echo_client.py"), str(port)],
-            capture_output=True, text=True, timeout=CLIENT_TIMEOUT)
+        client = run_client(port)
     assert client.returncode == 2, (client.stdout, client.stderr)

@@ -2,20 +2,17 @@
 pending callback or handler refers back to it."""
 
 import gc
-import os
 import socket
 import weakref
 
 import ioloop
 
-
-def _fds():
-    return set(os.listdir("/proc/self/fd"))
+from support import open_fds
 
 
 def test_unclosed_loop_with_self_references_is_collected():
     gc.collect()
-    before = _fds()
+    before = open_fds()
     a, b = socket.socketpair()
     loop = ioloop.IOLoop()
     loop.call_later(3600, loop.stop)
@@ -29,7 +26,7 @@ def test_unclosed_loop_with_self_references_is_collected():
     a.close()
     b.close()
     gc.collect()
-    assert _fds() == before
+    assert open_fds() == before
 
 
 def test_closed_loop_releases_callbacks():

@@ -8,12 +8,13 @@ anchors b.3 (Tornado-classic ``add_handler``/``update_handler``/``remove_handler
 import functools
 import os
 import socket
-import time
 
 import pytest
 
 import ioloop
 from ioloop import IOLoop
+
+from support import kernel_interest, run_for, run_once, run_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -21,56 +22,13 @@ READ, WRITE, ERROR = IOLoop.READ, IOLoop.WRITE, IOLoop.ERROR
 EPOLLHUP = 0x010
 
 
-def run_for(loop, seconds):
-    loop.call_later(seconds, loop.stop)
-    loop.start()
-
-
-def run_once(loop):
-    """One non-blocking iteration (SPEC: stop() before start())."""
-    loop.stop()
-    loop.start()
-
-
-def run_until(loop, predicate, timeout=2.0):
-    """Run until predicate() is true (checked every ms) or timeout."""
-    deadline = time.monotonic() + timeout
-
-    def check():
-        if predicate() or time.monotonic() > deadline:
-            loop.stop()
-        else:
-            loop.call_later(0.001, check)
-
-    loop.add_callback(check)
-    loop.start()
-    return predicate()
-
-
-def kernel_interest(loop):
-    """{fd: events} from the kernel's view of the loop's epoll set."""
-    out = {}
-    with open(f"/proc/self/fdinfo/{loop.fileno()}") as f:
-        for line in f:
-            if line.startswith("tfd:"):
-                parts = line.split()
-                out[int(parts[1])] = int(parts[3], 16)
-    return out
-
-
-@pytest.fixture
-def pairs():
-    """Factory for socketpairs, all closed after the test."""
-    made = []
-
-    def make():
-        a, b = socket.socketpair()
-        made.extend((a, b))
-        return a, b
-
-    yield make
-    for s in made:
-        s.close()
+def record_and_remove(loop, calls):
+    """A handler that appends ``(fd, events)`` to ``calls`` and removes
+    itself: one call per registration."""
+    def handler(fd, events):
+        calls.append((fd, events))
+        loop.remove_handler(fd)
+    return handler
 
 
 # -- constants --------------------------------------------------------------------
@@ -140,11 +98,7 @@ def test_epollerr_delivered_to_read_only_registration(loop):
     r, w = os.pipe()
     calls = []
     try:
-        def handler(fd, events):
-            calls.append(events)
-            loop.remove_handler(fd)
-
-        loop.add_handler(w, handler, READ)
+        loop.add_handler(w, record_and_remove(loop, calls), READ)
         run_for(loop, 0.03)
         assert calls == []
         os.close(r)
@@ -155,8 +109,9 @@ def test_epollerr_delivered_to_read_only_registration(loop):
         if r is not None:
             os.close(r)
     assert len(calls) == 1
-    assert calls[0] & 0x008  # EPOLLERR
-    assert not calls[0] & WRITE
+    _, events = calls[0]
+    assert events & 0x008  # EPOLLERR
+    assert not events & WRITE
 
 
 def test_peer_close_reports_read_and_hangup(loop, pairs):
@@ -180,30 +135,22 @@ def test_peer_close_reports_read_and_hangup(loop, pairs):
 def test_none_mask_still_gets_hangup(loop, pairs):
     a, b = pairs()
     calls = []
-
-    def handler(fd, events):
-        calls.append(events)
-        loop.remove_handler(fd)
-
-    loop.add_handler(a, handler, IOLoop.NONE)
+    loop.add_handler(a, record_and_remove(loop, calls), IOLoop.NONE)
     run_for(loop, 0.03)
     assert calls == []  # nothing requested, nothing wrong yet
     b.close()
     run_for(loop, 0.05)
     assert len(calls) == 1
-    assert calls[0] & ERROR
-    assert not calls[0] & WRITE
+    _, events = calls[0]
+    assert events & ERROR
+    assert not events & WRITE
 
 
 def test_pipe_writer_closed_gives_hangup_to_reader(loop):
     r, w = os.pipe()
     calls = []
     try:
-        def handler(fd, events):
-            calls.append((fd, events))
-            loop.remove_handler(fd)
-
-        loop.add_handler(r, handler, READ)
+        loop.add_handler(r, record_and_remove(loop, calls), READ)
         os.close(w)
         w = None
         run_for(loop, 0.05)
@@ -245,18 +192,14 @@ def test_write_only_registration_never_gets_read(loop, pairs):
 def test_rdhup_is_passed_through(loop, pairs):
     a, b = pairs()
     calls = []
-
-    def handler(fd, events):
-        calls.append(events)
-        loop.remove_handler(fd)
-
-    loop.add_handler(a, handler, READ | IOLoop.RDHUP)
+    loop.add_handler(a, record_and_remove(loop, calls), READ | IOLoop.RDHUP)
     assert kernel_interest(loop)[a.fileno()] & IOLoop.RDHUP
     b.shutdown(socket.SHUT_WR)
     run_for(loop, 0.05)
     assert len(calls) == 1
-    assert calls[0] & IOLoop.RDHUP
-    assert calls[0] & READ
+    _, events = calls[0]
+    assert events & IOLoop.RDHUP
+    assert events & READ
 
 
 def test_pri_is_passed_through_for_urgent_data(loop):
@@ -267,51 +210,18 @@ def test_pri_is_passed_through_for_urgent_data(loop):
     conn, _ = srv.accept()
     calls = []
     try:
-        def handler(fd, events):
-            calls.append(events)
-            loop.remove_handler(fd)
-
-        loop.add_handler(conn, handler, IOLoop.PRI)
+        loop.add_handler(conn, record_and_remove(loop, calls), IOLoop.PRI)
         cli.send(b"!", socket.MSG_OOB)
         run_until(loop, lambda: calls)
     finally:
         for s in (srv, cli, conn):
             s.close()
     assert len(calls) == 1
-    assert calls[0] & IOLoop.PRI
+    _, events = calls[0]
+    assert events & IOLoop.PRI
 
 
 # -- what the handler receives --------------------------------------------------------
-
-
-def test_handler_receives_the_exact_socket_object(loop, pairs):
-    a, b = pairs()
-    b.send(b"x")
-    got = []
-
-    def handler(fd, events):
-        got.append(fd)
-        loop.remove_handler(fd)
-
-    loop.add_handler(a, handler, READ)
-    run_once(loop)
-    assert len(got) == 1
-    assert got[0] is a
-
-
-def test_handler_receives_the_int_when_registered_by_int(loop, pairs):
-    a, b = pairs()
-    b.send(b"x")
-    got = []
-
-    def handler(fd, events):
-        got.append(fd)
-        loop.remove_handler(fd)
-
-    loop.add_handler(a.fileno(), handler, READ)
-    run_once(loop)
-    assert got == [a.fileno()]
-    assert type(got[0]) is int
 
 
 class FileLike:
@@ -326,21 +236,24 @@ class FileLike:
         self.closed = True
 
 
-def test_handler_receives_any_object_with_fileno(loop, pairs):
+@pytest.mark.parametrize("registered_as", ["socket", "int", "object-with-fileno"])
+def test_handler_receives_what_was_registered(loop, pairs, registered_as):
+    # the exact socket object; the int when registered by int; any object
+    # with fileno() as itself
     a, b = pairs()
-    obj = FileLike(a)
+    target = {"socket": a, "int": a.fileno(), "object-with-fileno": FileLike(a)}[registered_as]
     b.send(b"x")
     got = []
-
-    def handler(fd, events):
-        got.append((fd, events))
-        loop.remove_handler(fd)
-
-    loop.add_handler(obj, handler, READ)
+    loop.add_handler(target, record_and_remove(loop, got), READ)
     run_once(loop)
     assert len(got) == 1
-    assert got[0][0] is obj
-    assert got[0][1] & READ
+    fd, events = got[0]
+    if registered_as == "int":
+        assert fd == a.fileno()
+        assert type(fd) is int
+    else:
+        assert fd is target
+    assert events & READ
 
 
 def test_handler_may_be_any_callable(loop, pairs):
@@ -598,14 +511,9 @@ def test_handler_removing_itself_is_not_called_again(loop, pairs):
     a, b = pairs()
     b.send(b"xxxx")  # stays readable: never drained
     calls = []
-
-    def handler(fd, events):
-        calls.append(events)
-        loop.remove_handler(fd)
-
-    loop.add_handler(a, handler, READ | WRITE)
+    loop.add_handler(a, record_and_remove(loop, calls), READ | WRITE)
     run_for(loop, 0.05)
-    assert calls == [READ | WRITE]
+    assert calls == [(a, READ | WRITE)]
 
 
 def test_handler_replacing_itself_does_not_get_same_event_twice(loop, pairs):
@@ -726,17 +634,13 @@ def test_oneshot_fires_once_until_rearmed(loop, pairs):
 def test_exclusive_pass_through_on_add(loop, pairs):
     a, b = pairs()
     calls = []
-
-    def handler(fd, ev):
-        calls.append(ev)
-        loop.remove_handler(fd)
-
-    loop.add_handler(a, handler, READ | IOLoop.EXCLUSIVE)
+    loop.add_handler(a, record_and_remove(loop, calls), READ | IOLoop.EXCLUSIVE)
     assert kernel_interest(loop)[a.fileno()] & IOLoop.EXCLUSIVE
     b.send(b"x")
     run_for(loop, 0.05)
     assert len(calls) == 1
-    assert calls[0] & READ
+    _, events = calls[0]
+    assert events & READ
 
 
 # -- hang-up with data still buffered ---------------------------------------------------------

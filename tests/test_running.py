@@ -6,7 +6,6 @@ SPEC section 2 "Construction and current" and "Running"; behaviour.md
 
 import asyncio
 import concurrent.futures
-import logging
 import threading
 import time
 
@@ -15,41 +14,9 @@ import pytest
 import ioloop
 from ioloop import IOLoop
 
+from support import open_fds, run_for
+
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def expect_errors():
-    """Request this fixture in a test that expects the loop to log errors."""
-
-
-@pytest.fixture(autouse=True)
-def _fail_on_loop_errors(request, caplog):
-    """Like uvloop's strict teardown: any ERROR the loop logs (an exception
-    that escaped into the exception handler) fails the test."""
-    yield
-    if "expect_errors" in request.fixturenames:
-        return
-    errors = [r for r in caplog.get_records("call")
-              if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("ioloop", "asyncio")]
-    assert not errors, "loop logged errors:\n" + "\n".join(r.getMessage() for r in errors)
-
-
-
-@pytest.fixture(autouse=True)
-def _clean_current_and_instance():
-    IOLoop.clear_current()
-    yield
-    IOLoop.clear_current()
-    inst = IOLoop._instance
-    IOLoop.clear_instance()
-    if inst is not None and not inst.is_closed():
-        inst.close()
-
-
-def run_for(loop, seconds):
-    loop.call_later(seconds, loop.stop)
-    loop.start()
 
 
 # -- start / stop -------------------------------------------------------------------
@@ -204,14 +171,13 @@ def test_close_idempotent_and_start_after_close_raises(loop):
 
 
 def test_close_releases_its_fds():
-    import os
-    before = set(os.listdir("/proc/self/fd"))
+    before = open_fds()
     for _ in range(20):
         lp = IOLoop()
         lp.add_callback(lp.stop)
         lp.start()  # main thread: also creates the signal wake-up pipe
         lp.close()
-    after = set(os.listdir("/proc/self/fd"))
+    after = open_fds()
     assert after - before == set()
 
 
@@ -539,13 +505,12 @@ def test_unclosed_loop_in_a_reference_cycle_is_collected():
     must still see those references, so a loop referenced only from its
     own callbacks is collected (and its fds closed)."""
     import gc
-    import os
     import socket
     import warnings
     import weakref
 
     gc.collect()
-    before = set(os.listdir("/proc/self/fd"))
+    before = open_fds()
     a, b = socket.socketpair()
     lp = IOLoop()
     lp.add_callback(lambda: lp)
@@ -564,4 +529,4 @@ def test_unclosed_loop_in_a_reference_cycle_is_collected():
     a.close()
     b.close()
     gc.collect()
-    assert set(os.listdir("/proc/self/fd")) - before == set()
+    assert open_fds() - before == set()

@@ -5,7 +5,6 @@ SPEC section 2 "Running" (EINTR, set_wakeup_fd, fork); behaviour.md
 """
 
 import json
-import logging
 import os
 import select
 import signal
@@ -21,32 +20,12 @@ import pytest
 import ioloop
 from ioloop import IOLoop
 
+from support import SRC, epoll_interest, run_until
+
 pytestmark = [
     pytest.mark.timeout(60),
     pytest.mark.skipif(sys.platform != "linux", reason="Linux epoll engine"),
 ]
-
-
-@pytest.fixture
-def expect_errors():
-    """Request this fixture in a test that expects the loop to log errors."""
-
-
-@pytest.fixture(autouse=True)
-def _fail_on_loop_errors(request, caplog):
-    """Like uvloop's strict teardown: any ERROR the loop logs (an exception
-    that escaped into the exception handler) fails the test."""
-    yield
-    if "expect_errors" in request.fixturenames:
-        return
-    errors = [r for r in caplog.get_records("call")
-              if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("ioloop", "asyncio")]
-    assert not errors, "loop logged errors:\n" + "\n".join(r.getMessage() for r in errors)
-
-
-# Children import the same ioloop as this process: the installed package
-# (CI) or a source tree on PYTHONPATH (development).
-SRC = os.path.dirname(os.path.dirname(os.path.abspath(ioloop.__file__)))
 
 
 def child_env():
@@ -413,13 +392,8 @@ def test_exception_from_signal_handler_propagates_out_of_start(loop, sigusr1_han
 
 
 def _epoll_targets(epfd):
-    """fds registered in an epoll set, from /proc/self/fdinfo."""
-    targets = set()
-    with open(f"/proc/self/fdinfo/{epfd}") as f:
-        for line in f:
-            if line.startswith("tfd:"):
-                targets.add(int(line.split()[1]))
-    return targets
+    """fds registered in an epoll set."""
+    return set(epoll_interest(epfd))
 
 
 def _fork_and_check(child_fn, timeout=20):
@@ -528,17 +502,8 @@ def test_fork_child_must_reinit_and_parent_is_untouched(loop):
         # Parent: epoll set intact, its handler still fires.
         assert _epoll_targets(epfd) == before
         b.send(b"ping")
-        loop.call_later(2, loop.stop)
-
-        def check():
-            if parent_hits:
-                loop.stop()
-            else:
-                loop.call_later(0.005, check)
-
-        loop.add_callback(check)
-        loop.start()
-        assert parent_hits and parent_hits[0] & IOLoop.READ
+        run_until(loop, lambda: parent_hits, timeout=2)
+        assert parent_hits[0] & IOLoop.READ
         loop.remove_timeout(pending_timer)
     finally:
         loop.remove_handler(a)

@@ -8,7 +8,6 @@ import datetime
 import decimal
 import fractions
 import gc
-import logging
 import math
 import random
 import sys
@@ -21,45 +20,9 @@ import pytest
 import ioloop
 from ioloop import IOLoop
 
+from support import run_for, run_until
+
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def expect_errors():
-    """Request this fixture in a test that expects the loop to log errors."""
-
-
-@pytest.fixture(autouse=True)
-def _fail_on_loop_errors(request, caplog):
-    """Like uvloop's strict teardown: any ERROR the loop logs (an exception
-    that escaped into the exception handler) fails the test."""
-    yield
-    if "expect_errors" in request.fixturenames:
-        return
-    errors = [r for r in caplog.get_records("call")
-              if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("ioloop", "asyncio")]
-    assert not errors, "loop logged errors:\n" + "\n".join(r.getMessage() for r in errors)
-
-
-
-def run_for(loop, seconds):
-    loop.call_later(seconds, loop.stop)
-    loop.start()
-
-
-def run_until(loop, predicate, timeout=5.0):
-    """Run ``loop`` until ``predicate()`` is true (checked every ms)."""
-    deadline = time.monotonic() + timeout
-
-    def check():
-        if predicate() or time.monotonic() > deadline:
-            loop.stop()
-        else:
-            loop.call_later(0.001, check)
-
-    loop.add_callback(check)
-    loop.start()
-    assert predicate(), "condition not reached in time"
 
 
 # -- clock -------------------------------------------------------------------
@@ -146,28 +109,23 @@ def test_add_timeout_accepts_int_and_other_reals(loop):
     assert sorted(fired) == ["fraction", "int", "zero-int-delay"]
 
 
+def assert_every_scheduler_rejects(loop, when, exc):
+    """add_timeout, call_at and call_later all raise ``exc`` for ``when``,
+    and the failed calls schedule nothing."""
+    for schedule in (loop.add_timeout, loop.call_at, loop.call_later):
+        with pytest.raises(exc):
+            schedule(when, lambda: None)
+    assert loop._timer_count() == 0
+
+
 @pytest.mark.parametrize("bad", ["1", b"1", None, object(), [1.0], (1.0,), {}, 1j,
                                  decimal.Decimal("1.5")])
 def test_bad_deadline_type_is_type_error(loop, bad):
-    with pytest.raises(TypeError):
-        loop.add_timeout(bad, lambda: None)
-    with pytest.raises(TypeError):
-        loop.call_at(bad, lambda: None)
-    with pytest.raises(TypeError):
-        loop.call_later(bad, lambda: None)
-    # Nothing was scheduled by the failed calls.
-    assert loop._timer_count() == 0
+    assert_every_scheduler_rejects(loop, bad, TypeError)
 
 
 def test_nan_deadline_is_value_error(loop):
-    nan = float("nan")
-    with pytest.raises(ValueError):
-        loop.add_timeout(nan, lambda: None)
-    with pytest.raises(ValueError):
-        loop.call_at(nan, lambda: None)
-    with pytest.raises(ValueError):
-        loop.call_later(nan, lambda: None)
-    assert loop._timer_count() == 0
+    assert_every_scheduler_rejects(loop, float("nan"), ValueError)
 
 
 def test_non_callable_callback_is_type_error(loop):
