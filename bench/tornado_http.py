@@ -1,0 +1,258 @@
+"""Tornado hello-world over HTTP on ioloop, asyncio, uvloop and rloop, under load.
+
+    python bench/tornado_http.py                      # all loops, wrk if installed
+    python bench/tornado_http.py --loops ioloop,asyncio --duration 10 --repeat 5
+    python bench/tornado_http.py --client python      # no wrk: the built-in client
+
+Each loop serves the same ``tornado.web.Application`` (one handler writing
+"Hello, world") from its own process on 127.0.0.1; the load comes from
+``wrk`` (``apt-get install wrk``) or, without it, from a small keep-alive
+HTTP/1.1 client in plain Python in another process (which then is likely
+the bottleneck: it measures less). Runs are interleaved across loops and
+repeated; the table shows the median requests per second, the spread and
+the ratio to ioloop. Tornado runs as its users run it on asyncio: the
+server process calls ``asyncio.run(main(), loop_factory=...)`` (or
+``loop.run_until_complete``) with the loop under test, and Tornado's
+``IOLoop.current()`` wraps it.
+
+This is heavier than ``python -m ioloop.bench`` (an HTTP stack and a C load
+generator); it is not part of the package and not run by the tests.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import select
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+LOOPS = ("ioloop", "asyncio", "uvloop", "rloop")
+
+# From a source checkout, measure the ioloop in src/ (its extension built in
+# place), in this process and in the server processes.
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+if not os.path.isdir(os.path.join(SRC, "ioloop")):
+    SRC = None
+
+
+def _new_loop(name):
+    if name == "ioloop":
+        import ioloop
+        return ioloop.new_event_loop()
+    if name == "asyncio":
+        import asyncio
+        return asyncio.new_event_loop()
+    if name == "uvloop":
+        import uvloop
+        return uvloop.new_event_loop()
+    if name == "rloop":
+        import rloop
+        return rloop.new_event_loop()
+    raise ValueError(name)
+
+
+def serve(name):
+    """Server process: print the port, serve until stdin closes."""
+    import asyncio
+
+    import tornado.web
+
+    class Hello(tornado.web.RequestHandler):
+        def get(self):
+            self.write("Hello, world")
+
+    async def main():
+        app = tornado.web.Application([(r"/", Hello)])
+        server = app.listen(0, address="127.0.0.1")
+        port = next(iter(server._sockets.values())).getsockname()[1]
+        sys.stdout.write(json.dumps({"port": port, "loop": type(asyncio.get_running_loop())
+                                     .__module__}) + "\n")
+        sys.stdout.flush()
+        done = asyncio.get_running_loop().create_future()
+        # Stop when the parent closes our stdin.
+        asyncio.get_running_loop().add_reader(sys.stdin.fileno(), lambda: done.done()
+                                              or done.set_result(None))
+        await done
+        server.stop()
+
+    loop = _new_loop(name)
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+def python_client(port, conns, duration):
+    """Keep-alive HTTP/1.1 GETs on ``conns`` connections for ``duration``
+    seconds, one request in flight each. Prints {"requests", "seconds"}."""
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    ep = select.epoll()
+    socks = {}
+    bufs = {}
+    for _ in range(conns):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setblocking(False)
+        socks[s.fileno()] = s
+        bufs[s.fileno()] = b""
+        ep.register(s.fileno(), select.EPOLLIN)
+    done = 0
+    t0 = time.perf_counter()
+    deadline = t0 + duration
+    for s in socks.values():
+        s.send(request)
+    length = re.compile(rb"Content-Length: (\d+)", re.I)
+    while time.perf_counter() < deadline:
+        for fd, _ev in ep.poll(1.0):
+            s = socks[fd]
+            data = s.recv(65536)
+            if not data:
+                raise SystemExit("server closed a connection")
+            buf = bufs[fd] + data
+            while True:
+                head, sep, rest = buf.partition(b"\r\n\r\n")
+                if not sep:
+                    break
+                m = length.search(head)
+                size = int(m.group(1)) if m else 0
+                if len(rest) < size:
+                    break
+                buf = rest[size:]
+                done += 1
+                s.send(request)
+            bufs[fd] = buf
+    elapsed = time.perf_counter() - t0
+    for s in socks.values():
+        s.close()
+    print(json.dumps({"requests": done, "seconds": elapsed}))
+
+
+def _measure(name, client, conns, duration, threads):
+    env = dict(os.environ)
+    if SRC:
+        env["PYTHONPATH"] = os.pathsep.join([SRC] + [p for p in env.get("PYTHONPATH", "")
+                                                     .split(os.pathsep) if p])
+    server = subprocess.Popen([sys.executable, __file__, "--serve", name], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{name}: server did not start")
+        port = json.loads(line)["port"]
+        if client == "wrk":
+            proc = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}",
+                                   f"-d{max(1, round(duration))}s", f"http://127.0.0.1:{port}/"],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{name}: wrk failed ({proc.returncode}): "
+                                   f"{proc.stderr.strip() or proc.stdout.strip()}")
+            out = proc.stdout
+            m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+            errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+            if not m:
+                raise RuntimeError(f"{name}: cannot read wrk output:\n{out}")
+            if errors:
+                raise RuntimeError(f"{name}: wrk reported errors:\n{out}")
+            return float(m.group(1))
+        out = subprocess.run([sys.executable, __file__, "--load", str(port), str(conns),
+                              str(duration)], capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        return result["requests"] / result["seconds"]
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _available(name):
+    try:
+        _new_loop(name).close()
+    except ImportError as exc:
+        return f"not installed ({exc})"
+    return None
+
+
+def main(argv=None):
+    if SRC and SRC not in sys.path:
+        sys.path.insert(0, SRC)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--loops", default=",".join(LOOPS))
+    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    p.add_argument("--connections", type=int, default=50)
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: 2-core box)")
+    p.add_argument("--duration", type=int, default=5, help="seconds per run (default 5)")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--serve", help=argparse.SUPPRESS)
+    p.add_argument("--load", nargs=3, metavar=("PORT", "CONNS", "SECONDS"),
+                   help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.serve:
+        serve(args.serve)
+        return 0
+    if args.load:
+        python_client(int(args.load[0]), int(args.load[1]), float(args.load[2]))
+        return 0
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    loops = [x for x in args.loops.split(",") if x]
+    unknown = [x for x in loops if x not in LOOPS]
+    if unknown:
+        p.error(f"unknown loop(s) {', '.join(unknown)}; choose from {', '.join(LOOPS)}")
+    skipped = {name: why for name in loops if (why := _available(name))}
+    runnable = [name for name in loops if name not in skipped]
+    try:
+        import tornado
+        tornado_version = tornado.version
+    except ImportError:
+        raise SystemExit("tornado is not installed (pip install tornado)")
+    print(f"Tornado {tornado_version} hello world, {client}"
+          + (" (wrk not found: apt-get install wrk for a faster load generator)"
+             if client == "python" and args.client == "auto" else "")
+          + f", {args.connections} connections, {args.duration:g}s x {args.repeat} per loop, "
+          f"Python {sys.version.split()[0]}, nproc={len(os.sched_getaffinity(0))}")
+    results = {name: [] for name in runnable}
+    errors = {}
+    for rnd in range(args.repeat):
+        order = runnable[:]
+        random.shuffle(order)
+        for name in order:
+            if name in errors:
+                continue
+            try:
+                rps = _measure(name, client, args.connections, args.duration, args.threads)
+            except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError) as exc:
+                errors[name] = str(exc)
+                print(f"  round {rnd + 1} {name}: ERROR {exc}", file=sys.stderr)
+                continue
+            results[name].append(rps)
+            print(f"  round {rnd + 1} {name:<8} {rps:>10,.0f} req/s", file=sys.stderr, flush=True)
+    base = statistics.median(results["ioloop"]) if results.get("ioloop") else None
+    print(f"\n{'loop':<8}  {'median req/s':>12}  {'min - max':>19}  {'vs ioloop':>9}")
+    for name in loops:
+        if name in skipped:
+            print(f"{name:<8}  skipped: {skipped[name]}")
+        elif name in errors:
+            print(f"{name:<8}  ERROR: {errors[name]}")
+        elif results[name]:
+            values = results[name]
+            med = statistics.median(values)
+            ratio = f"{med / base:.2f}x" if base else "-"
+            print(f"{name:<8}  {med:>12,.0f}  {min(values):>8,.0f} - {max(values):>8,.0f}"
+                  f"  {ratio:>9}")
+    print("\nvs ioloop: throughput / ioloop's (above 1.00x serves more than ioloop).")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
