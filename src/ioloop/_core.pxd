@@ -36,12 +36,15 @@ cdef struct TimerEntry:
     PyObject *handle      # owned reference to a TimerHandle
 
 
+# Handles are not GC containers (no GC header, no collection pressure per
+# callback): while a handle is queued, the loop's tp_traverse visits its
+# callback, args and kwargs on its behalf; see the end of _core.pyx.
+
 cdef class Handle:
     cdef object callback
     cdef object args
     cdef object kwargs
     cdef object context
-    cdef Loop loop
     cdef bint _cancelled
 
 
@@ -50,7 +53,9 @@ cdef class TimerHandle:
     cdef object args
     cdef object kwargs
     cdef object context
-    cdef Loop loop
+    # Borrowed, and only meaningful while in_heap: the loop detaches every
+    # handle from its heap before it goes away.
+    cdef PyObject *_loop
     cdef bint _cancelled
     cdef bint in_heap
     cdef double _when
@@ -126,6 +131,7 @@ cdef class Loop:
     cdef int _register(self, int fd, uint32_t events, int kind, object obj,
                        object reader, object writer) except -1
     cdef int _heap_push(self, TimerHandle h) except -1
+    cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _schedule(self, double when, object callback, tuple args,
                                object kwargs, object context)
     cdef int _timer_cancelled(self) except -1

@@ -163,6 +163,7 @@ cdef inline object _handle_repr(str kind, object callback, object args, object e
 
 @cython.freelist(256)
 @cython.final
+@cython.no_gc
 cdef class Handle:
     """A scheduled callback (``call_soon``, ``add_callback``, a reader)."""
 
@@ -189,6 +190,7 @@ cdef class Handle:
 
 @cython.freelist(256)
 @cython.final
+@cython.no_gc
 cdef class TimerHandle:
     """A timer (``call_later``, ``call_at``, ``add_timeout``)."""
 
@@ -198,8 +200,8 @@ cdef class TimerHandle:
             self.callback = None
             self.args = None
             self.kwargs = None
-            if self.in_heap and self.loop is not None:
-                self.loop._timer_cancelled()
+            if self.in_heap:
+                (<Loop>self._loop)._timer_cancelled()
 
     def cancelled(self):
         return self._cancelled
@@ -256,7 +258,6 @@ cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
     h.args = args
     h.kwargs = kwargs if kwargs else None
     h.context = _capture_context() if context is None else context
-    h.loop = loop
     return h
 
 
@@ -428,19 +429,25 @@ cdef class Loop:
             self._wake()
         return None
 
-    def call_soon(self, callback, *args, context=None):
+    cdef Handle _call_soon(self, object callback, tuple args, object context):
         cdef Handle h
         _check_callable(callback, "callback")
         self._check_open()
         h = _new_handle(self, callback, args, None, context)
+        # Closed while the handle was built (the GC may run any code)?
         self._check_open()
         self._push_handle(h)
         if self._polling:
             self._wake()
         return h
 
+    def call_soon(self, callback, *args, context=None):
+        return self._call_soon(callback, args, context)
+
     def call_soon_threadsafe(self, callback, *args, context=None):
-        return self.call_soon(callback, *args, context=context)
+        # Every post is thread-safe here: under the GIL _push_handle and the
+        # wake-up check run no Python code.
+        return self._call_soon(callback, args, context)
 
     # -- timers ------------------------------------------------------------
 
@@ -503,7 +510,7 @@ cdef class Loop:
         h.args = args
         h.kwargs = kwargs if kwargs else None
         h.context = _capture_context() if context is None else context
-        h.loop = self
+        h._loop = <PyObject *>self
         h._when = when
         h.seq = self._timer_seq
         self._timer_seq += 1
@@ -536,7 +543,7 @@ cdef class Loop:
 
     def remove_timeout(self, timeout):
         """Cancel a timer; ignores fired, cancelled and foreign handles."""
-        if isinstance(timeout, TimerHandle) and (<TimerHandle>timeout).loop is self:
+        if isinstance(timeout, TimerHandle) and (<TimerHandle>timeout)._loop == <PyObject *>self:
             timeout.cancel()
 
     cdef int _timer_cancelled(self) except -1:
@@ -1388,18 +1395,22 @@ cdef int _loop_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
         parts[2] = item.args
         parts[3] = item.kwargs
         parts[4] = item.context
-        for k in range(5):
+        if item.handle != NULL:
+            r = _visit_handle(<Handle>item.handle, visit, arg)
+            if r:
+                return r
+        for k in range(1, 5):
             if parts[k] != NULL:
                 r = visit(parts[k], arg)
                 if r:
                     return r
     for i in range(self._heap_len):
-        r = visit(self._heap[i].handle, arg)
+        r = _visit_timer(<TimerHandle>self._heap[i].handle, visit, arg)
         if r:
             return r
     for i in range(self._due_pos, self._due_len):
         if self._due[i] != NULL:
-            r = visit(self._due[i], arg)
+            r = _visit_timer(<TimerHandle>self._due[i], visit, arg)
             if r:
                 return r
     for i in range(self._nfds):
@@ -1409,13 +1420,54 @@ cdef int _loop_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
                 if r:
                     return r
             if self._fds[i].reader != NULL:
-                r = visit(self._fds[i].reader, arg)
+                r = _visit_handle(<Handle>self._fds[i].reader, visit, arg)
                 if r:
                     return r
             if self._fds[i].writer != NULL:
-                r = visit(self._fds[i].writer, arg)
+                r = _visit_handle(<Handle>self._fds[i].writer, visit, arg)
                 if r:
                     return r
+    return 0
+
+
+# A handle is not a GC container, so the loop reports the references of the
+# handles it holds as its own. Each such handle sits in exactly one place in
+# the loop, so every reference is reported once. Contexts are left out on
+# purpose: a context the GC cannot see through only makes it conservative,
+# while a cleared context still reachable from a user's handle would crash
+# on get_context().run(); callbacks and arguments, which users cannot call
+# through a handle, are safe to report.
+cdef inline int _visit_handle(Handle h, visitproc visit, void *arg) noexcept:
+    cdef int r
+    if h.callback is not None:
+        r = visit(<PyObject *>h.callback, arg)
+        if r:
+            return r
+    if h.args is not None:
+        r = visit(<PyObject *>h.args, arg)
+        if r:
+            return r
+    if h.kwargs is not None:
+        r = visit(<PyObject *>h.kwargs, arg)
+        if r:
+            return r
+    return 0
+
+
+cdef inline int _visit_timer(TimerHandle h, visitproc visit, void *arg) noexcept:
+    cdef int r
+    if h.callback is not None:
+        r = visit(<PyObject *>h.callback, arg)
+        if r:
+            return r
+    if h.args is not None:
+        r = visit(<PyObject *>h.args, arg)
+        if r:
+            return r
+    if h.kwargs is not None:
+        r = visit(<PyObject *>h.kwargs, arg)
+        if r:
+            return r
     return 0
 
 
