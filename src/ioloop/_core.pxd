@@ -31,8 +31,9 @@ cdef struct ReadyItem:
 
 
 cdef struct TimerEntry:
+    # 16 bytes: the insertion sequence that breaks ties (FIFO) lives in the
+    # handle and is only read when two deadlines are equal.
     double when
-    uint64_t seq
     PyObject *handle      # owned reference to a TimerHandle
 
 

@@ -269,8 +269,10 @@ cdef inline void _release_item(ReadyItem *item) noexcept:
     Py_XDECREF(item.context)
 
 
-cdef inline bint _timer_less(TimerEntry *a, TimerEntry *b) noexcept nogil:
-    return a.when < b.when or (a.when == b.when and a.seq < b.seq)
+cdef inline bint _timer_less(TimerEntry *a, TimerEntry *b) noexcept:
+    if a.when != b.when:
+        return a.when < b.when
+    return (<TimerHandle>a.handle).seq < (<TimerHandle>b.handle).seq
 
 
 cdef class Loop:
@@ -463,7 +465,6 @@ cdef class Loop:
             self._heap = newheap
             self._heap_cap *= 2
         e.when = h._when
-        e.seq = h.seq
         e.handle = <PyObject *>h
         Py_INCREF(h)
         h.in_heap = True
