@@ -1438,38 +1438,28 @@ cdef int _loop_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
 # while a cleared context still reachable from a user's handle would crash
 # on get_context().run(); callbacks and arguments, which users cannot call
 # through a handle, are safe to report.
-cdef inline int _visit_handle(Handle h, visitproc visit, void *arg) noexcept:
+cdef inline int _visit_parts(object callback, object args, object kwargs,
+                             visitproc visit, void *arg) noexcept:
     cdef int r
-    if h.callback is not None:
-        r = visit(<PyObject *>h.callback, arg)
+    if callback is not None:
+        r = visit(<PyObject *>callback, arg)
         if r:
             return r
-    if h.args is not None:
-        r = visit(<PyObject *>h.args, arg)
+    if args is not None:
+        r = visit(<PyObject *>args, arg)
         if r:
             return r
-    if h.kwargs is not None:
-        r = visit(<PyObject *>h.kwargs, arg)
-        if r:
-            return r
+    if kwargs is not None:
+        return visit(<PyObject *>kwargs, arg)
     return 0
+
+
+cdef inline int _visit_handle(Handle h, visitproc visit, void *arg) noexcept:
+    return _visit_parts(h.callback, h.args, h.kwargs, visit, arg)
 
 
 cdef inline int _visit_timer(TimerHandle h, visitproc visit, void *arg) noexcept:
-    cdef int r
-    if h.callback is not None:
-        r = visit(<PyObject *>h.callback, arg)
-        if r:
-            return r
-    if h.args is not None:
-        r = visit(<PyObject *>h.args, arg)
-        if r:
-            return r
-    if h.kwargs is not None:
-        r = visit(<PyObject *>h.kwargs, arg)
-        if r:
-            return r
-    return 0
+    return _visit_parts(h.callback, h.args, h.kwargs, visit, arg)
 
 
 cdef int _loop_clear(PyObject *o) noexcept:
