@@ -20,7 +20,7 @@ from cpython.exc cimport PyErr_SetFromErrno, PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit, PyContext_New
 from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
-from libc.math cimport ceil, INFINITY
+from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
@@ -34,10 +34,10 @@ from .includes.linux cimport (
     EFD_CLOEXEC, EFD_NONBLOCK, O_CLOEXEC, O_NONBLOCK,
 )
 
-import datetime as _datetime
 import logging as _logging
-import numbers as _numbers
 import os as _os
+
+from . import _common
 
 _logger = _logging.getLogger("ioloop")
 
@@ -90,75 +90,45 @@ cdef inline double _monotonic() noexcept nogil:
     return <double>ns / 1e9
 
 
-cdef double _to_seconds(object value, str name) except? -1.0:
+cdef inline double _to_seconds(object value, str name) except? -1.0:
     cdef double d
     if type(value) is float:
         d = <double>value
-    elif isinstance(value, int) or isinstance(value, _numbers.Real):
-        try:
-            d = float(value)
-        except OverflowError:
-            d = INFINITY if value > 0 else -INFINITY
-    else:
-        raise TypeError(
-            f"{name} must be a real number, not {type(value).__name__}: {value!r}")
-    if d != d:
-        raise ValueError(f"{name} must not be NaN")
-    return d
+        if d == d:
+            return d
+    # Ints, other reals, NaN and bad types: the shared rules and messages.
+    return _common.to_seconds(value, name)
 
 
 cdef inline int _check_callable(object callback, str name) except -1:
     if not PyCallable_Check(callback):
-        raise TypeError(f"{name} must be callable, not {type(callback).__name__}: {callback!r}")
+        _common.check_callable(callback, name)
     return 0
 
 
-cdef int _fileno(object fd) except -2:
+cdef inline int _fileno(object fd) except -2:
     """The fd number of an int or fileno() object; -1 if it reports closed."""
     cdef long n
-    if isinstance(fd, int):
+    if type(fd) is int:
         try:
             n = fd
         except OverflowError:
-            raise ValueError(f"fd out of range: {fd!r}")
-        if n < 0:
-            raise ValueError(f"fd must be a non-negative integer, not {fd!r}")
-        if n > 0x7fffffff:
-            raise ValueError(f"fd out of range: {fd!r}")
-        return <int>n
-    try:
-        meth = fd.fileno
-    except AttributeError:
-        raise TypeError(
-            f"fd must be an int or an object with a fileno() method, "
-            f"not {type(fd).__name__}: {fd!r}") from None
-    n = meth()
-    if n < 0:
-        return -1
-    if n > 0x7fffffff:
-        raise ValueError(f"fd out of range: {n!r}")
-    return <int>n
-
-
-cdef object _fd_error(int err, int fd):
-    # OSError(errno, msg) picks the subclass (PermissionError for EPERM...).
-    return OSError(err, f"{_os.strerror(err)} (fd {fd})")
+            n = -1
+        if 0 <= n <= 0x7fffffff:
+            return <int>n
+    return _common.fileno(fd)
 
 
 cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
-    if not isinstance(events, int):
-        raise TypeError(f"events must be an int mask, not {type(events).__name__}: {events!r}")
-    if events < 0 or events > 0xffffffff:
-        raise ValueError(f"events mask out of range: {events!r}")
-    return <uint32_t>events
-
-
-cdef inline object _handle_repr(str kind, object callback, object args, object extra):
-    cb = getattr(callback, "__qualname__", None) or repr(callback)
-    info = [kind, f"{cb}{args!r}" if args else str(cb)]
-    if extra:
-        info.append(extra)
-    return "<" + " ".join(info) + ">"
+    cdef long long n
+    if type(events) is int:
+        try:
+            n = events
+        except OverflowError:
+            n = -1
+        if 0 <= n <= 0xffffffff:
+            return <uint32_t>n
+    return _common.event_mask(events)
 
 
 @cython.freelist(256)
@@ -185,7 +155,7 @@ cdef class Handle:
     def __repr__(self):
         if self._cancelled:
             return "<Handle cancelled>"
-        return _handle_repr("Handle", self.callback, self.args, None)
+        return _common.handle_repr("Handle", self.callback, self.args, None)
 
 
 @cython.freelist(256)
@@ -215,7 +185,7 @@ cdef class TimerHandle:
     def __repr__(self):
         if self._cancelled:
             return f"<TimerHandle cancelled when={self._when}>"
-        return _handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
+        return _common.handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
 
 
 cdef extern from "Python.h":
@@ -532,15 +502,8 @@ cdef class Loop:
                               callback, args, kwargs, context)
 
     def add_timeout(self, deadline, callback, *args, **kwargs):
-        cdef double when
-        if isinstance(deadline, _datetime.timedelta):
-            when = _monotonic() + deadline.total_seconds()
-        elif isinstance(deadline, (int, float, _numbers.Real)):
-            when = _to_seconds(deadline, "deadline")
-        else:
-            raise TypeError(f"Unsupported deadline {deadline!r}: expected a number "
-                            f"on the time() scale or a datetime.timedelta")
-        return self._schedule(when, callback, args, kwargs, None)
+        return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
+                              callback, args, kwargs, None)
 
     def remove_timeout(self, timeout):
         """Cancel a timer; ignores fired, cancelled and foreign handles."""
@@ -672,27 +635,6 @@ cdef class Loop:
         if self._debug_enabled:
             self._check_slow(report, t0)
         return 0
-
-    def _check_slow(self, report, double t0):
-        cdef double dt = _monotonic() - t0
-        if dt >= self.slow_callback_duration:
-            _logger.warning("Executing %r took %.3f seconds", report, dt)
-
-    def _report_exception(self, report):
-        # Called inside an except block: sys.exc_info() is the error.
-        try:
-            self.handle_callback_exception(report)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException:
-            _logger.error("Exception in handle_callback_exception for %r",
-                          report, exc_info=True)
-
-    def _handle_callback_result(self, result):
-        pass
-
-    def handle_callback_exception(self, callback):
-        _logger.error("Exception in callback %r", callback, exc_info=True)
 
     # -- the loop ----------------------------------------------------------
 
@@ -1011,11 +953,11 @@ cdef class Loop:
                 # The kernel kept a registration we had given up on (a DEL
                 # that failed): take it over.
                 if self._epoll_ctl(EPOLL_CTL_MOD, fd, events, gen) < 0:
-                    raise _fd_error(errno, fd)
+                    raise _common.fd_error(errno, fd)
             elif err == EEXIST:
                 raise FileExistsError(EEXIST, f"fd {fd} is already registered with this IOLoop")
             else:
-                raise _fd_error(err, fd)
+                raise _common.fd_error(err, fd)
         if fstat(fd, &st) < 0:
             st.st_dev = 0
             st.st_ino = 0
@@ -1113,7 +1055,7 @@ cdef class Loop:
                 self._clear_entry(n)
                 raise ValueError(f"fd {fd!r} is not registered: it was closed "
                                  f"without remove_handler()")
-            raise _fd_error(err, n)
+            raise _common.fd_error(err, n)
         self._fds[n].events = mask
 
     def _lookup(self, fd):
@@ -1179,7 +1121,7 @@ cdef class Loop:
                     return None
                 if err == EBADF:
                     self._clear_entry(n)
-                raise _fd_error(err, n)
+                raise _common.fd_error(err, n)
             e = &self._fds[n]
             e.events = mask
             old = e.writer if writer else e.reader

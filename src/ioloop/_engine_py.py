@@ -8,12 +8,9 @@ rule; comments here only note where the twin has to do things differently.
 
 import collections
 import contextvars
-import datetime
 import errno
 import heapq
 import logging
-import math
-import numbers
 import os
 import select
 import signal
@@ -42,69 +39,18 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 _monotonic = __import__("time").monotonic
 
 
-def _to_seconds(value, name):
-    if type(value) is float:
-        d = value
-    elif isinstance(value, (int, numbers.Real)):
-        try:
-            d = float(value)
-        except OverflowError:
-            d = math.inf if value > 0 else -math.inf
-    else:
-        raise TypeError(
-            f"{name} must be a real number, not {type(value).__name__}: {value!r}")
-    if d != d:
-        raise ValueError(f"{name} must not be NaN")
-    return d
-
-
-def _check_callable(callback, name):
-    if not callable(callback):
-        raise TypeError(f"{name} must be callable, not {type(callback).__name__}: {callback!r}")
-
-
-def _fileno(fd):
-    if isinstance(fd, int):
-        if fd < 0:
-            raise ValueError(f"fd must be a non-negative integer, not {fd!r}")
-        if fd > 0x7FFFFFFF:
-            raise ValueError(f"fd out of range: {fd!r}")
-        return int(fd)
-    try:
-        meth = fd.fileno
-    except AttributeError:
-        raise TypeError(
-            f"fd must be an int or an object with a fileno() method, "
-            f"not {type(fd).__name__}: {fd!r}") from None
-    n = meth()
-    if not isinstance(n, int):
-        raise TypeError(f"fileno() returned {type(n).__name__}, not int")
-    if n < 0:
-        return -1
-    if n > 0x7FFFFFFF:
-        raise ValueError(f"fd out of range: {n!r}")
-    return n
+from ._common import (  # noqa: E402
+    check_callable as _check_callable,
+    event_mask as _event_mask,
+    fileno as _fileno,
+    handle_repr as _handle_repr,
+    to_seconds as _to_seconds,
+)
+from . import _common  # noqa: E402
 
 
 def _fd_error(exc, fd):
-    # OSError(errno, msg) picks the subclass (PermissionError for EPERM...).
-    return OSError(exc.errno, f"{os.strerror(exc.errno)} (fd {fd})")
-
-
-def _event_mask(events):
-    if not isinstance(events, int):
-        raise TypeError(f"events must be an int mask, not {type(events).__name__}: {events!r}")
-    if events < 0 or events > 0xFFFFFFFF:
-        raise ValueError(f"events mask out of range: {events!r}")
-    return int(events)
-
-
-def _handle_repr(kind, callback, args, extra):
-    cb = getattr(callback, "__qualname__", None) or repr(callback)
-    info = [kind, f"{cb}{args!r}" if args else str(cb)]
-    if extra:
-        info.append(extra)
-    return "<" + " ".join(info) + ">"
+    return _common.fd_error(exc.errno, fd)
 
 
 class Handle:
@@ -332,14 +278,8 @@ class Loop:
                               callback, args, kwargs, context)
 
     def add_timeout(self, deadline, callback, *args, **kwargs):
-        if isinstance(deadline, datetime.timedelta):
-            when = _monotonic() + deadline.total_seconds()
-        elif isinstance(deadline, (int, float, numbers.Real)):
-            when = _to_seconds(deadline, "deadline")
-        else:
-            raise TypeError(f"Unsupported deadline {deadline!r}: expected a number "
-                            f"on the time() scale or a datetime.timedelta")
-        return self._schedule(when, callback, args, kwargs, None)
+        return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
+                              callback, args, kwargs, None)
 
     def remove_timeout(self, timeout):
         """Cancel a timer; ignores fired, cancelled and foreign handles."""
@@ -393,26 +333,6 @@ class Loop:
             # Still in the callback's context: a task made from a returned
             # awaitable inherits it (as on Tornado 6).
             self._handle_callback_result(result)
-
-    def _check_slow(self, report, t0):
-        dt = _monotonic() - t0
-        if dt >= self.slow_callback_duration:
-            _logger.warning("Executing %r took %.3f seconds", report, dt)
-
-    def _report_exception(self, report):
-        try:
-            self.handle_callback_exception(report)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException:
-            _logger.error("Exception in handle_callback_exception for %r",
-                          report, exc_info=True)
-
-    def _handle_callback_result(self, result):
-        pass
-
-    def handle_callback_exception(self, callback):
-        _logger.error("Exception in callback %r", callback, exc_info=True)
 
     def stop(self):
         self._stopping = True

@@ -272,6 +272,18 @@ class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
             "handle": callback,
         })
 
+    # The engine calls the next three (its only calls into the facade).
+
+    def _report_exception(self, report):
+        # Called while the callback's exception is being handled.
+        try:
+            self.handle_callback_exception(report)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            logger.error("Exception in handle_callback_exception for %r",
+                         report, exc_info=True)
+
     def _check_slow(self, callback, t0):
         # Debug mode: name the slow callback as asyncio does (a task step is
         # named by its task, hence its coroutine).
