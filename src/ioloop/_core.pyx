@@ -96,7 +96,12 @@ cdef inline double _to_seconds(object value, str name) except? -1.0:
         d = <double>value
         if d == d:
             return d
-    # Ints, other reals, NaN and bad types: the shared rules and messages.
+    elif type(value) is int:
+        try:
+            return <double>value
+        except OverflowError:
+            pass
+    # Huge ints, other reals, NaN and bad types: the shared rules and messages.
     return _common.to_seconds(value, name)
 
 
