@@ -677,6 +677,65 @@ def _tune(sock):
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+# The echo logic both servers share; each server only wires it to its
+# loop's own API (add_handler/update_handler or add_reader/add_writer).
+_ECHO_CLOSE, _ECHO_WANT_WRITE, _ECHO_MORE, _ECHO_FLUSHED = range(4)
+
+
+def _echo_on_readable(recv, send, pending):
+    """Read and echo back; buffer what the kernel will not take now."""
+    try:
+        data = recv(65536)
+    except BlockingIOError:
+        return None
+    except OSError:
+        data = b""
+    if not data:
+        return _ECHO_CLOSE
+    if pending:
+        pending.append(data)
+        return None
+    try:
+        sent = send(data)
+    except BlockingIOError:
+        sent = 0
+    except OSError:
+        return _ECHO_CLOSE
+    if sent < len(data):
+        pending.append(data[sent:])
+        return _ECHO_WANT_WRITE
+    return None
+
+
+def _echo_on_writable(send, pending):
+    """Flush the buffer: _ECHO_MORE while the kernel is full."""
+    while pending:
+        data = pending[0]
+        try:
+            sent = send(data)
+        except BlockingIOError:
+            return _ECHO_MORE
+        except OSError:
+            pending.clear()
+            return _ECHO_CLOSE
+        if sent < len(data):
+            pending[0] = data[sent:]
+            return _ECHO_MORE
+        pending.pop(0)
+    return _ECHO_FLUSHED
+
+
+def _echo_accept_all(lsock, serve):
+    while True:
+        try:
+            conn, _addr = lsock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        conn.setblocking(False)
+        _tune(conn)
+        serve(conn)
+
+
 def _echo_server_classic(api, lsock):
     """Raw-socket echo server on ``add_handler``/``update_handler``."""
     loop = api.loop
@@ -686,63 +745,22 @@ def _echo_server_classic(api, lsock):
         recv, send = conn.recv, conn.send
         pending = []
 
-        def close():
-            loop.remove_handler(conn)
-            conn.close()
-
         def on_conn(fd, events):
             if events & WRITE:
-                while pending:
-                    data = pending[0]
-                    try:
-                        sent = send(data)
-                    except BlockingIOError:
-                        return
-                    except OSError:
-                        close()
-                        return
-                    if sent < len(data):
-                        pending[0] = data[sent:]
-                        return
-                    pending.pop(0)
-                loop.update_handler(conn, READ)
-                return
-            try:
-                data = recv(65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                close()
-                return
-            if pending:
-                pending.append(data)
-                return
-            try:
-                sent = send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                close()
-                return
-            if sent < len(data):
-                pending.append(data[sent:])
-                loop.update_handler(conn, READ | WRITE)
+                state = _echo_on_writable(send, pending)
+                if state == _ECHO_FLUSHED:
+                    loop.update_handler(conn, READ)
+            else:
+                state = _echo_on_readable(recv, send, pending)
+                if state == _ECHO_WANT_WRITE:
+                    loop.update_handler(conn, READ | WRITE)
+            if state == _ECHO_CLOSE:
+                loop.remove_handler(conn)
+                conn.close()
 
         loop.add_handler(conn, on_conn, READ)
 
-    def on_accept(fd, events):
-        while True:
-            try:
-                conn, _addr = lsock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            conn.setblocking(False)
-            _tune(conn)
-            serve(conn)
-
-    loop.add_handler(lsock, on_accept, READ)
+    loop.add_handler(lsock, lambda fd, events: _echo_accept_all(lsock, serve), READ)
     return lambda: loop.remove_handler(lsock)
 
 
@@ -757,64 +775,26 @@ def _echo_server_asyncio(api, lsock):
 
         def close():
             loop.remove_reader(fd)
-            if pending:
-                loop.remove_writer(fd)
+            loop.remove_writer(fd)
             conn.close()
 
         def on_write():
-            while pending:
-                data = pending[0]
-                try:
-                    sent = send(data)
-                except BlockingIOError:
-                    return
-                except OSError:
-                    pending.clear()
-                    close()
-                    return
-                if sent < len(data):
-                    pending[0] = data[sent:]
-                    return
-                pending.pop(0)
-            loop.remove_writer(fd)
+            state = _echo_on_writable(send, pending)
+            if state == _ECHO_FLUSHED:
+                loop.remove_writer(fd)
+            elif state == _ECHO_CLOSE:
+                close()
 
         def on_read():
-            try:
-                data = recv(65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                close()
-                return
-            if pending:
-                pending.append(data)
-                return
-            try:
-                sent = send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                close()
-                return
-            if sent < len(data):
-                pending.append(data[sent:])
+            state = _echo_on_readable(recv, send, pending)
+            if state == _ECHO_WANT_WRITE:
                 loop.add_writer(fd, on_write)
+            elif state == _ECHO_CLOSE:
+                close()
 
         loop.add_reader(fd, on_read)
 
-    def on_accept():
-        while True:
-            try:
-                conn, _addr = lsock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            conn.setblocking(False)
-            _tune(conn)
-            serve(conn)
-
-    loop.add_reader(lsock.fileno(), on_accept)
+    loop.add_reader(lsock.fileno(), _echo_accept_all, lsock, serve)
     return lambda: loop.remove_reader(lsock.fileno())
 
 
