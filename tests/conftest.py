@@ -52,6 +52,20 @@ def pairs():
 
 
 @pytest.fixture
+def readable(pairs):
+    """Factory: ``readable(n)`` gives n sockets that each have a byte to read."""
+    def make(n):
+        socks = []
+        for _ in range(n):
+            a, b = pairs()
+            b.send(b"x")
+            socks.append(a)
+        return socks
+
+    return make
+
+
+@pytest.fixture
 def no_fd_leak():
     """Fails the test if it leaves file descriptors open."""
     gc.collect()

@@ -851,11 +851,8 @@ def test_handler_returning_coroutine_runs_it(loop, pairs):
     assert done == [a]
 
 
-def test_stop_from_handler_finishes_batch_and_no_double_delivery(loop, pairs):
-    a, b = pairs()
-    c, d = pairs()
-    b.send(b"x")
-    d.send(b"x")
+def test_stop_from_handler_finishes_batch_and_no_double_delivery(loop, readable):
+    a, c = readable(2)
     calls = []
 
     def handler(fd, ev):
