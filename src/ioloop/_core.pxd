@@ -151,5 +151,6 @@ cdef class Loop:
     cdef int _drop_stale(self, int fd) except -1
     cdef int _rebuild_epoll(self) except -1
     cdef int _drain_fd(self, int fd) noexcept
+    cdef int _read_signals(self, int fd) except -1
     cdef int _free_all(self) noexcept
     cdef int _open_wakers(self) except -1

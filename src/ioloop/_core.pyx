@@ -313,6 +313,26 @@ cdef class Loop:
             pass
         return 0
 
+    cdef int _read_signals(self, int fd) except -1:
+        # The C signal handler wrote one byte per signal number here
+        # (signal.set_wakeup_fd); run Python-level handlers, then give the
+        # facade the numbers for add_signal_handler callbacks.
+        cdef unsigned char buf[256]
+        cdef ssize_t n
+        cdef bytearray got = bytearray()
+        while True:
+            n = read(fd, buf, sizeof(buf))
+            if n <= 0:
+                break
+            got += (<char *>buf)[:n]
+        PyErr_CheckSignals()
+        if got:
+            self._process_signals(bytes(got))
+        return 0
+
+    def _process_signals(self, data):
+        """Signal numbers (one byte each) read from the wakeup fd."""
+
     cdef int _grow_ready(self) except -1:
         cdef Py_ssize_t i, n = self._rq_len
         cdef Py_ssize_t newcap = self._rq_cap * 2
@@ -814,8 +834,7 @@ cdef class Loop:
             if fd == self._waker_fd:
                 self._drain_fd(fd)
             elif fd == self._sig_rfd:
-                self._drain_fd(fd)
-                PyErr_CheckSignals()
+                self._read_signals(fd)
             return 0
         if fd >= self._nfds:
             self._rebuild_needed = True

@@ -426,11 +426,17 @@ class Loop:
                 pass
             return
         if fd == self._sig_rfd:
+            got = bytearray()
             try:
-                while os.read(fd, 256):
-                    pass
+                while True:
+                    chunk = os.read(fd, 256)
+                    if not chunk:
+                        break
+                    got += chunk
             except OSError:
                 pass
+            if got:
+                self._process_signals(bytes(got))
             return
         e = self._fds.get(fd)
         if e is None:
@@ -696,6 +702,9 @@ class Loop:
         return self._remove_rw(fd, True)
 
     # -- signals, fork, close --------------------------------------------------
+
+    def _process_signals(self, data):
+        """Signal numbers (one byte each) read from the wakeup fd."""
 
     def _signal_wakeup_fd(self):
         self._check_open()

@@ -46,6 +46,9 @@ else:
         from ._engine_py import Handle, Loop as _Engine, TimerHandle
         implementation = "python"
 
+from ._net import NetMixin
+from ._unix import UnixMixin
+
 logger = logging.getLogger("ioloop")
 
 if issubclass(asyncio.TimeoutError, TimeoutError):  # Python 3.11+
@@ -65,7 +68,7 @@ class _Current(threading.local):
 _current = _Current()
 
 
-class IOLoop(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
+class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::
