@@ -594,11 +594,6 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- name resolution ---------------------------------------------------------
 
-    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
-        """``socket.getaddrinfo`` off the loop thread."""
-        return await self.run_in_executor(
-            None, socket.getaddrinfo, host, port, family, type, proto, flags)
-
     async def getnameinfo(self, sockaddr, flags=0):
         """``socket.getnameinfo`` off the loop thread."""
         return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
