@@ -63,6 +63,9 @@ cdef class TimerHandle:
     cdef uint64_t seq
 
 
+cdef class StreamTransport
+
+
 cdef class Loop:
     cdef int _epfd
     cdef int _waker_fd
@@ -154,3 +157,43 @@ cdef class Loop:
     cdef int _read_signals(self, int fd) except -1
     cdef int _free_all(self) noexcept
     cdef int _open_wakers(self) except -1
+    cdef int _transport_ctl(self, int fd, object tr, uint32_t new) except -1
+
+
+cdef class StreamTransport:
+    cdef Loop _loop_c
+    cdef public object _loop
+    cdef public object _sock
+    cdef readonly int _sock_fd
+    cdef object _protocol
+    cdef object _context
+    cdef object _data_received
+    cdef object _get_buffer
+    cdef object _buffer_updated
+    cdef public object _server
+    cdef public object _empty_waiter
+    cdef dict _extra
+    cdef list _wbuf             # bytes objects still to send
+    cdef Py_ssize_t _wpos       # bytes of _wbuf[0] already sent
+    cdef Py_ssize_t _wsize      # total bytes buffered
+    cdef Py_ssize_t _high_water
+    cdef Py_ssize_t _low_water
+    cdef uint32_t _mask         # events registered with the loop
+    cdef int _conn_lost
+    cdef bint _buffered
+    cdef bint _closing
+    cdef bint _paused
+    cdef bint _eof
+    cdef bint _read_eof_seen
+    cdef public bint _protocol_paused
+    cdef bint _protocol_connected
+    cdef object __weakref__
+
+    cdef int _set_mask(self, uint32_t mask) except -1
+    cdef int _on_events(self, uint32_t events) except -1
+    cdef int _read_ready(self) except -1
+    cdef int _read_ready_buffered(self) except -1
+    cdef int _read_eof(self) except -1
+    cdef int _write_ready(self) except -1
+    cdef int _pause_protocol(self) except -1
+    cdef int _resume_protocol(self) except -1

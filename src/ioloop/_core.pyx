@@ -39,12 +39,16 @@ import os as _os
 
 from . import _common
 
+include "_stream.pxi"
+
 _logger = _logging.getLogger("ioloop")
 
 cdef enum:
     KIND_FREE = 0
     KIND_CLASSIC = 1
     KIND_ASYNCIO = 2
+    # A StreamTransport: events go straight to its _on_events().
+    KIND_TRANSPORT = 3
     # Classic handlers always listen for EPOLLERR|EPOLLHUP (Tornado's ERROR).
     ERROR_MASK = 0x018
     # A fd that fired this many iterations in a row is re-checked with
@@ -825,6 +829,7 @@ cdef class Loop:
 
     cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1:
         cdef FdEntry *e
+        cdef StreamTransport tr
         cdef Handle h
         cdef object obj
         cdef object context
@@ -854,6 +859,10 @@ cdef class Loop:
         e.last_iter = self._batch
         if e.streak % STALE_CHECK_EVERY == 0 and not self._fd_matches(fd):
             self._drop_stale(fd)
+            return 0
+        if e.kind == KIND_TRANSPORT:
+            tr = <StreamTransport>e.obj
+            tr._on_events(events)
             return 0
         if e.kind == KIND_CLASSIC:
             h = <Handle>e.reader
@@ -1130,6 +1139,9 @@ cdef class Loop:
         n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
+        if n < self._nfds and self._fds[n].kind == KIND_TRANSPORT:
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport "
+                               f"{<object>self._fds[n].obj!r}")
         h = _new_handle(self, callback, args, None, None)
         if n < self._nfds and self._fds[n].kind == KIND_ASYNCIO:
             e = &self._fds[n]
@@ -1194,6 +1206,30 @@ cdef class Loop:
         (<Handle>old).cancel()
         Py_DECREF(<object>old)
         return True
+
+    cdef int _transport_ctl(self, int fd, object tr, uint32_t new) except -1:
+        """Register, modify or drop a StreamTransport's interest in its fd."""
+        cdef FdEntry *e
+        cdef bint mine = (fd < self._nfds and self._fds[fd].kind == KIND_TRANSPORT
+                          and self._fds[fd].obj == <PyObject *>tr)
+        if mine:
+            e = &self._fds[fd]
+            if new == 0:
+                self._epoll_ctl(EPOLL_CTL_DEL, fd, 0, 0)
+                self._clear_entry(fd)
+            elif new != e.events:
+                if self._epoll_ctl(EPOLL_CTL_MOD, fd, new, e.gen) < 0:
+                    raise _common.fd_error(errno, fd)
+                e.events = new
+            return 0
+        if new == 0:
+            return 0
+        self._check_open()
+        self._check_fork()
+        if fd < self._nfds and self._fds[fd].kind != KIND_FREE and self._fd_matches(fd):
+            raise RuntimeError(f"File descriptor {fd} is already registered with the loop")
+        self._register(fd, new, KIND_TRANSPORT, tr, None, None)
+        return 0
 
     def add_reader(self, fd, callback, *args):
         self._add_rw(fd, callback, args, False)

@@ -1,0 +1,537 @@
+# Included by _core.pyx: the Cython stream transport (TCP and Unix sockets).
+#
+# Same behaviour as ioloop._transports.SocketTransport (asyncio's selector
+# transport semantics), with the hot path in C: the fd sits in the loop's
+# table as KIND_TRANSPORT and events reach _on_events() directly (no Handle,
+# no reader/writer callbacks); reads go through recv() into one static
+# buffer, writes try send() at once and otherwise queue bytes and flush with
+# sendmsg() over up to IOV_BATCH buffers.
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t c_recv "recv" (int fd, void *buf, size_t n, int flags)
+    ssize_t c_send "send" (int fd, const void *buf, size_t n, int flags)
+    int c_shutdown "shutdown" (int fd, int how)
+    enum:
+        MSG_NOSIGNAL
+        SHUT_WR
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+
+cdef extern from "<sys/socket.h>" nogil:
+    struct msghdr:
+        void *msg_name
+        unsigned int msg_namelen
+        iovec *msg_iov
+        size_t msg_iovlen
+        void *msg_control
+        size_t msg_controllen
+        int msg_flags
+    ssize_t c_sendmsg "sendmsg" (int fd, const msghdr *msg, int flags)
+
+from libc.errno cimport EAGAIN, ENOTCONN  # EWOULDBLOCK == EAGAIN on Linux
+
+import asyncio as _asyncio
+from asyncio import protocols as _aprotocols, trsock as _trsock, constants as _aconstants
+
+cdef enum:
+    READ_CHUNK = 256 * 1024
+    IOV_BATCH = 64
+    LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+
+# One read buffer for every transport: recv() into it and copy the bytes
+# received into the bytes object given to data_received(). The GIL is held
+# from recv() to the copy.
+cdef char _read_buf[READ_CHUNK]
+
+_BufferedProtocol = _aprotocols.BufferedProtocol
+_TRY_NATIVE = _aconstants._SendfileMode.TRY_NATIVE
+
+
+cdef object _errno_error(int err):
+    return OSError(err, _os.strerror(err))
+
+
+cdef class StreamTransport:
+    """A stream socket transport (asyncio.Transport interface)."""
+
+    _start_tls_compatible = True
+    _sendfile_compatible = _TRY_NATIVE
+
+    def __cinit__(self, Loop loop, sock, protocol, waiter=None, extra=None, server=None):
+        self._loop_c = loop
+        self._loop = loop
+        self._sock = sock
+        self._sock_fd = sock.fileno()
+        self._extra = {} if extra is None else dict(extra)
+        self._extra["socket"] = _trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._wbuf = []
+        self._high_water = 64 * 1024
+        self._low_water = 16 * 1024
+        self._context = PyContext_CopyCurrent()
+        self.set_protocol(protocol)
+        self._server = server
+        if server is not None:
+            server._attach(self)
+        loop._transports[self._sock_fd] = self
+        _set_nodelay(sock)
+        loop._call_soon(protocol.connection_made, (self,), None)
+        loop._call_soon(self._start_reading, (), None)
+        if waiter is not None:
+            loop._call_soon(_set_result_unless_cancelled, (waiter, None), None)
+
+    def __repr__(self):
+        state = "closed" if self._sock is None else ("closing " if self._closing else "")
+        if self._sock is None:
+            return f"<StreamTransport closed fd={self._sock_fd}>"
+        return f"<StreamTransport {state}fd={self._sock_fd}>".replace("  ", " ")
+
+    def __dealloc__(self):
+        pass
+
+    def __del__(self):
+        if self._sock is not None:
+            _warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+            self._sock = None
+
+    # -- registration -----------------------------------------------------------
+
+    cdef int _set_mask(self, uint32_t mask) except -1:
+        if mask == self._mask or self._sock is None:
+            return 0
+        self._loop_c._transport_ctl(self._sock_fd, self, mask)
+        self._mask = mask
+        return 0
+
+    cdef int _on_events(self, uint32_t events) except -1:
+        if events & (EPOLLIN | EPOLLERR | EPOLLHUP) and self._mask & EPOLLIN:
+            PyContext_Enter(self._context)
+            try:
+                if self._buffered:
+                    self._read_ready_buffered()
+                else:
+                    self._read_ready()
+            finally:
+                PyContext_Exit(self._context)
+        if events & (EPOLLOUT | EPOLLERR | EPOLLHUP) and self._mask & EPOLLOUT:
+            PyContext_Enter(self._context)
+            try:
+                self._write_ready()
+            finally:
+                PyContext_Exit(self._context)
+        return 0
+
+    def _start_reading(self):
+        if not self._closing and not self._paused and not self._read_eof_seen:
+            self._set_mask(self._mask | EPOLLIN)
+
+    # -- asyncio.BaseTransport ------------------------------------------------
+
+    def get_extra_info(self, name, default=None):
+        return self._extra.get(name, default)
+
+    def set_protocol(self, protocol):
+        self._protocol = protocol
+        self._buffered = isinstance(protocol, _BufferedProtocol)
+        if self._buffered:
+            self._get_buffer = protocol.get_buffer
+            self._buffer_updated = protocol.buffer_updated
+            self._data_received = None
+        else:
+            self._data_received = protocol.data_received
+            self._get_buffer = self._buffer_updated = None
+        self._protocol_connected = True
+
+    def get_protocol(self):
+        return self._protocol
+
+    def is_closing(self):
+        return self._closing
+
+    def close(self):
+        if self._closing:
+            return
+        self._closing = True
+        self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
+        if not self._wbuf:
+            self._conn_lost += 1
+            self._loop_c._call_soon(self._call_connection_lost, (None,), None)
+
+    def abort(self):
+        self._force_close(None)
+
+    # -- reading ----------------------------------------------------------------
+
+    def is_reading(self):
+        return not self._paused and not self._closing
+
+    def pause_reading(self):
+        if self._paused or self._closing:
+            return
+        self._paused = True
+        self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
+
+    def resume_reading(self):
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        if not self._read_eof_seen:
+            self._set_mask(self._mask | EPOLLIN)
+
+    cdef int _read_ready(self) except -1:
+        cdef ssize_t n
+        cdef int err
+        if self._conn_lost:
+            return 0
+        while True:
+            n = c_recv(self._sock_fd, _read_buf, READ_CHUNK, 0)
+            if n >= 0:
+                break
+            err = errno
+            if err == EINTR:
+                continue
+            if err == EAGAIN:
+                return 0
+            self._fatal_error(_errno_error(err), "Fatal read error on socket transport")
+            return 0
+        if n == 0:
+            self._read_eof()
+            return 0
+        data = PyBytes_FromStringAndSize(_read_buf, n)
+        try:
+            self._data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+        return 0
+
+    cdef int _read_ready_buffered(self) except -1:
+        cdef Py_buffer view
+        cdef ssize_t n
+        cdef int err
+        if self._conn_lost:
+            return 0
+        try:
+            buf = self._get_buffer(-1)
+            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+            if view.len == 0:
+                PyBuffer_Release(&view)
+                raise RuntimeError("get_buffer() returned an empty buffer")
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            return 0
+        while True:
+            n = c_recv(self._sock_fd, view.buf, view.len, 0)
+            if n >= 0 or errno != EINTR:
+                break
+        err = errno
+        PyBuffer_Release(&view)
+        if n < 0:
+            if err == EAGAIN:
+                return 0
+            self._fatal_error(_errno_error(err), "Fatal read error on socket transport")
+            return 0
+        if n == 0:
+            self._read_eof()
+            return 0
+        try:
+            self._buffer_updated(n)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
+        return 0
+
+    cdef int _read_eof(self) except -1:
+        if self._loop_c._debug_enabled:
+            _logger.debug("%r received EOF", self)
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
+            return 0
+        if keep_open:
+            # Nothing more to read; the write side stays usable.
+            self._read_eof_seen = True
+            self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
+        else:
+            self.close()
+        return 0
+
+    # -- writing ----------------------------------------------------------------
+
+    def write(self, data):
+        cdef Py_buffer view
+        cdef const char *ptr
+        cdef Py_ssize_t size
+        cdef ssize_t n = 0
+        cdef int err = 0
+        cdef bint have_view = False
+        if type(data) is bytes:
+            ptr = PyBytes_AS_STRING(data)
+            size = PyBytes_GET_SIZE(data)
+        elif isinstance(data, (bytearray, memoryview)):
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            have_view = True
+            ptr = <const char *>view.buf
+            size = view.len
+        else:
+            raise TypeError(f"data argument must be a bytes-like object, "
+                            f"not {type(data).__name__!r}")
+        try:
+            if self._eof:
+                raise RuntimeError("Cannot call write() after write_eof()")
+            if self._empty_waiter is not None:
+                raise RuntimeError("unable to write; sendfile is in progress")
+            if size == 0:
+                return
+            if self._conn_lost:
+                if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                    _logger.warning("socket.send() raised exception.")
+                self._conn_lost += 1
+                return
+            if not self._wbuf:
+                while True:
+                    n = c_send(self._sock_fd, ptr, size, MSG_NOSIGNAL)
+                    if n >= 0:
+                        break
+                    err = errno
+                    if err != EINTR:
+                        break
+                if n < 0:
+                    if err != EAGAIN:
+                        self._fatal_error(_errno_error(err),
+                                          "Fatal write error on socket transport")
+                        return
+                    n = 0
+                if n == size:
+                    return
+                self._set_mask(self._mask | EPOLLOUT)
+            # Keep a private copy of what is left: the caller may reuse its buffer.
+            if n == 0 and type(data) is bytes:
+                self._wbuf.append(data)
+            else:
+                self._wbuf.append(PyBytes_FromStringAndSize(ptr + n, size - n))
+            self._wsize += size - n
+            if not self._protocol_paused and self._wsize > self._high_water:
+                self._pause_protocol()
+        finally:
+            if have_view:
+                PyBuffer_Release(&view)
+
+    def writelines(self, list_of_data):
+        if self._eof:
+            raise RuntimeError("Cannot call writelines() after write_eof()")
+        self.write(b"".join(list_of_data))
+
+    cdef int _write_ready(self) except -1:
+        cdef iovec iov[IOV_BATCH]
+        cdef msghdr msg
+        cdef Py_ssize_t i, cnt, left
+        cdef ssize_t n
+        cdef int err
+        cdef object chunk
+        if self._conn_lost or not self._wbuf:
+            return 0
+        cnt = min(len(self._wbuf), IOV_BATCH)
+        for i in range(cnt):
+            chunk = self._wbuf[i]
+            iov[i].iov_base = PyBytes_AS_STRING(chunk)
+            iov[i].iov_len = PyBytes_GET_SIZE(chunk)
+        iov[0].iov_base = <char *>iov[0].iov_base + self._wpos
+        iov[0].iov_len -= self._wpos
+        memset(&msg, 0, sizeof(msg))
+        msg.msg_iov = iov
+        msg.msg_iovlen = cnt
+        while True:
+            n = c_sendmsg(self._sock_fd, &msg, MSG_NOSIGNAL)
+            if n >= 0:
+                break
+            err = errno
+            if err == EINTR:
+                continue
+            if err == EAGAIN:
+                return 0
+            exc = _errno_error(err)
+            self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
+            self._wbuf = []
+            self._wpos = self._wsize = 0
+            self._fatal_error(exc, "Fatal write error on socket transport")
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_exception(exc)
+            return 0
+        self._wsize -= n
+        # Drop the fully sent chunks.
+        i = 0
+        left = n + self._wpos
+        while i < cnt and left >= iov_len_of(self._wbuf[i]):
+            left -= iov_len_of(self._wbuf[i])
+            i += 1
+        if i:
+            del self._wbuf[:i]
+        self._wpos = left
+        if self._protocol_paused and self._wsize <= self._low_water:
+            self._resume_protocol()
+        if not self._wbuf:
+            self._wpos = 0
+            self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_result(None)
+            if self._closing:
+                self._call_connection_lost(None)
+            elif self._eof:
+                self._shutdown_write()
+        return 0
+
+    def _shutdown_write(self):
+        if c_shutdown(self._sock_fd, SHUT_WR) < 0 and errno != ENOTCONN:
+            raise _errno_error(errno)
+
+    def write_eof(self):
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if not self._wbuf:
+            self._shutdown_write()
+
+    def can_write_eof(self):
+        return True
+
+    def get_write_buffer_size(self):
+        return self._wsize
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        high, low = _check_buffer_limits(high, low)
+        self._high_water = high
+        self._low_water = low
+        if not self._protocol_paused and self._wsize > self._high_water:
+            self._pause_protocol()
+
+    def get_write_buffer_limits(self):
+        return (self._low_water, self._high_water)
+
+    cdef int _pause_protocol(self) except -1:
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": "protocol.pause_writing() failed",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+        return 0
+
+    cdef int _resume_protocol(self) except -1:
+        self._protocol_paused = False
+        try:
+            self._protocol.resume_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": "protocol.resume_writing() failed",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+        return 0
+
+    # -- closing ------------------------------------------------------------------
+
+    def _fatal_error(self, exc, message="Fatal error on transport"):
+        if isinstance(exc, OSError):
+            if self._loop_c._debug_enabled:
+                _logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                "message": message,
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+        self._force_close(exc)
+
+    def _force_close(self, exc):
+        if self._conn_lost:
+            return
+        if self._wbuf:
+            self._wbuf = []
+            self._wpos = self._wsize = 0
+        self._closing = True
+        self._set_mask(0)
+        self._conn_lost += 1
+        self._loop_c._call_soon(self._call_connection_lost, (exc,), None)
+
+    def _call_connection_lost(self, exc):
+        if self._sock is None:
+            return
+        self._set_mask(0)
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            sock = self._sock
+            transports = self._loop._transports
+            if transports.get(self._sock_fd) is self:
+                del transports[self._sock_fd]
+            self._sock = None
+            sock.close()
+            self._protocol = None
+            self._data_received = self._get_buffer = self._buffer_updated = None
+            server = self._server
+            self._server = None
+            if server is not None:
+                server._detach(self)
+            if self._empty_waiter is not None and not self._empty_waiter.done():
+                self._empty_waiter.set_exception(
+                    ConnectionError("Connection is closed by peer"))
+
+    # -- sendfile support -----------------------------------------------------------
+
+    def _make_empty_waiter(self):
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if not self._wbuf:
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self):
+        self._empty_waiter = None
+
+
+cdef inline Py_ssize_t iov_len_of(object chunk):
+    return PyBytes_GET_SIZE(chunk)
+
+
+def _set_result_unless_cancelled(fut, result):
+    if not fut.cancelled():
+        fut.set_result(result)
+
+
+from ._transports import check_buffer_limits as _check_buffer_limits, set_nodelay as _set_nodelay
+import warnings as _warnings
