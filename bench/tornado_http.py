@@ -68,11 +68,20 @@ def serve(name):
             self.write("Hello, world")
 
     async def main():
+        import tornado.ioloop
+
         app = tornado.web.Application([(r"/", Hello)])
         server = app.listen(0, address="127.0.0.1")
         port = next(iter(server._sockets.values())).getsockname()[1]
-        sys.stdout.write(json.dumps({"port": port, "loop": type(asyncio.get_running_loop())
-                                     .__module__}) + "\n")
+        running = asyncio.get_running_loop()
+        current = tornado.ioloop.IOLoop.current()
+        # What Tornado runs on: the loop under test, through its asyncio API.
+        sys.stdout.write(json.dumps({
+            "port": port,
+            "loop": f"{type(running).__module__}.{type(running).__qualname__}",
+            "tornado_ioloop": type(current).__name__,
+            "wraps_running_loop": getattr(current, "asyncio_loop", None) is running,
+        }) + "\n")
         sys.stdout.flush()
         done = asyncio.get_running_loop().create_future()
         # Stop when the parent closes our stdin.
@@ -145,7 +154,10 @@ def _measure(name, client, conns, duration, threads):
         line = server.stdout.readline()
         if not line:
             raise RuntimeError(f"{name}: server did not start")
-        port = json.loads(line)["port"]
+        info = json.loads(line)
+        port = info["port"]
+        if not info["loop"].startswith(name) or not info["wraps_running_loop"]:
+            raise RuntimeError(f"{name}: Tornado is not running on the {name} loop: {info}")
         if client == "wrk":
             proc = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}",
                                    f"-d{max(1, round(duration))}s", f"http://127.0.0.1:{port}/"],
@@ -160,11 +172,11 @@ def _measure(name, client, conns, duration, threads):
                 raise RuntimeError(f"{name}: cannot read wrk output:\n{out}")
             if errors:
                 raise RuntimeError(f"{name}: wrk reported errors:\n{out}")
-            return float(m.group(1))
+            return float(m.group(1)), info
         out = subprocess.run([sys.executable, __file__, "--load", str(port), str(conns),
                               str(duration)], capture_output=True, text=True, check=True).stdout
         result = json.loads(out.strip().splitlines()[-1])
-        return result["requests"] / result["seconds"]
+        return result["requests"] / result["seconds"], info
     finally:
         server.stdin.close()
         try:
@@ -230,13 +242,15 @@ def main(argv=None):
             if name in errors:
                 continue
             try:
-                rps = _measure(name, client, args.connections, args.duration, args.threads)
+                rps, info = _measure(name, client, args.connections, args.duration,
+                                 args.threads)
             except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError) as exc:
                 errors[name] = str(exc)
                 print(f"  round {rnd + 1} {name}: ERROR {exc}", file=sys.stderr)
                 continue
             results[name].append(rps)
-            print(f"  round {rnd + 1} {name:<8} {rps:>10,.0f} req/s", file=sys.stderr, flush=True)
+            print(f"  round {rnd + 1} {name:<8} {rps:>10,.0f} req/s  (Tornado "
+                  f"{info['tornado_ioloop']} on {info['loop']})", file=sys.stderr, flush=True)
     base = statistics.median(results["ioloop"]) if results.get("ioloop") else None
     print(f"\n{'loop':<8}  {'median req/s':>12}  {'min - max':>19}  {'vs ioloop':>9}")
     for name in loops:

@@ -1,9 +1,12 @@
 """``python -m ioloop.bench`` runs end to end and writes well-formed JSON.
 
 No test here asserts a timing: only that the benchmark runs, measures every
-loop it was asked for (plus the no-loop floor), reports positive numbers in
-the right units, reports a missing peer as skipped rather than as an error,
-and that the pyperf files it writes load in pyperf.
+loop it was asked for (plus the no-loop floor) on the workloads that apply
+to it, reports positive numbers in the right units, reports a missing peer
+as skipped rather than as an error, shows a (loop, workload) cell that fails
+as an error without stopping the run, falls back to the Python echo load
+generator (and skips the C floor) without a C compiler, and that the pyperf
+files it writes load in pyperf.
 """
 
 import json
@@ -14,13 +17,37 @@ import sys
 
 import pytest
 
-LOOPS = ("ioloop", "asyncio")
-# One plain workload, two fd workloads (pingpong, and echo with its load
-# generator in a separate process) and memory.
-WORKLOADS = ("callbacks", "pingpong", "echo", "memory")
+LOOPS = ("ioloop", "ioloop-asyncio", "asyncio")
+# One plain workload, the fd workloads (pingpong, and the four echo servers
+# under a load generator in a separate process) and memory.
+ECHO = ("echo", "proto_echo", "stream_echo", "tornado_echo")
+WORKLOADS = ("callbacks", "pingpong") + ECHO + ("memory",)
+# The workloads on asyncio's server APIs do not run on the classic API.
+APPLIES = {
+    "ioloop": ("callbacks", "pingpong", "echo", "memory"),
+    "ioloop-asyncio": WORKLOADS,
+    "asyncio": WORKLOADS,
+    "floor": WORKLOADS,
+}
 REPEAT = 2
 MISSING = "uvloop"   # hidden behind a module that fails to import
 BENCH_TIMEOUT = 240
+
+# A peer whose create_server fails: an asyncio loop under rloop's name.
+BROKEN_RLOOP = """
+import asyncio
+
+__version__ = "0-broken"
+
+
+class BrokenLoop(asyncio.SelectorEventLoop):
+    async def create_server(self, *args, **kwargs):
+        raise NotImplementedError("create_server broken by test_bench")
+
+
+def new_event_loop():
+    return BrokenLoop()
+"""
 
 
 def _positive_number(x):
@@ -83,17 +110,24 @@ def test_bench_table(bench_run):
     for loop in LOOPS + ("floor",):
         rows = [line for line in lines
                 if loop in line.split()[:2] and any(_is_ratio(tok) for tok in line.split())]
-        assert len(rows) == len(WORKLOADS), f"table rows for {loop}: {rows}\n{proc.stdout}"
+        assert len(rows) == len(APPLIES[loop]), f"table rows for {loop}: {rows}\n{proc.stdout}"
     assert "median" in proc.stdout and "vs ioloop" in proc.stdout
-    assert "req/s" in proc.stdout          # echo
+    # Every echo workload has a section with requests per second.
+    for workload in ECHO:
+        section = [line for line in lines if line.startswith(workload + " ")]
+        assert len(section) == 1 and "req/s" in section[0], proc.stdout
     assert " B " in proc.stdout or " B\n" in proc.stdout   # memory, bytes per timer
-    # The missing peer: named as skipped in the header and in every workload.
+    # The missing peer: named as skipped in the header and in every workload
+    # (all of them apply to it).
     skipped = [line for line in lines if MISSING in line and "skipped" in line]
     assert len(skipped) == len(WORKLOADS), proc.stdout
     assert any(MISSING in line and "skipped" in line
                for line in proc.stdout.split("workload ")[0].splitlines()), proc.stdout
     # The header names the harness and each peer's version.
     assert "harness :" in proc.stdout and "python  :" in proc.stdout
+    # The echo load generator and the floor are described.
+    assert "echo    :" in proc.stdout and "100 connections" in proc.stdout
+    assert "load generator" in proc.stdout and "floor:" in proc.stdout
     # Progress goes to stderr, not into the table.
     assert "round" in proc.stderr
 
@@ -112,29 +146,56 @@ def test_bench_json_well_formed(bench_run):
     assert meta["harness"] in ("pyperf", "builtin")
     assert doc["peers"][MISSING]["status"] == "skipped"
     assert MISSING not in doc["samples"]
+    echo = meta["echo"]
+    assert echo["conns"] == 100 and echo["size"] == 64 and echo["depth"] == 1
+    assert echo["generator"] in ("c", "python")
+    assert echo["generator"] == "c" or not echo["c_build"]["ok"]
     for loop in LOOPS + ("floor",):
         assert doc["peers"][loop]["status"] == "ok"
-        for workload in WORKLOADS:
-            samples = doc["samples"][loop][workload]
-            assert len(samples) == meta["repeats"][workload] == REPEAT, (loop, workload)
-            for sample in samples:
-                assert sample["n"] == meta["n"][workload]
-                assert sample["values"] and all(_positive_number(v) for v in sample["values"])
+        assert sorted(doc["summary"][loop]) == sorted(APPLIES[loop]), loop
+        for workload in APPLIES[loop]:
             s = doc["summary"][loop][workload]
             for key in ("median", "min", "max", "ratio_vs_ioloop", "ratio_vs_floor"):
                 assert _positive_number(s[key]), (loop, workload, key, s)
             assert s["min"] <= s["median"] <= s["max"]
             per_process = 1 if workload == "memory" else meta["values_per_process"]
             assert s["values"] == REPEAT * per_process
+            if s.get("shared_from"):
+                # The floor of every echo workload: one C server, measured
+                # under the first echo workload only.
+                assert loop == "floor" and workload in ECHO[1:], (loop, workload)
+                assert s["shared_from"] == "echo"
+                assert workload not in doc["samples"][loop]
+                continue
+            samples = doc["samples"][loop][workload]
+            assert len(samples) == meta["repeats"][workload] == REPEAT, (loop, workload)
+            for sample in samples:
+                assert sample["n"] == meta["n"][workload]
+                assert sample["values"] and all(_positive_number(v) for v in sample["values"])
+            if workload in ECHO:
+                assert _positive_number(s["req_per_s"]) and s["duration_ms"] == s["n"]
+                assert s["req_per_s"] == pytest.approx(1 / s["median"])
+                for key in ("server_cpu_ns_per_req", "server_cpu_share",
+                            "load_generator_cpu_share"):
+                    assert _positive_number(s[key]), (loop, workload, key, s)
+                assert s["generator"] == echo["generator"] and s["depth"] == 1
+                for sample in samples:
+                    extra = sample["extra"]
+                    assert len(extra["requests"]) == len(sample["values"])
+                    assert all(isinstance(r, int) and r > 0 for r in extra["requests"])
+                    assert extra["server"] == ("c" if loop == "floor" else workload)
         summary = doc["summary"][loop]
         assert summary["callbacks"]["unit"] == "second"
         assert _positive_number(summary["callbacks"]["median_ns_per_op"])
         assert _positive_number(summary["pingpong"]["median_ns_per_op"])
-        assert _positive_number(summary["echo"]["req_per_s"])
-        assert _positive_number(summary["echo"]["server_cpu_ns_per_req"])
         assert summary["memory"]["unit"] == "byte"
         assert _positive_number(summary["memory"]["bytes_per_timer"])
     assert doc["summary"]["ioloop"]["callbacks"]["ratio_vs_ioloop"] == 1.0
+    # The asyncio-API workloads compare with ioloop's asyncio face.
+    for workload in ECHO[1:]:
+        assert doc["summary"]["ioloop-asyncio"][workload]["ratio_vs_ioloop"] == 1.0
+        assert doc["summary"]["asyncio"][workload]["baseline"] == "ioloop-asyncio"
+    assert doc["summary"]["asyncio"]["echo"]["baseline"] == "ioloop"
 
 
 @pytest.mark.timeout(BENCH_TIMEOUT + 60)
@@ -146,8 +207,12 @@ def test_bench_pyperf_files(bench_run):
     pyperf = pytest.importorskip("pyperf")
     for loop in LOOPS + ("floor",):
         suite = pyperf.BenchmarkSuite.load(str(pyperf_dir / f"{loop}.json"))
-        assert sorted(suite.get_benchmark_names()) == sorted(WORKLOADS)
+        measured = [w for w in APPLIES[loop] if loop != "floor" or w not in ECHO[1:]]
+        assert sorted(suite.get_benchmark_names()) == sorted(measured)
         assert suite.get_benchmark("memory").get_unit() == "byte"
+        echo = suite.get_benchmark("echo")
+        assert echo.get_nrun() == REPEAT
+        assert echo.median() == pytest.approx(doc["summary"][loop]["echo"]["median"])
         callbacks = suite.get_benchmark("callbacks")
         assert callbacks.get_nrun() == REPEAT
         assert callbacks.median() == pytest.approx(doc["summary"][loop]["callbacks"]["median"])
@@ -157,17 +222,22 @@ def test_bench_pyperf_files(bench_run):
 def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
     """pyperf not importable: the built-in harness takes over by itself.
     Also the idle workload (RLIMIT_NOFILE handling, two rows and their
-    ratio) and the threadsafe one."""
+    ratio) and the threadsafe one; and, with no C compiler on PATH, the echo
+    workload on the Python load generator with its C floor skipped."""
     out = tmp_path / "builtin.json"
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     (shadow / "pyperf.py").write_text("raise ImportError('hidden by test_bench')\n")
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PATH"] = str(empty)       # no gcc, no cc
+    env.pop("CC", None)
     proc = _run(["--quick", "--repeat", "1", "--loops", "ioloop",
-                 "--workloads", "idle,threadsafe", "--idle-fds", "200", "--json", str(out)],
-                env=env, timeout=100)
+                 "--workloads", "idle,threadsafe,echo", "--idle-fds", "200",
+                 "--echo-duration", "0.1", "--json", str(out)], env=env, timeout=100)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     doc = json.loads(out.read_text())
     assert doc["meta"]["harness"] == "builtin" and doc["pyperf"] == {}
@@ -178,6 +248,46 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
         assert _positive_number(summary["idle-200"]["ratio_vs_idle0"])
     assert "200 idle fds" in proc.stdout
     assert "built-in" in proc.stdout and "pyperf not installed" in proc.stdout
+    # Echo without a C compiler.
+    assert doc["meta"]["echo"]["generator"] == "python"
+    assert not doc["meta"]["echo"]["c_build"]["ok"]
+    assert doc["meta"]["n"]["echo"] == 100
+    echo = doc["summary"]["ioloop"]["echo"]
+    assert echo["generator"] == "python" and _positive_number(echo["req_per_s"])
+    assert "echo" not in doc["summary"]["floor"]
+    assert [(s["loop"], s["workload"]) for s in doc["skipped"]] == [("floor", "echo")]
+    assert "Python load generator" in proc.stdout
+    floor_row = [line for line in _table_lines(proc.stdout)
+                 if line.split()[:2] == ["echo", "floor"]]
+    assert len(floor_row) == 1 and "skipped" in floor_row[0], proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
+    """A (loop, workload) cell whose worker fails is an ERROR cell and an
+    entry in the errors; every other cell is still measured."""
+    out = tmp_path / "broken.json"
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "rloop.py").write_text(BROKEN_RLOOP)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    proc = _run(["--quick", "--repeat", "2", "--no-floor", "--loops", "asyncio,rloop",
+                 "--workloads", "proto_echo,echo", "--echo-duration", "0.1",
+                 "--json", str(out)], env=env, timeout=100)
+    assert proc.returncode == 1, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    doc = json.loads(out.read_text())
+    # Failed once, not retried in round 2.
+    assert [(e["loop"], e["workload"], e["round"]) for e in doc["errors"]] == [
+        ("rloop", "proto_echo", 0)]
+    assert "create_server broken by test_bench" in doc["errors"][0]["message"]
+    assert sorted(doc["summary"]["asyncio"]) == ["echo", "proto_echo"]
+    assert sorted(doc["summary"]["rloop"]) == ["echo"]
+    assert doc["summary"]["rloop"]["echo"]["values"] == 2 * doc["meta"]["values_per_process"]
+    rows = [line for line in _table_lines(proc.stdout) if "rloop" in line.split()[:2]]
+    assert len(rows) == 2 and sum("ERROR" in row for row in rows) == 1, proc.stdout
+    assert "errors:" in proc.stdout and "total time" in proc.stdout
 
 
 def test_bench_rejects_unknown_names():
