@@ -1,7 +1,861 @@
 """Unix-specific half of the asyncio loop: signal handlers, pipes and
-subprocesses (SPEC section 4). Mixed into ``ioloop.IOLoop``."""
+subprocesses (SPEC section 4). Mixed into ``ioloop.IOLoop``.
+
+Semantics follow ``asyncio.unix_events._UnixSelectorEventLoop``:
+
+- ``add_signal_handler`` points ``signal.set_wakeup_fd`` at the loop's
+  signal pipe and installs a no-op Python handler; CPython's C-level
+  handler writes the signal number into the pipe and the engine hands the
+  bytes to ``_process_signals``, which schedules the registered callback
+  with ``call_soon`` in the context captured when it was added.
+- Pipe transports are asyncio's: ``connection_made`` is scheduled with
+  ``call_soon`` and reading starts after it; ``connection_lost`` is called
+  exactly once; the write pipe watches its fd for readability to learn
+  that the reader went away.
+- Subprocesses reuse ``asyncio.base_subprocess.BaseSubprocessTransport``;
+  children are reaped without a SIGCHLD handler: a pidfd
+  (``os.pidfd_open``) sits in the loop's reader registry and the exit
+  status is collected with ``waitid(P_PIDFD, ..., WNOHANG)``. Where pidfds
+  are unavailable a daemon thread waits in ``waitpid``.
+"""
+
+import errno
+import logging
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import warnings
+import contextvars
+
+from asyncio import base_subprocess, coroutines, transports
+
+logger = logging.getLogger("ioloop")
+
+# Same as asyncio: warn about writes to a lost pipe after this many.
+_LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+_MAX_READ = 256 * 1024
+_DEFAULT_HIGH_WATER = 64 * 1024
+
+
+def _sighandler_noop(signum, frame):
+    """Python-level handler: its presence makes CPython's C handler write
+    the signal number to the wakeup fd; the work happens on the loop."""
+
+
+def _can_use_pidfd():
+    if not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid(), 0))
+    except OSError:  # old kernel, or blocked by seccomp
+        return False
+    return True
+
+
+_USE_PIDFD = _can_use_pidfd()
+# waitid(P_PIDFD) (Linux 5.4+) reaps exactly the process the pidfd names,
+# even if its pid number was reused; waitpid() is the fallback.
+_USE_WAITID_PIDFD = _USE_PIDFD and hasattr(os, "P_PIDFD")
+
+
+def _set_result_unless_cancelled(fut, result):
+    if not fut.cancelled():
+        fut.set_result(result)
+
+
+def _waitstatus_to_exitcode(status):
+    try:
+        return os.waitstatus_to_exitcode(status)
+    except ValueError:
+        return status
+
+
+def _check_data(data):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data argument must be a bytes-like object, "
+                        f"not {type(data).__name__!r}")
+
+
+# -- pipe transports ----------------------------------------------------------------------
+
+
+class _PipeBase:
+    """What both pipe transports share: extra info, protocol, close
+    bookkeeping (``connection_lost`` exactly once, then the pipe closes)."""
+
+    def _init_pipe(self, loop, pipe, protocol, kind_ok, what):
+        self._extra["pipe"] = pipe
+        self._loop = loop
+        self._pipe = pipe
+        self._fileno = pipe.fileno()
+        self._protocol = protocol
+        self._closing = False
+        self._lost_scheduled = False
+        mode = os.fstat(self._fileno).st_mode
+        if not kind_ok(mode):
+            self._pipe = None
+            self._fileno = None
+            self._protocol = None
+            raise ValueError(what)
+        os.set_blocking(self._fileno, False)
+        return mode
+
+    def __repr__(self):
+        info = [type(self).__name__]
+        if self._pipe is None:
+            info.append("closed")
+        elif self._closing:
+            info.append("closing")
+        info.append(f"fd={self._fileno}")
+        loop = self._loop
+        if self._pipe is not None and loop is not None and not loop.is_closed():
+            info.append("polling" if self._polling() else "idle")
+            bufsize = self._repr_bufsize()
+            if bufsize is not None:
+                info.append(f"bufsize={bufsize}")
+        elif self._pipe is not None:
+            info.append("open")
+        else:
+            info.append("closed")
+        return "<{}>".format(" ".join(info))
+
+    def _repr_bufsize(self):
+        return None
+
+    def set_protocol(self, protocol):
+        self._protocol = protocol
+
+    def get_protocol(self):
+        return self._protocol
+
+    def is_closing(self):
+        return self._closing
+
+    def __del__(self, _warn=warnings.warn):
+        if self._pipe is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._pipe.close()
+
+    def _fatal_error(self, exc, message="Fatal error on pipe transport"):
+        # Called while handling exc. EIO (a pty whose other side closed) and,
+        # for the write side, any OSError are the peer going away: no report.
+        if isinstance(exc, OSError) and (exc.errno == errno.EIO or self._quiet_oserror):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                "message": message,
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+        self._close(exc)
+
+    def _schedule_connection_lost(self, exc):
+        if self._lost_scheduled:
+            return
+        self._lost_scheduled = True
+        self._loop.call_soon(self._call_connection_lost, exc)
+
+    def _call_connection_lost(self, exc):
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            self._pipe.close()
+            self._pipe = None
+            self._protocol = None
+            self._loop = None
+
+
+class ReadPipeTransport(_PipeBase, transports.ReadTransport):
+    """Read end of a pipe, FIFO, socket or character device."""
+
+    max_size = _MAX_READ  # bytes read per readiness event
+    _quiet_oserror = False
+
+    def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
+        super().__init__(extra)
+        self._paused = False
+        self._reading_started = False
+        self._init_pipe(
+            loop, pipe, protocol,
+            lambda m: stat.S_ISFIFO(m) or stat.S_ISSOCK(m) or stat.S_ISCHR(m),
+            "Pipe transport is for pipes/sockets only.")
+        loop.call_soon(self._protocol.connection_made, self)
+        # Read only once connection_made() has run.
+        loop.call_soon(self._start_reading)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+
+    def _start_reading(self):
+        self._reading_started = True
+        if self.is_reading():
+            self._loop.add_reader(self._fileno, self._read_ready)
+
+    def is_reading(self):
+        return not self._paused and not self._closing
+
+    def _polling(self):
+        return self._reading_started and self.is_reading()
+
+    def _read_ready(self):
+        try:
+            data = os.read(self._fileno, self.max_size)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fatal_error(exc, "Fatal read error on pipe transport")
+            return
+        if data:
+            self._protocol.data_received(data)
+            return
+        if self._loop.get_debug():
+            logger.info("%r was closed by peer", self)
+        self._closing = True
+        self._loop.remove_reader(self._fileno)
+        self._loop.call_soon(self._protocol.eof_received)
+        self._schedule_connection_lost(None)
+
+    def pause_reading(self):
+        if not self.is_reading():
+            return
+        self._paused = True
+        self._loop.remove_reader(self._fileno)
+        if self._loop.get_debug():
+            logger.debug("%r pauses reading", self)
+
+    def resume_reading(self):
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        self._loop.add_reader(self._fileno, self._read_ready)
+        if self._loop.get_debug():
+            logger.debug("%r resumes reading", self)
+
+    def close(self):
+        if not self._closing:
+            self._close(None)
+
+    def abort(self):
+        self.close()
+
+    def _close(self, exc):
+        self._closing = True
+        self._loop.remove_reader(self._fileno)
+        self._schedule_connection_lost(exc)
+
+
+class WritePipeTransport(_PipeBase, transports.WriteTransport):
+    """Write end of a pipe, FIFO, socket or character device, with
+    asyncio's write buffering and flow control."""
+
+    # Write errors mean the reader went away: connection_lost(exc), no log.
+    _quiet_oserror = True
+
+    def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
+        super().__init__(extra)
+        self._buffer = bytearray()
+        self._conn_lost = 0
+        self._protocol_paused = False
+        self._high_water = _DEFAULT_HIGH_WATER
+        self._low_water = _DEFAULT_HIGH_WATER // 4
+        mode = self._init_pipe(
+            loop, pipe, protocol,
+            lambda m: stat.S_ISFIFO(m) or stat.S_ISSOCK(m) or stat.S_ISCHR(m),
+            "Pipe transport is only for pipes, sockets and character devices")
+        loop.call_soon(self._protocol.connection_made, self)
+        # The write end of a pipe (or a socket) becomes "readable" (EPOLLERR,
+        # or EOF for a socket) when the reader closes: watch for it, once
+        # connection_made() has run.
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            loop.call_soon(self._watch_reader)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+
+    def _watch_reader(self):
+        # Not once closed meanwhile with nothing left to flush (asyncio
+        # would register the fd after close() removed it).
+        if self._lost_scheduled or (self._closing and not self._buffer):
+            return
+        self._loop.add_reader(self._fileno, self._read_ready)
+
+    def _repr_bufsize(self):
+        return len(self._buffer)
+
+    def _polling(self):
+        return bool(self._buffer)  # the writer is registered
+
+    # -- flow control
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        if high is None:
+            high = _DEFAULT_HIGH_WATER if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high_water = high
+        self._low_water = low
+        self._maybe_pause_protocol()
+
+    def get_write_buffer_limits(self):
+        return (self._low_water, self._high_water)
+
+    def get_write_buffer_size(self):
+        return len(self._buffer)
+
+    def _maybe_pause_protocol(self):
+        if len(self._buffer) <= self._high_water or self._protocol_paused:
+            return
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": "protocol.pause_writing() failed",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+
+    def _maybe_resume_protocol(self):
+        if self._protocol_paused and len(self._buffer) <= self._low_water:
+            self._protocol_paused = False
+            try:
+                self._protocol.resume_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler({
+                    "message": "protocol.resume_writing() failed",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                })
+
+    # -- I/O
+
+    def _read_ready(self):
+        # The reader closed its end.
+        if self._loop.get_debug():
+            logger.info("%r was closed by peer", self)
+        if self._buffer:
+            self._close(BrokenPipeError())
+        else:
+            self._close()
+
+    def write(self, data):
+        _check_data(data)
+        if isinstance(data, bytearray):
+            data = memoryview(data)
+        if not data:
+            return
+        if self._conn_lost or self._closing:
+            if self._conn_lost >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                logger.warning("pipe closed by peer or os.write(pipe, data) raised exception.")
+            self._conn_lost += 1
+            return
+        if not self._buffer:
+            # Try at once.
+            try:
+                n = os.write(self._fileno, data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._conn_lost += 1
+                self._fatal_error(exc, "Fatal write error on pipe transport")
+                return
+            if n == len(data):
+                return
+            if n > 0:
+                data = memoryview(data)[n:]
+            self._loop.add_writer(self._fileno, self._write_ready)
+        self._buffer += data
+        self._maybe_pause_protocol()
+
+    def _write_ready(self):
+        if not self._buffer:
+            return
+        try:
+            n = os.write(self._fileno, self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._buffer.clear()
+            self._conn_lost += 1
+            self._loop.remove_writer(self._fileno)
+            self._fatal_error(exc, "Fatal write error on pipe transport")
+            return
+        if n == len(self._buffer):
+            self._buffer.clear()
+            self._loop.remove_writer(self._fileno)
+            self._maybe_resume_protocol()  # may write more
+            if self._closing and not self._buffer:
+                self._loop.remove_reader(self._fileno)
+                self._schedule_connection_lost(None)
+            return
+        if n > 0:
+            del self._buffer[:n]
+
+    def can_write_eof(self):
+        return True
+
+    def write_eof(self):
+        if self._closing:
+            return
+        self._closing = True
+        if not self._buffer:
+            self._loop.remove_reader(self._fileno)
+            self._schedule_connection_lost(None)
+
+    def close(self):
+        if self._pipe is not None and not self._closing:
+            # A pipe has no half-close: EOF once the buffer is flushed.
+            self.write_eof()
+
+    def abort(self):
+        self._close(None)
+
+    def _close(self, exc=None):
+        self._closing = True
+        if self._lost_scheduled:
+            return
+        if self._buffer:
+            self._loop.remove_writer(self._fileno)
+        self._buffer.clear()
+        self._loop.remove_reader(self._fileno)
+        self._schedule_connection_lost(exc)
+
+
+# -- subprocess transport -----------------------------------------------------------------
+
+
+class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
+    """asyncio's subprocess transport; the child is started here."""
+
+    def _start(self, args, shell, stdin, stdout, stderr, bufsize, **kwargs):
+        self._proc = subprocess.Popen(
+            args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr,
+            universal_newlines=False, bufsize=bufsize, **kwargs)
+
+
+def _reap(pid, pidfd, proc):
+    """Exit code of the child if it has exited (and reap it), else None.
+    Never blocks."""
+    try:
+        if pidfd is not None and _USE_WAITID_PIDFD:
+            try:
+                info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOHANG)
+            except ChildProcessError:
+                raise
+            except OSError:
+                pass  # EINVAL: a kernel without P_PIDFD; waitpid() below
+            else:
+                if info is None or info.si_pid == 0:
+                    return None
+                if info.si_code == os.CLD_EXITED:
+                    return info.si_status
+                return -info.si_status
+        got, status = os.waitpid(pid, os.WNOHANG)
+        if got == 0:
+            return None
+        return _waitstatus_to_exitcode(status)
+    except ChildProcessError:
+        # Reaped elsewhere (Popen.poll()/wait() on the transport's process).
+        if proc is not None and proc.returncode is not None:
+            return proc.returncode
+        logger.warning("child process pid %d exit status already read: "
+                       "will report returncode 255", pid)
+        return 255
+
+
+# -- the mixin ----------------------------------------------------------------------------
 
 
 class UnixMixin:
     """``add_signal_handler``/``remove_signal_handler``, ``connect_read_pipe``,
-    ``connect_write_pipe``, ``subprocess_exec``/``subprocess_shell``."""
+    ``connect_write_pipe``, ``subprocess_exec``/``subprocess_shell``.
+
+    State lives in the instance ``__dict__``, created on first use (the
+    engine's ``__init__`` is not involved).
+    """
+
+    # -- lazily created state
+
+    @property
+    def _signal_handlers(self):
+        """{signum: (callback, args, context)}."""
+        try:
+            return self.__dict__["_unix_signal_handlers"]
+        except KeyError:
+            d = self.__dict__["_unix_signal_handlers"] = {}
+            return d
+
+    @property
+    def _unix_children(self):
+        """{pidfd: (pid, transport)} for children watched by pidfd."""
+        try:
+            return self.__dict__["_unix_children_map"]
+        except KeyError:
+            d = self.__dict__["_unix_children_map"] = {}
+            return d
+
+    # -- signals
+
+    def _check_signal(self, sig):
+        if not isinstance(sig, int):
+            raise TypeError(f"sig must be an int, not {sig!r}")
+        if sig not in signal.valid_signals():
+            raise ValueError(f"invalid signal number {sig}")
+
+    def add_signal_handler(self, sig, callback, *args):
+        """Call ``callback(*args)`` on the loop whenever signal ``sig``
+        arrives. Main thread only. Replaces an earlier handler for ``sig``."""
+        if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
+            raise TypeError("coroutines cannot be used with add_signal_handler()")
+        self._check_signal(sig)
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        if not callable(callback):
+            raise TypeError(f"a callable object was expected by add_signal_handler(), "
+                            f"got {callback!r}")
+        fd = self._signal_wakeup_fd()
+        try:
+            # Raises ValueError outside the main thread: checked first, so a
+            # loop in another thread cannot add a handler.
+            signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+        except (ValueError, OSError) as exc:
+            raise RuntimeError(str(exc))
+        self.__dict__["_unix_wakeup_fd"] = fd
+
+        handlers = self._signal_handlers
+        handlers[sig] = (callback, args, contextvars.copy_context())
+        try:
+            signal.signal(sig, _sighandler_noop)
+            # SA_RESTART: fewer EINTRs for the rest of the program.
+            signal.siginterrupt(sig, False)
+        except OSError as exc:
+            del handlers[sig]
+            if not handlers:
+                self._unix_release_wakeup()
+            if exc.errno == errno.EINVAL:
+                raise RuntimeError(f"sig {sig} cannot be caught")
+            raise
+
+    def remove_signal_handler(self, sig):
+        """Remove the handler for ``sig``; True if there was one. The
+        signal's disposition goes back to the default (SIGINT: raise
+        KeyboardInterrupt)."""
+        self._check_signal(sig)
+        handlers = self._signal_handlers
+        try:
+            del handlers[sig]
+        except KeyError:
+            return False
+        handler = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+        try:
+            signal.signal(sig, handler)
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                raise RuntimeError(f"sig {sig} cannot be caught")
+            raise
+        if not handlers:
+            self._unix_release_wakeup()
+        return True
+
+    def _unix_release_wakeup(self):
+        # Back to "no wakeup fd" (as asyncio does), but only if the wakeup
+        # fd is still ours: another loop may have taken it since.
+        fd = self.__dict__.pop("_unix_wakeup_fd", None)
+        if fd is None:
+            return
+        try:
+            current = signal.set_wakeup_fd(-1)
+            if current != fd:
+                signal.set_wakeup_fd(current)
+        except (ValueError, OSError) as exc:
+            logger.info("set_wakeup_fd(-1) failed: %s", exc)
+
+    def _unix_owns_wakeup(self):
+        """True while add_signal_handler has the wakeup fd pointed at this
+        loop: start() must then leave it in place when it returns, so
+        signals that arrive while the loop is stopped are delivered on the
+        next run (as with asyncio, which never touches it in run_forever)."""
+        return "_unix_wakeup_fd" in self.__dict__
+
+    def _unix_wakeup_enter(self):
+        """For ``start()``: in the main thread, point the wakeup fd at this
+        loop unless another one is set (Twisted, a test, another loop).
+        Returns a token for ``_unix_wakeup_exit``."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        fd = self._signal_wakeup_fd()
+        try:
+            old = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
+        except ValueError:
+            return None
+        if old == -1:
+            return fd  # ours to undo when start() returns
+        if old != fd:
+            signal.set_wakeup_fd(old)  # someone else's: leave it
+        return None  # already ours (add_signal_handler): keep it
+
+    def _unix_wakeup_exit(self, token):
+        """For ``start()``'s exit: undo ``_unix_wakeup_enter`` unless signal
+        handlers still need the wakeup fd (signals that arrive while the
+        loop is stopped are then delivered on the next run, as on asyncio's
+        loop)."""
+        if token is None or self._unix_owns_wakeup():
+            return
+        try:
+            current = signal.set_wakeup_fd(-1)
+            if current != token:
+                signal.set_wakeup_fd(current)
+        except (ValueError, OSError):
+            pass
+
+    def _process_signals(self, data):
+        """Signal numbers (one byte each) read from the wakeup fd."""
+        handlers = self._signal_handlers
+        for signum in data:
+            entry = handlers.get(signum)
+            if entry is None:
+                continue  # not ours, or removed since (or a NUL byte)
+            callback, args, context = entry
+            self.call_soon(callback, *args, context=context)
+
+    # -- pipes
+
+    async def connect_read_pipe(self, protocol_factory, pipe):
+        """Wrap the read end ``pipe`` (a file object of a pipe, FIFO, socket
+        or character device) in a transport; returns (transport, protocol)."""
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        transport = ReadPipeTransport(self, pipe, protocol, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        if self.get_debug():
+            logger.debug("Read pipe %r connected: (%r, %r)", pipe.fileno(), transport, protocol)
+        return transport, protocol
+
+    async def connect_write_pipe(self, protocol_factory, pipe):
+        """Wrap the write end ``pipe`` in a transport; returns
+        (transport, protocol)."""
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        transport = WritePipeTransport(self, pipe, protocol, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        if self.get_debug():
+            logger.debug("Write pipe %r connected: (%r, %r)", pipe.fileno(), transport, protocol)
+        return transport, protocol
+
+    # -- subprocesses
+
+    async def subprocess_shell(self, protocol_factory, cmd, *,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=False,
+                               shell=True, bufsize=0, encoding=None, errors=None,
+                               text=None, **kwargs):
+        if not isinstance(cmd, (bytes, str)):
+            raise ValueError("cmd must be a string")
+        if universal_newlines:
+            raise ValueError("universal_newlines must be False")
+        if not shell:
+            raise ValueError("shell must be True")
+        if bufsize != 0:
+            raise ValueError("bufsize must be 0")
+        if text:
+            raise ValueError("text must be False")
+        if encoding is not None:
+            raise ValueError("encoding must be None")
+        if errors is not None:
+            raise ValueError("errors must be None")
+        protocol = protocol_factory()
+        transport = await self._make_subprocess_transport(
+            protocol, cmd, True, stdin, stdout, stderr, bufsize, **kwargs)
+        if self.get_debug():
+            # Not the command: it may hold secrets.
+            logger.info("run shell command: %r", transport)
+        return transport, protocol
+
+    async def subprocess_exec(self, protocol_factory, program, *args,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=False,
+                              shell=False, bufsize=0, encoding=None, errors=None,
+                              text=None, **kwargs):
+        if universal_newlines:
+            raise ValueError("universal_newlines must be False")
+        if shell:
+            raise ValueError("shell must be False")
+        if bufsize != 0:
+            raise ValueError("bufsize must be 0")
+        if text:
+            raise ValueError("text must be False")
+        if encoding is not None:
+            raise ValueError("encoding must be None")
+        if errors is not None:
+            raise ValueError("errors must be None")
+        popen_args = (program,) + args
+        protocol = protocol_factory()
+        transport = await self._make_subprocess_transport(
+            protocol, popen_args, False, stdin, stdout, stderr, bufsize, **kwargs)
+        if self.get_debug():
+            logger.info("execute program %r: %r", program, transport)
+        return transport, protocol
+
+    async def _make_subprocess_transport(self, protocol, args, shell, stdin, stdout,
+                                         stderr, bufsize, extra=None, **kwargs):
+        if self.is_closed():
+            raise RuntimeError("Event loop is closed")
+        waiter = self.create_future()
+        transp = SubprocessTransport(self, protocol, args, shell, stdin, stdout, stderr,
+                                     bufsize, waiter=waiter, extra=extra, **kwargs)
+        try:
+            self._unix_watch_child(transp)
+        except BaseException:
+            transp.close()
+            raise
+        try:
+            await waiter
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            transp.close()
+            await transp._wait()
+            raise
+        return transp
+
+    def _unix_watch_child(self, transp):
+        pid = transp.get_pid()
+        if _USE_PIDFD:
+            try:
+                pidfd = os.pidfd_open(pid)  # O_CLOEXEC
+            except OSError:
+                pidfd = None
+            if pidfd is not None:
+                try:
+                    self._unix_children[pidfd] = (pid, transp)
+                    self.add_reader(pidfd, self._unix_child_ready, pidfd)
+                except BaseException:
+                    self._unix_children.pop(pidfd, None)
+                    os.close(pidfd)
+                    raise
+                return
+        self._unix_wait_in_thread(pid, transp)
+
+    def _unix_child_ready(self, pidfd):
+        entry = self._unix_children.get(pidfd)
+        if entry is None:
+            self.remove_reader(pidfd)
+            return
+        pid, transp = entry
+        try:
+            returncode = _reap(pid, pidfd, transp._proc)
+        except OSError as exc:
+            # Never leave a readable pidfd registered (it would spin).
+            self.call_exception_handler({
+                "message": f"cannot collect the exit status of child process {pid}",
+                "exception": exc,
+                "transport": transp,
+            })
+            returncode = 255
+        if returncode is None:
+            return  # not exited yet after all
+        del self._unix_children[pidfd]
+        self.remove_reader(pidfd)
+        os.close(pidfd)
+        if self.get_debug():
+            logger.debug("process %s exited with returncode %s", pid, returncode)
+        self.call_soon(transp._process_exited, returncode)
+
+    def _unix_wait_in_thread(self, pid, transp):
+        proc = transp._proc
+
+        def wait():
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                returncode = proc.returncode if proc.returncode is not None else 255
+                if proc.returncode is None:
+                    logger.warning("child process pid %d exit status already read: "
+                                   "will report returncode 255", pid)
+            else:
+                returncode = _waitstatus_to_exitcode(status)
+            if self.is_closed():
+                if proc.returncode is None:
+                    proc.returncode = returncode
+                return
+            try:
+                self.call_soon_threadsafe(transp._process_exited, returncode)
+            except RuntimeError:  # closed meanwhile
+                if proc.returncode is None:
+                    proc.returncode = returncode
+
+        thread = threading.Thread(target=wait, name=f"ioloop-waitpid-{pid}", daemon=True)
+        thread.start()
+
+    # -- close
+
+    def _close_unix(self):
+        """Called by ``close()``: removes every signal handler (restoring the
+        default dispositions and the wakeup fd) and stops watching children
+        (a child that already exited is reaped; one still running is left
+        to its ``Popen`` object, as with asyncio)."""
+        handlers = self._signal_handlers
+        if handlers:
+            if sys.is_finalizing():
+                warnings.warn(f"Closing the loop {self!r} on interpreter shutdown "
+                              f"stage, skipping signal handlers removal",
+                              ResourceWarning, source=self)
+                handlers.clear()
+            else:
+                for sig in list(handlers):
+                    self.remove_signal_handler(sig)
+        self._unix_release_wakeup()
+        children = self._unix_children
+        while children:
+            pidfd, (pid, transp) = children.popitem()
+            try:
+                self.remove_reader(pidfd)
+            except Exception:
+                pass
+            proc = transp._proc
+            try:
+                returncode = _reap(pid, pidfd, proc)
+            except OSError:
+                returncode = None
+            if returncode is not None and proc is not None and proc.returncode is None:
+                proc.returncode = returncode
+            os.close(pidfd)
+
+    def __del__(self):
+        # Collected without close(): release what the engine does not know
+        # about (the wakeup fd must not keep pointing at a pipe whose
+        # number is about to be reused; pidfds must not leak).
+        try:
+            if not self.is_closed():
+                self._close_unix()
+        except Exception:
+            try:
+                self._unix_release_wakeup()
+            except Exception:
+                pass
+        sup = getattr(super(), "__del__", None)
+        if sup is not None:
+            sup()
