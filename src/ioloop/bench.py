@@ -1488,7 +1488,10 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
             # (the server's CPU clock is read then), then the report, which
             # stops the loop.
             def on_report(_fd=None, _events=None):
-                chunk = os.read(pipe_fd, 65536)
+                try:
+                    chunk = os.read(pipe_fd, 65536)
+                except BlockingIOError:
+                    return      # a wake-up with nothing to read
                 if not chunk:
                     state["result"] = {"error": "the load generator exited"}
                     api.remove_reader(pipe_fd)
@@ -1505,6 +1508,11 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
                         state["result"] = msg
                         api.stop()
 
+            # Non-blocking: a loop may call a reader when an earlier call
+            # has already drained the pipe (a readiness reported before that
+            # read); a blocking read would then wait for the generator, which
+            # waits for the next command (a worker hung so once, on rloop).
+            os.set_blocking(pipe_fd, False)
             api.add_reader(pipe_fd, on_report)
 
         def run_once(run_ms):
