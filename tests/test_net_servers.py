@@ -1,0 +1,725 @@
+"""Servers of the asyncio face: create_server (hosts, ports, socket options,
+sock=, start_serving), the Server object (sockets, is_serving, close,
+wait_closed, serve_forever, async with), many concurrent clients, Unix
+servers, connect_accepted_socket, and accept() backing off on EMFILE.
+
+Every test runs on ioloop and on stock asyncio (the reference). Where
+asyncio's behaviour changed across Python versions (wait_closed waiting for
+connections, 3.12.1; Unix socket cleanup, 3.13) the asyncio run checks the
+running Python's behaviour and ioloop is held to the newer one.
+"""
+
+import asyncio
+import errno
+import gc
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+import ioloop
+
+from support import open_fds
+
+pytestmark = pytest.mark.timeout(60)
+
+TIMEOUT = 10.0
+
+
+# -- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture(params=["ioloop", "asyncio"])
+def aloop(request, no_fd_leak):
+    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
+    if request.param == "ioloop":
+        loop = ioloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        if not loop.is_closed():
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(asyncio.sleep(0.01))
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def sockdir():
+    """A short directory for Unix socket paths (sun_path is 108 bytes)."""
+    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def run(loop, coro, timeout=TIMEOUT):
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def is_ioloop(loop):
+    return isinstance(loop, ioloop.IOLoop)
+
+
+def handler_log(loop):
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+    return seen
+
+
+def _has_ipv6():
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+HAS_IPV6 = _has_ipv6()
+
+
+class Conn(asyncio.Protocol):
+    """Server-side protocol: records, echoes if asked."""
+
+    def __init__(self, loop, echo=False):
+        self.loop = loop
+        self.echo = echo
+        self.transport = None
+        self.data = bytearray()
+        self.made = loop.create_future()
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        self.data += data
+        if self.echo:
+            self.transport.write(data)
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+class Factory:
+    """A protocol factory that keeps the protocols it made."""
+
+    def __init__(self, loop, **kw):
+        self.loop = loop
+        self.kw = kw
+        self.made = []
+
+    def __call__(self):
+        p = Conn(self.loop, **self.kw)
+        self.made.append(p)
+        return p
+
+
+async def roundtrip(loop, host, port, msg=b"ping"):
+    """Connect, send msg, read the echo back, close."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(msg)
+        got = await reader.readexactly(len(msg))
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return got
+
+
+async def refused(host, port):
+    """Whether a connection to host:port is refused."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except ConnectionRefusedError:
+        return True
+    writer.close()
+    await writer.wait_closed()
+    return False
+
+
+async def drain_protocols(factory):
+    for p in factory.made:
+        if p.transport is not None and not p.transport.is_closing():
+            p.transport.close()
+    for p in factory.made:
+        if p.transport is not None:
+            await p.lost
+
+
+# -- create_server: addresses ---------------------------------------------------------------
+
+
+def test_port_zero_and_sockets(aloop):
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, "127.0.0.1", 0)
+        assert server.get_loop() is aloop
+        assert server.is_serving()
+        socks = server.sockets
+        assert isinstance(socks, tuple) and len(socks) == 1
+        s = socks[0]
+        assert s.family == socket.AF_INET and s.type == socket.SOCK_STREAM
+        host, port = s.getsockname()
+        assert host == "127.0.0.1" and port > 0
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        # reuse_address defaults to True on Unix
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) != 0
+        assert await roundtrip(aloop, host, port) == b"ping"
+        await drain_protocols(f)
+        server.close()
+        assert not server.is_serving()
+        assert server.sockets == ()
+        await server.wait_closed()
+        assert await refused(host, port)
+        server.close()  # twice is fine
+
+    run(aloop, main())
+
+
+def test_host_list(aloop):
+    async def main():
+        f = Factory(aloop, echo=True)
+        hosts = ["127.0.0.1", "::1"] if HAS_IPV6 else ["127.0.0.1"]
+        server = await aloop.create_server(f, hosts, 0)
+        fams = sorted(s.family for s in server.sockets)
+        assert fams == sorted({socket.AF_INET, socket.AF_INET6} if HAS_IPV6 else {socket.AF_INET})
+        for s in server.sockets:
+            host, port = s.getsockname()[:2]
+            assert port > 0
+            if s.family == socket.AF_INET6:
+                assert s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+            assert await roundtrip(aloop, host, port, b"to " + host.encode()) == \
+                b"to " + host.encode()
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+        # the same address twice: one socket
+        server = await aloop.create_server(f, ["127.0.0.1", "127.0.0.1"], 0)
+        assert len(server.sockets) == 1
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("host", [None, ""])
+def test_all_interfaces(aloop, host):
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, host, 0)
+        fams = {s.family for s in server.sockets}
+        assert socket.AF_INET in fams
+        if HAS_IPV6:
+            assert socket.AF_INET6 in fams
+        for s in server.sockets:
+            addr = s.getsockname()
+            if s.family == socket.AF_INET:
+                assert addr[0] == "0.0.0.0"
+                assert await roundtrip(aloop, "127.0.0.1", addr[1]) == b"ping"
+            else:
+                assert addr[0] == "::"
+                assert s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+                assert await roundtrip(aloop, "::1", addr[1]) == b"ping"
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_reuse_port(aloop):
+    async def main():
+        f = Factory(aloop)
+        s1 = await aloop.create_server(f, "127.0.0.1", 0, reuse_port=True)
+        port = s1.sockets[0].getsockname()[1]
+        assert s1.sockets[0].getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) != 0
+        s2 = await aloop.create_server(f, "127.0.0.1", port, reuse_port=True)
+        assert s2.sockets[0].getsockname()[1] == port
+        # without SO_REUSEPORT the port is taken
+        with pytest.raises(OSError) as info:
+            await aloop.create_server(f, "127.0.0.1", port)
+        assert info.value.errno == errno.EADDRINUSE
+        for s in (s1, s2):
+            s.close()
+            await s.wait_closed()
+
+    run(aloop, main())
+
+
+def test_rebind_after_close_with_time_wait(aloop):
+    """SO_REUSEADDR (the default): a server can listen again on its port
+    while the connections it closed sit in TIME_WAIT."""
+    async def main():
+        f = Factory(aloop)
+        server = await aloop.create_server(f, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        p = await asyncio.wait_for(_first_made(f), 5)
+        p.transport.close()  # the server side closes first: TIME_WAIT is here
+        assert await reader.read() == b""
+        writer.close()
+        await writer.wait_closed()
+        await p.lost
+        server.close()
+        await server.wait_closed()
+        server = await aloop.create_server(f, "127.0.0.1", port)
+        assert server.sockets[0].getsockname()[1] == port
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+async def _first_made(factory, index=0):
+    while len(factory.made) <= index:
+        await asyncio.sleep(0.005)
+    await factory.made[index].made
+    return factory.made[index]
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss(8) to read the backlog")
+def test_backlog_reaches_listen(aloop):
+    async def main():
+        server = await aloop.create_server(Factory(aloop), "127.0.0.1", 0, backlog=7)
+        port = server.sockets[0].getsockname()[1]
+        out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True,
+                             text=True, timeout=5).stdout.split()
+        # State Recv-Q Send-Q Local Peer: for a listener, Send-Q is the backlog
+        assert out[0] == "LISTEN" and out[2] == "7", out
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_sock_argument(aloop):
+    async def main():
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        addr = s.getsockname()
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, sock=s)
+        assert s.gettimeout() == 0  # made non-blocking
+        assert server.sockets[0].getsockname() == addr
+        assert await roundtrip(aloop, *addr) == b"ping"
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+        assert s.fileno() == -1  # the server owned and closed it
+
+    run(aloop, main())
+
+
+def test_bad_arguments(aloop):
+    async def main():
+        f = Factory(aloop)
+        with pytest.raises(ValueError):
+            await aloop.create_server(f)  # neither host/port nor sock
+        s = socket.socket()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            with pytest.raises(ValueError):
+                await aloop.create_server(f, "127.0.0.1", 0, sock=s)
+            with pytest.raises(ValueError):
+                await aloop.create_server(f, sock=u)
+        finally:
+            s.close()
+            u.close()
+        with pytest.raises(ValueError):
+            await aloop.create_server(f, "127.0.0.1", 0, ssl_handshake_timeout=1.0)
+        with pytest.raises(TypeError):
+            await aloop.create_server(f, "127.0.0.1", 0, ssl=True)
+        with pytest.raises(OSError):
+            await aloop.create_server(f, "127.0.0.1", 0, family=socket.AF_INET6)
+        assert not f.made
+
+    run(aloop, main())
+
+
+# -- Server object --------------------------------------------------------------------------------
+
+
+def test_start_serving_false_then_start_serving(aloop):
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, "127.0.0.1", 0, start_serving=False)
+        assert not server.is_serving()
+        host, port = server.sockets[0].getsockname()
+        early = socket.socket()
+        early.setblocking(False)
+        try:
+            early.connect_ex((host, port))  # refused or queued: never served yet
+            await asyncio.sleep(0.1)
+            assert not f.made
+            await server.start_serving()
+            assert server.is_serving()
+            await server.start_serving()  # a second call is harmless
+            assert server.is_serving()
+            assert await roundtrip(aloop, host, port) == b"ping"
+        finally:
+            early.close()
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_serve_forever(aloop):
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, "127.0.0.1", 0, start_serving=False)
+        host, port = server.sockets[0].getsockname()
+        task = asyncio.ensure_future(server.serve_forever())
+        await asyncio.sleep(0.01)
+        assert server.is_serving()
+        assert await roundtrip(aloop, host, port) == b"ping"
+        with pytest.raises(RuntimeError):
+            await server.serve_forever()  # already being awaited
+        await drain_protocols(f)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not server.is_serving()
+        assert server.sockets == ()
+        with pytest.raises(RuntimeError):
+            await server.serve_forever()  # closed
+        assert await refused(host, port)
+
+    run(aloop, main())
+
+
+def test_async_with_server(aloop):
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, "127.0.0.1", 0)
+        async with server as s:
+            assert s is server
+            host, port = server.sockets[0].getsockname()
+            assert await roundtrip(aloop, host, port) == b"ping"
+            await drain_protocols(f)
+        assert not server.is_serving()
+        assert server.sockets == ()
+        assert await refused(host, port)
+
+    run(aloop, main())
+
+
+def test_close_keeps_connections_and_wait_closed(aloop):
+    waits_for_clients = is_ioloop(aloop) or sys.version_info >= (3, 12, 1)
+
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()
+        reader, writer = await asyncio.open_connection(host, port)
+        await _first_made(f)
+        server.close()
+        # the open connection survives the listener
+        writer.write(b"still")
+        assert await reader.readexactly(5) == b"still"
+        waiter = asyncio.ensure_future(server.wait_closed())
+        await asyncio.sleep(0.05)
+        if waits_for_clients:
+            assert not waiter.done(), "wait_closed returned with a connection open"
+        writer.close()
+        await writer.wait_closed()
+        await f.made[0].lost
+        await asyncio.wait_for(waiter, 5)
+        await server.wait_closed()  # again: returns at once
+
+    run(aloop, main())
+
+
+def test_many_concurrent_clients(aloop):
+    n = 50
+
+    async def main():
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_server(f, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()
+
+        async def client(i):
+            msg = b"client %03d " % i * 100
+            return await roundtrip(aloop, host, port, msg) == msg
+
+        results = await asyncio.gather(*[client(i) for i in range(n)])
+        assert all(results)
+        assert len(f.made) == n
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main(), timeout=30)
+
+
+def test_protocol_factory_error_reported_and_server_survives(aloop):
+    async def main():
+        aloop.set_debug(True)  # asyncio reports a failed factory in debug mode only
+        seen = handler_log(aloop)
+        good = Factory(aloop, echo=True)
+        calls = []
+
+        def factory():
+            calls.append(1)
+            if len(calls) == 1:
+                raise ZeroDivisionError("no protocol")
+            return good()
+
+        server = await aloop.create_server(factory, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()
+        reader, writer = await asyncio.open_connection(host, port)
+        while not seen:
+            await asyncio.sleep(0.005)
+        assert len(seen) == 1 and isinstance(seen[0].get("exception"), ZeroDivisionError), seen
+        if not is_ioloop(aloop):
+            # asyncio does not close the accepted socket: the traceback in the
+            # context holds it until it is dropped. ioloop closes it at once.
+            seen.clear()
+            gc.collect()
+        assert await reader.read() == b""  # the failed connection is closed
+        writer.close()
+        await writer.wait_closed()
+        assert await roundtrip(aloop, host, port) == b"ping"
+        await drain_protocols(good)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+# -- Unix servers ---------------------------------------------------------------------------------
+
+
+def test_unix_server_basics_and_cleanup(aloop, sockdir):
+    cleans_up = is_ioloop(aloop) or sys.version_info >= (3, 13)
+
+    async def main():
+        path = os.path.join(sockdir, "srv")
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_unix_server(f, path)
+        s = server.sockets[0]
+        assert s.family == socket.AF_UNIX and s.getsockname() == path
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"unix")
+        assert await reader.readexactly(4) == b"unix"
+        writer.close()
+        await writer.wait_closed()
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+        assert os.path.exists(path) != cleans_up
+
+    run(aloop, main())
+
+
+def test_unix_server_replaces_stale_socket_and_refuses_files(aloop, sockdir):
+    async def main():
+        path = os.path.join(sockdir, "stale")
+        old = socket.socket(socket.AF_UNIX)
+        old.bind(path)
+        old.close()  # leaves a stale socket file
+        assert os.path.exists(path)
+        from pathlib import Path
+        server = await aloop.create_unix_server(Factory(aloop), Path(path))
+        assert server.sockets[0].getsockname() == path
+        server.close()
+        await server.wait_closed()
+        plain = os.path.join(sockdir, "plain")
+        with open(plain, "w") as fobj:
+            fobj.write("not a socket")
+        with pytest.raises(OSError) as info:
+            await aloop.create_unix_server(Factory(aloop), plain)
+        assert info.value.errno == errno.EADDRINUSE
+        with open(plain) as fobj:
+            assert fobj.read() == "not a socket"
+
+    run(aloop, main())
+
+
+def test_unix_server_leaves_a_replaced_path_alone(aloop, sockdir):
+    if not is_ioloop(aloop) and sys.version_info < (3, 13):
+        pytest.skip("asyncio cleans up Unix socket paths from 3.13")
+
+    async def main():
+        path = os.path.join(sockdir, "srv")
+        server = await aloop.create_unix_server(Factory(aloop), path)
+        os.unlink(path)
+        with open(path, "w") as fobj:  # someone else's file now
+            fobj.write("x")
+        server.close()
+        await server.wait_closed()
+        assert os.path.exists(path)
+
+    run(aloop, main())
+
+
+def test_unix_server_sock_and_bad_arguments(aloop, sockdir):
+    async def main():
+        path = os.path.join(sockdir, "viasock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(path)
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_unix_server(f, sock=s)
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"x")
+        assert await reader.readexactly(1) == b"x"
+        writer.close()
+        await writer.wait_closed()
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+        assert s.fileno() == -1
+        with pytest.raises(ValueError):
+            await aloop.create_unix_server(f)
+        t = socket.socket()
+        try:
+            with pytest.raises(ValueError):
+                await aloop.create_unix_server(f, sock=t)
+        finally:
+            t.close()
+        u = socket.socket(socket.AF_UNIX)
+        try:
+            with pytest.raises(ValueError):
+                await aloop.create_unix_server(f, os.path.join(sockdir, "p"), sock=u)
+        finally:
+            u.close()
+
+    run(aloop, main())
+
+
+def test_unix_server_abstract_namespace(aloop):
+    async def main():
+        name = "\0ioloop-test-%d-%d" % (os.getpid(), id(aloop))
+        f = Factory(aloop, echo=True)
+        server = await aloop.create_unix_server(f, name)
+        reader, writer = await asyncio.open_unix_connection(name)
+        writer.write(b"abs")
+        assert await reader.readexactly(3) == b"abs"
+        writer.close()
+        await writer.wait_closed()
+        await drain_protocols(f)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+# -- connect_accepted_socket ---------------------------------------------------------------------
+
+
+def test_connect_accepted_socket(aloop):
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(5)
+    lsock.setblocking(False)
+
+    async def main():
+        reader, writer = await asyncio.open_connection(*lsock.getsockname())
+        conn, addr = await aloop.sock_accept(lsock)
+        proto = Conn(aloop, echo=True)
+        tr, p = await aloop.connect_accepted_socket(lambda: proto, conn)
+        assert p is proto and tr is proto.transport
+        assert tr.get_extra_info("peername") == addr
+        writer.write(b"accepted")
+        assert await reader.readexactly(8) == b"accepted"
+        writer.close()
+        await writer.wait_closed()
+        assert await proto.lost is None
+        assert conn.fileno() == -1
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            with pytest.raises(ValueError):
+                await aloop.connect_accepted_socket(asyncio.Protocol, u)
+        finally:
+            u.close()
+        c = socket.socket()
+        try:
+            with pytest.raises(ValueError):
+                await aloop.connect_accepted_socket(asyncio.Protocol, c,
+                                                    ssl_handshake_timeout=1.0)
+        finally:
+            c.close()
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+# -- accept() out of fds ----------------------------------------------------------------------------
+
+
+def test_accept_emfile_backs_off_and_recovers(aloop):
+    """accept() failing with EMFILE leaves the connection in the backlog and
+    the listener readable: the loop must back off (not spin), report the
+    error about once, and accept again once fds are free."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    fillers = []
+    client = None
+
+    async def main():
+        nonlocal client
+        seen = handler_log(aloop)
+        f = Factory(aloop)
+        server = await aloop.create_server(f, "127.0.0.1", 0)
+        addr = server.sockets[0].getsockname()
+        # completes in the kernel (backlog) while the loop is not running
+        client = socket.create_connection(addr, timeout=5)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(open_fds()) + 16, hard))
+        try:
+            while True:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as e:
+            assert e.errno == errno.EMFILE
+        t_cpu = time.process_time()
+        t_wall = time.monotonic()
+        await asyncio.sleep(0.5)
+        cpu = time.process_time() - t_cpu
+        wall = time.monotonic() - t_wall
+        assert not f.made
+        assert cpu < 0.5 * wall, f"loop spun: {cpu:.3f}s CPU in {wall:.3f}s"
+        emfile = [c for c in seen
+                  if isinstance(c.get("exception"), OSError)
+                  and c["exception"].errno == errno.EMFILE]
+        # ioloop reports once per back-off. asyncio (3.11) reports once per
+        # accept attempt of the burst, up to `backlog` (100) times.
+        assert 1 <= len(emfile) <= (2 if is_ioloop(aloop) else 100), seen
+        assert len(seen) == len(emfile), seen
+        while fillers:
+            os.close(fillers.pop())
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        p = await asyncio.wait_for(_first_made(f), 5)
+        client.sendall(b"after")
+        while len(p.data) < 5:
+            await asyncio.sleep(0.005)
+        assert bytes(p.data) == b"after"
+        client.close()
+        await p.lost
+        server.close()
+        await server.wait_closed()
+
+    try:
+        run(aloop, main(), timeout=15)
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        if client is not None:
+            client.close()

@@ -1,0 +1,1055 @@
+"""Stream transports of the asyncio face: Protocol and BufferedProtocol
+lifecycles, the write path and flow control, reading control, connection
+errors and bad input, and asyncio's streams on top.
+
+Every test runs twice: on ``ioloop.new_event_loop()`` and on stock
+``asyncio.new_event_loop()``. The asyncio run checks that the expectation
+is asyncio's own behaviour; the ioloop run checks that ioloop matches it.
+Loopback and Unix sockets only, each test bounded in time, no fd leaks.
+"""
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+
+import pytest
+
+import ioloop
+
+pytestmark = pytest.mark.timeout(60)
+
+TIMEOUT = 10.0
+
+
+# -- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture(params=["ioloop", "asyncio"])
+def aloop(request, no_fd_leak):
+    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
+    if request.param == "ioloop":
+        loop = ioloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        if not loop.is_closed():
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # Let transports that were closed finish (connection_lost is scheduled).
+            loop.run_until_complete(asyncio.sleep(0.01))
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def sockdir():
+    """A short directory for Unix socket paths (sun_path is 108 bytes)."""
+    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def run(loop, coro, timeout=TIMEOUT):
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def handler_log(loop):
+    """Install an exception handler that records contexts; return the list."""
+    seen = []
+    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
+    return seen
+
+
+class Recorder(asyncio.Protocol):
+    """Records every callback; futures for the interesting moments."""
+
+    def __init__(self, loop, eof_result=None):
+        self.loop = loop
+        self.events = []
+        self.data = bytearray()
+        self.transport = None
+        self.eof_result = eof_result
+        self.made = loop.create_future()
+        self.eof = loop.create_future()
+        self.lost = loop.create_future()
+        self.lost_count = 0
+        self.in_close = False
+        self._want = None
+
+    def connection_made(self, transport):
+        assert self.transport is None, "connection_made called twice"
+        self.events.append("made")
+        self.transport = transport
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        assert self.transport is not None
+        assert not self.eof.done(), "data after eof"
+        assert not self.lost.done(), "data after connection_lost"
+        assert isinstance(data, bytes) and data
+        if not self.events or self.events[-1] != "data":
+            self.events.append("data")
+        self.data += data
+        if self._want is not None and len(self.data) >= self._want[0]:
+            fut = self._want[1]
+            self._want = None
+            if not fut.done():
+                fut.set_result(None)
+
+    def eof_received(self):
+        assert not self.lost.done(), "eof after connection_lost"
+        self.events.append("eof")
+        self.eof.set_result(None)
+        return self.eof_result
+
+    def connection_lost(self, exc):
+        assert not self.in_close, "connection_lost called synchronously from close()"
+        self.lost_count += 1
+        self.events.append(("lost", exc))
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+    async def received(self, n):
+        """Wait until at least n bytes arrived."""
+        if len(self.data) >= n:
+            return
+        fut = self.loop.create_future()
+        self._want = (n, fut)
+        await fut
+
+
+async def tcp_server(loop, factory, host="127.0.0.1", **kw):
+    server = await loop.create_server(factory, host, 0, **kw)
+    return server, server.sockets[0].getsockname()[:2]
+
+
+async def connected(loop, kind, sockdir, server_proto, client_proto):
+    """A server and a connected client transport (TCP or Unix); waits until
+    the server side has its connection."""
+    if kind == "tcp":
+        server, addr = await tcp_server(loop, lambda: server_proto)
+        tr, _ = await loop.create_connection(lambda: client_proto, *addr)
+    else:
+        path = os.path.join(sockdir, "s")
+        server = await loop.create_unix_server(lambda: server_proto, path)
+        tr, _ = await loop.create_unix_connection(lambda: client_proto, path)
+    await server_proto.made
+    return server, tr
+
+
+async def close_server(server):
+    server.close()
+    await server.wait_closed()
+
+
+def small_buffers(client_tr, server_tr, size=64 * 1024):
+    """Lock small kernel buffers (no autotuning), so that a few MiB
+    written really back up in the transport."""
+    client_tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+    server_tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+def payload(n):
+    return os.urandom(n)
+
+
+def digest(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+# -- lifecycle --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_lifecycle_order_and_once(aloop, kind, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        assert cp.events == ["made"] and sp.events == ["made"]
+        tr.write(b"hello ")
+        tr.write(b"world")
+        tr.write_eof()
+        await sp.eof
+        # eof_received returned None: the server transport closes itself.
+        assert await sp.lost is None
+        assert await cp.eof is None
+        assert await cp.lost is None
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        assert bytes(sp.data) == b"hello world"
+        assert sp.events == ["made", "data", "eof", ("lost", None)]
+        assert cp.events == ["made", "eof", ("lost", None)]
+        assert sp.lost_count == 1 and cp.lost_count == 1
+        assert sp.transport.is_closing() and tr.is_closing()
+        await close_server(server)
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_close_is_not_synchronous_and_lost_once(aloop, kind, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        assert not tr.is_closing()
+        cp.in_close = True
+        tr.close()
+        cp.in_close = False
+        assert tr.is_closing()
+        assert not cp.lost.done()
+        tr.close()  # second close: no second connection_lost
+        assert await cp.lost is None
+        await sp.lost
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        assert cp.lost_count == 1
+        assert cp.events == ["made", ("lost", None)]
+        # the peer saw an orderly EOF
+        assert sp.events == ["made", "eof", ("lost", None)]
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_abort_lost_once_and_abort_after_close(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        cp.in_close = True
+        tr.abort()
+        cp.in_close = False
+        assert tr.is_closing()
+        tr.abort()
+        tr.close()
+        assert await cp.lost is None
+        await sp.lost
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        assert cp.lost_count == 1 and sp.lost_count == 1
+        await close_server(server)
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_close_flushes_buffered_data(aloop, kind, sockdir):
+    data = payload(8 * 1024 * 1024)
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        small_buffers(tr, sp.transport)
+        sp.transport.pause_reading()
+        tr.write(data)
+        assert tr.get_write_buffer_size() > 0, "8 MiB should not fit the kernel buffers"
+        tr.close()
+        assert tr.is_closing()
+        await asyncio.sleep(0.05)
+        assert not cp.lost.done(), "connection_lost before the buffer was flushed"
+        sp.transport.resume_reading()
+        assert await cp.lost is None
+        await sp.eof
+        assert len(sp.data) == len(data) and digest(sp.data) == digest(data)
+        assert tr.get_write_buffer_size() == 0
+        assert cp.lost_count == 1
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_abort_discards_buffered_data(aloop, sockdir):
+    data = payload(8 * 1024 * 1024)
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        small_buffers(tr, sp.transport)
+        sp.transport.pause_reading()
+        tr.write(data)
+        assert tr.get_write_buffer_size() > 0
+        tr.abort()
+        assert await cp.lost is None
+        sp.transport.resume_reading()
+        exc = await sp.lost
+        assert exc is None or isinstance(exc, ConnectionError)
+        assert len(sp.data) < len(data)
+        assert cp.lost_count == 1
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_get_extra_info_tcp(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        saddr = server.sockets[0].getsockname()
+        for t in (tr, sp.transport):
+            sock = t.get_extra_info("socket")
+            assert sock is not None
+            assert sock.family == socket.AF_INET and sock.type == socket.SOCK_STREAM
+            assert sock.fileno() >= 0
+            assert t.get_extra_info("sockname") == sock.getsockname()
+            assert t.get_extra_info("peername") == sock.getpeername()
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert t.get_extra_info("no-such-key") is None
+            assert t.get_extra_info("no-such-key", "dflt") == "dflt"
+        assert tr.get_extra_info("peername") == saddr
+        assert sp.transport.get_extra_info("peername") == tr.get_extra_info("sockname")
+        assert tr.get_protocol() is cp
+        tr.close()
+        sp.transport.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_get_extra_info_unix(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "unix", sockdir, sp, cp)
+        path = os.path.join(sockdir, "s")
+        sock = tr.get_extra_info("socket")
+        assert sock.family == socket.AF_UNIX
+        assert tr.get_extra_info("peername") == path
+        assert sp.transport.get_extra_info("sockname") == path
+        assert tr.get_extra_info("nope", 7) == 7
+        tr.close()
+        sp.transport.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_set_protocol_switches_delivery(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        other = Recorder(aloop)
+        other.transport = sp.transport
+        sp.transport.set_protocol(other)
+        assert sp.transport.get_protocol() is other
+        tr.write(b"to-other")
+        await other.received(8)
+        assert bytes(other.data) == b"to-other" and not sp.data
+        tr.close()
+        await other.lost
+        assert not sp.lost.done()
+        await close_server(server)
+
+    run(aloop, main())
+
+
+# -- BufferedProtocol ---------------------------------------------------------------------
+
+
+class BufRecorder(asyncio.BufferedProtocol):
+    def __init__(self, loop, bufsize=4096, mode="ok"):
+        self.loop = loop
+        self.buf = bytearray(bufsize)
+        self.data = bytearray()
+        self.mode = mode
+        self.hints = []
+        self.made = loop.create_future()
+        self.eof = loop.create_future()
+        self.lost = loop.create_future()
+        self.lost_count = 0
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.made.set_result(None)
+
+    def get_buffer(self, sizehint):
+        self.hints.append(sizehint)
+        if self.mode == "empty":
+            return bytearray()
+        if self.mode == "raise":
+            raise ZeroDivisionError("get_buffer failed")
+        return self.buf
+
+    def buffer_updated(self, nbytes):
+        assert 0 < nbytes <= len(self.buf)
+        if self.mode == "update_raise":
+            raise KeyError("buffer_updated failed")
+        self.data += self.buf[:nbytes]
+
+    def eof_received(self):
+        self.eof.set_result(None)
+
+    def connection_lost(self, exc):
+        self.lost_count += 1
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_buffered_protocol_receives_everything(aloop, kind, sockdir):
+    data = payload(2 * 1024 * 1024 + 123)
+
+    async def main():
+        sp, cp = BufRecorder(aloop, bufsize=1000), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        tr.write(data)
+        tr.write_eof()
+        await sp.eof
+        assert await sp.lost is None
+        assert digest(sp.data) == digest(data)
+        assert all(isinstance(h, int) for h in sp.hints)
+        tr.close()
+        await cp.lost
+        assert sp.lost_count == 1
+        await close_server(server)
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("mode,exc_type", [
+    ("empty", RuntimeError), ("raise", ZeroDivisionError), ("update_raise", KeyError)])
+def test_buffered_protocol_bad_buffer_is_fatal(aloop, sockdir, mode, exc_type):
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = BufRecorder(aloop, mode=mode), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"some data")
+        exc = await sp.lost
+        assert isinstance(exc, exc_type)
+        assert sp.transport.is_closing()
+        # The peer's connection is gone too.
+        await cp.lost
+        assert len(seen) == 1, seen
+        assert isinstance(seen[0].get("exception"), exc_type)
+        assert seen[0].get("transport") is sp.transport
+        assert sp.lost_count == 1
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_data_received_raising_is_fatal(aloop, sockdir):
+    class Bad(Recorder):
+        def data_received(self, data):
+            raise ValueError("boom")
+
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = Bad(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"x")
+        exc = await sp.lost
+        assert isinstance(exc, ValueError)
+        await cp.lost
+        assert len(seen) == 1 and isinstance(seen[0]["exception"], ValueError)
+        assert sp.lost_count == 1
+        await close_server(server)
+
+    run(aloop, main())
+
+
+# -- write path -----------------------------------------------------------------------------
+
+
+def test_write_order_writelines_and_types(aloop, sockdir):
+    class Eager(Recorder):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            transport.write(b"a")  # written from connection_made
+
+    async def main():
+        sp, cp = Recorder(aloop), Eager(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.writelines([b"b", bytearray(b"c"), memoryview(b"xdx")[1:2]])
+        tr.write(b"")
+        tr.write(bytearray(b"e"))
+        tr.write(memoryview(b"f"))
+        tr.writelines([])
+        tr.writelines(iter([b"g", b"h"]))
+        with pytest.raises(TypeError):
+            tr.write("text")
+        with pytest.raises(TypeError):
+            tr.write(123)
+        with pytest.raises(TypeError):
+            tr.writelines(["text"])
+        tr.write(b"i")
+        tr.write_eof()
+        await sp.eof
+        assert bytes(sp.data) == b"abcdefghi"
+        await sp.lost
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_buffer_limits_api(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        assert tr.get_write_buffer_limits() == (16 * 1024, 64 * 1024)
+        tr.set_write_buffer_limits(high=1000)
+        assert tr.get_write_buffer_limits() == (250, 1000)
+        tr.set_write_buffer_limits(low=100)
+        assert tr.get_write_buffer_limits() == (100, 400)
+        tr.set_write_buffer_limits(high=10, low=0)
+        assert tr.get_write_buffer_limits() == (0, 10)
+        tr.set_write_buffer_limits(high=5, low=5)
+        assert tr.get_write_buffer_limits() == (5, 5)
+        with pytest.raises(ValueError):
+            tr.set_write_buffer_limits(high=1, low=2)
+        with pytest.raises(ValueError):
+            tr.set_write_buffer_limits(high=-1)
+        assert tr.get_write_buffer_size() == 0
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+class FlowClient(Recorder):
+    def __init__(self, loop, chunks, high, low):
+        super().__init__(loop)
+        self.chunks = list(chunks)
+        self.high, self.low = high, low
+        self.flow = []
+        self.done_writing = loop.create_future()
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        transport.set_write_buffer_limits(high=self.high, low=self.low)
+
+    def pause_writing(self):
+        self.flow.append(("pause", self.transport.get_write_buffer_size()))
+
+    def resume_writing(self):
+        self.flow.append(("resume", self.transport.get_write_buffer_size()))
+        self.write_next()
+
+    def write_next(self):
+        if self.chunks:
+            self.transport.write(self.chunks.pop(0))
+        elif not self.done_writing.done():
+            self.done_writing.set_result(None)
+
+
+class SlowReader(Recorder):
+    """Reads one chunk, then pauses reading for a millisecond."""
+
+    def data_received(self, data):
+        super().data_received(data)
+        self.transport.pause_reading()
+        self.loop.call_later(0.001, self._resume)
+
+    def _resume(self):
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_pause_resume_writing_pairs(aloop, kind, sockdir):
+    high, low = 64 * 1024, 16 * 1024
+    chunks = [payload(6 * 1024 * 1024) for _ in range(3)]
+    whole = b"".join(chunks)
+
+    async def main():
+        sp, cp = SlowReader(aloop), FlowClient(aloop, chunks, high, low)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        assert tr.get_write_buffer_limits() == (low, high)
+        small_buffers(tr, sp.transport)
+        sp.transport.pause_reading()  # the first chunk must back up
+        cp.write_next()
+        await asyncio.sleep(0.05)
+        assert cp.flow and cp.flow[0][0] == "pause"
+        assert tr.get_write_buffer_size() > high
+        sp.transport.resume_reading()
+        await cp.done_writing
+        await sp.received(len(whole))
+        assert digest(sp.data) == digest(whole)
+        kinds = [k for k, _ in cp.flow]
+        assert len(kinds) >= 2 * 3, cp.flow
+        assert kinds == ["pause", "resume"] * (len(kinds) // 2), cp.flow
+        for k, size in cp.flow:
+            if k == "pause":
+                assert size > high, cp.flow
+            else:
+                assert size <= low, cp.flow
+        assert tr.get_write_buffer_size() == 0
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_after_close_is_ignored_and_warned(aloop, sockdir, caplog):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"before")
+        await sp.received(6)
+        tr.close()
+        with caplog.at_level(logging.WARNING):
+            for _ in range(10):
+                tr.write(b"after")  # no exception
+            await cp.lost
+            for _ in range(3):
+                tr.write(b"after")
+        await sp.lost
+        assert bytes(sp.data) == b"before"
+        warned = [r for r in caplog.records if r.levelno == logging.WARNING
+                  and r.name.split(".")[0] in ("asyncio", "ioloop")]
+        assert 1 <= len(warned) <= 13
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_after_write_eof_raises(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop, eof_result=True), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        assert tr.can_write_eof()
+        tr.write_eof()
+        tr.write_eof()  # idempotent
+        with pytest.raises(RuntimeError):
+            tr.write(b"x")
+        await sp.eof
+        sp.transport.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_half_close_peer_sees_eof_and_answers(aloop, kind, sockdir):
+    class Answerer(Recorder):
+        def eof_received(self):
+            super().eof_received()
+            self.transport.write(b"answer:" + bytes(self.data))
+            return True  # keep the transport open
+
+    async def main():
+        sp, cp = Answerer(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        assert tr.can_write_eof() and sp.transport.can_write_eof()
+        tr.write(b"question")
+        tr.write_eof()
+        await sp.eof
+        await asyncio.sleep(0.05)
+        assert not sp.transport.is_closing()
+        assert not sp.lost.done()
+        await cp.received(len(b"answer:question"))
+        assert bytes(cp.data) == b"answer:question"
+        sp.transport.write(b"!more")
+        await cp.received(len(b"answer:question!more"))
+        sp.transport.close()
+        assert await cp.eof is None
+        assert await cp.lost is None
+        assert await sp.lost is None
+        assert cp.events == ["made", "data", "eof", ("lost", None)]
+        assert sp.events == ["made", "data", "eof", ("lost", None)]
+        await close_server(server)
+
+    run(aloop, main())
+
+
+# -- reading control ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_pause_resume_reading_idempotent(aloop, kind, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        st = sp.transport
+        assert st.is_reading()
+        st.pause_reading()
+        st.pause_reading()
+        assert not st.is_reading()
+        tr.write(b"held")
+        await asyncio.sleep(0.1)
+        assert not sp.data
+        st.resume_reading()
+        st.resume_reading()
+        assert st.is_reading()
+        await sp.received(4)
+        assert bytes(sp.data) == b"held"
+        # pause then EOF: the EOF waits too
+        st.pause_reading()
+        tr.write(b"more")
+        tr.write_eof()
+        await asyncio.sleep(0.1)
+        assert not sp.eof.done() and bytes(sp.data) == b"held"
+        st.resume_reading()
+        await sp.eof
+        assert bytes(sp.data) == b"heldmore"
+        await sp.lost
+        assert not st.is_reading()
+        st.pause_reading()  # no error once closed
+        st.resume_reading()
+        assert not st.is_reading()
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def refused_port():
+    """A loopback port that refuses connections (bound, not listening)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    yield s.getsockname()[1]
+    s.close()
+
+
+def test_connection_refused(aloop, refused_port):
+    async def main():
+        with pytest.raises(ConnectionRefusedError):
+            await aloop.create_connection(asyncio.Protocol, "127.0.0.1", refused_port)
+
+    run(aloop, main())
+
+
+def test_connection_refused_unix(aloop, sockdir):
+    path = os.path.join(sockdir, "nobody")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)  # bound, not listening
+
+    async def main():
+        with pytest.raises(ConnectionRefusedError):
+            await aloop.create_unix_connection(asyncio.Protocol, path)
+        with pytest.raises(FileNotFoundError):
+            await aloop.create_unix_connection(asyncio.Protocol, path + "-missing")
+
+    try:
+        run(aloop, main())
+    finally:
+        s.close()
+
+
+def _listener():
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(5)
+    lsock.setblocking(False)
+    return lsock
+
+
+def test_reset_mid_write(aloop):
+    lsock = _listener()
+
+    async def main():
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        tr.write(payload(8 * 1024 * 1024))
+        assert tr.get_write_buffer_size() > 0
+        await asyncio.sleep(0.02)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        exc = await cp.lost
+        assert isinstance(exc, (ConnectionResetError, BrokenPipeError)), repr(exc)
+        await asyncio.sleep(0.02)
+        assert cp.lost_count == 1
+        assert tr.is_closing()
+        tr.write(b"ignored")  # no exception after the connection is lost
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_blocked_writer_then_reader_closes(aloop):
+    lsock = _listener()
+
+    async def main():
+        cp = FlowClient(aloop, [], 64 * 1024, 16 * 1024)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        tr.write(payload(8 * 1024 * 1024))
+        await asyncio.sleep(0.05)
+        assert cp.flow and cp.flow[0][0] == "pause"
+        # the reader closes with unread data: the kernel resets the connection
+        conn.close()
+        exc = await cp.lost
+        assert isinstance(exc, (ConnectionResetError, BrokenPipeError)), repr(exc)
+        await asyncio.sleep(0.02)
+        assert cp.lost_count == 1
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_peer_closes_with_data_in_flight(aloop):
+    lsock = _listener()
+    data = payload(4 * 1024 * 1024)
+
+    async def main():
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        tr.pause_reading()
+        sender = asyncio.ensure_future(aloop.sock_sendall(conn, data))
+        await asyncio.sleep(0.05)
+        tr.resume_reading()
+        await sender
+        conn.close()  # everything sent is still delivered, then EOF
+        await cp.eof
+        assert await cp.lost is None
+        assert digest(cp.data) == digest(data)
+        assert cp.events == ["made", "data", "eof", ("lost", None)]
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_bad_arguments_create_connection(aloop, refused_port):
+    async def main():
+        cc = aloop.create_connection
+        # address family that cannot resolve a numeric IPv4 host
+        with pytest.raises(socket.gaierror):
+            await cc(asyncio.Protocol, "127.0.0.1", refused_port, family=socket.AF_INET6)
+        with pytest.raises(OSError):
+            await cc(asyncio.Protocol, "127.0.0.1", refused_port, family=socket.AF_UNIX)
+        with pytest.raises(ValueError):
+            await cc(asyncio.Protocol)
+        with pytest.raises(ValueError):
+            await cc(asyncio.Protocol, "127.0.0.1", refused_port, ssl_handshake_timeout=1.0)
+        with pytest.raises(ValueError):
+            await cc(asyncio.Protocol, "127.0.0.1", refused_port, server_hostname="x")
+        if sys.version_info >= (3, 11):
+            with pytest.raises(ValueError):
+                await cc(asyncio.Protocol, "127.0.0.1", refused_port,
+                         ssl_shutdown_timeout=1.0)
+        s = socket.socket()
+        try:
+            with pytest.raises(ValueError):
+                await cc(asyncio.Protocol, "127.0.0.1", refused_port, sock=s)
+            with pytest.raises(ValueError):
+                await cc(asyncio.Protocol, host="127.0.0.1", sock=s)
+            with pytest.raises(ValueError):
+                await cc(asyncio.Protocol, port=refused_port, sock=s)
+        finally:
+            s.close()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            with pytest.raises(ValueError):
+                await cc(asyncio.Protocol, sock=u)
+        finally:
+            u.close()
+        # a closed socket passed as sock=
+        c = socket.socket()
+        c.close()
+        with pytest.raises(OSError):
+            await cc(asyncio.Protocol, sock=c)
+        assert c.fileno() == -1
+
+    run(aloop, main())
+
+
+def test_create_connection_with_sock(aloop):
+    lsock = _listener()
+
+    async def main():
+        s = socket.socket()
+        s.setblocking(False)
+        await aloop.sock_connect(s, lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        cp = Recorder(aloop)
+        tr, proto = await aloop.create_connection(lambda: cp, sock=s)
+        assert proto is cp and tr.get_extra_info("socket").fileno() == s.fileno()
+        tr.write(b"via sock")
+        got = b""
+        while len(got) < 8:
+            got += await aloop.sock_recv(conn, 100)
+        assert got == b"via sock"
+        conn.close()
+        assert await cp.lost is None
+        assert s.fileno() == -1  # the transport closed the socket it owned
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_create_connection_local_addr_and_ipv6(aloop):
+    async def main():
+        sp = Recorder(aloop)
+        server, addr = await tcp_server(aloop, lambda: sp)
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *addr, local_addr=("127.0.0.1", 0))
+        assert tr.get_extra_info("sockname")[0] == "127.0.0.1"
+        await sp.made
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def _has_ipv6():
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
+def test_ipv6_loopback(aloop):
+    async def main():
+        sp = Recorder(aloop)
+        server, addr = await tcp_server(aloop, lambda: sp, host="::1")
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, "::1", addr[1])
+        await sp.made
+        assert tr.get_extra_info("socket").family == socket.AF_INET6
+        assert tr.get_extra_info("peername")[:2] == ("::1", addr[1])
+        tr.write(b"six")
+        tr.write_eof()
+        await sp.eof
+        assert bytes(sp.data) == b"six"
+        await sp.lost
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+# -- asyncio streams on top -----------------------------------------------------------------------
+
+
+def test_streams_echo_readline_readexactly(aloop):
+    async def handle(reader, writer):
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                writer.write(line.upper())
+                await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()[:2]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"hello\nwor")
+        writer.write(b"ld\n")
+        await writer.drain()
+        assert await reader.readline() == b"HELLO\n"
+        assert await reader.readexactly(6) == b"WORLD\n"
+        writer.write(b"partial")
+        writer.write_eof()
+        assert await reader.read() == b"PARTIAL"
+        assert reader.at_eof()
+        with pytest.raises(asyncio.IncompleteReadError):
+            await reader.readexactly(1)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_streams_unix(aloop, sockdir):
+    path = os.path.join(sockdir, "st")
+
+    async def handle(reader, writer):
+        data = await reader.readexactly(5)
+        writer.write(data[::-1])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main():
+        server = await asyncio.start_unix_server(handle, path)
+        reader, writer = await asyncio.open_unix_connection(path)
+        writer.write(b"abcde")
+        assert await reader.read() == b"edcba"
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_streams_drain_under_backpressure(aloop):
+    total = 16 * 1024 * 1024
+    data = payload(total)
+    received = bytearray()
+
+    async def handle(reader, writer):
+        while True:
+            chunk = await reader.read(64 * 1024)
+            if not chunk:
+                break
+            received.extend(chunk)
+            await asyncio.sleep(0.0005)  # a slow reader
+        writer.close()
+        await writer.wait_closed()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()[:2]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.transport.set_write_buffer_limits(high=128 * 1024)
+        waited = 0
+        view = memoryview(data)
+        for i in range(0, total, 1024 * 1024):
+            writer.write(view[i:i + 1024 * 1024])
+            assert writer.transport.get_write_buffer_size() <= 1024 * 1024 + 128 * 1024 + 1
+            size_before = writer.transport.get_write_buffer_size()
+            await writer.drain()
+            if size_before > 128 * 1024:
+                waited += 1
+                # drain returned once the buffer fell to the low mark
+                assert writer.transport.get_write_buffer_size() <= 32 * 1024
+        assert waited > 0
+        writer.write_eof()
+        assert await reader.read() == b""
+        assert digest(received) == digest(data)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main(), timeout=30)
