@@ -1,0 +1,687 @@
+"""Datagram endpoints and TLS on the asyncio face.
+
+UDP: create_datagram_endpoint with local/remote addresses, sendto and
+datagram_received, error_received on an ICMP port-unreachable, socket
+options (allow_broadcast, reuse_port), sock=, Unix datagrams, closing, bad
+input. TLS: ssl= on servers and clients, server_hostname checks, start_tls
+upgrading a plain connection, handshake timeouts on both sides, streams.
+
+Every test runs on ioloop and on stock asyncio (the reference). The
+certificate is made once per session with ``cryptography`` or, failing
+that, the ``openssl`` command; without either the TLS tests are skipped.
+"""
+
+import asyncio
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import ioloop
+
+try:
+    import ssl
+except ImportError:  # pragma: no cover
+    ssl = None
+
+pytestmark = pytest.mark.timeout(60)
+
+TIMEOUT = 10.0
+
+
+# -- fixtures and helpers -------------------------------------------------------------------
+
+
+@pytest.fixture(params=["ioloop", "asyncio"])
+def aloop(request, no_fd_leak):
+    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
+    if request.param == "ioloop":
+        loop = ioloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        if not loop.is_closed():
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(asyncio.sleep(0.01))
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def sockdir():
+    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def run(loop, coro, timeout=TIMEOUT):
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def digest(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+# -- UDP ----------------------------------------------------------------------------------
+
+
+class Dgram(asyncio.DatagramProtocol):
+    def __init__(self, loop):
+        self.loop = loop
+        self.transport = None
+        self.got = []
+        self.errors = []
+        self.made = loop.create_future()
+        self.lost = loop.create_future()
+        self.lost_count = 0
+        self._arrived = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.made.set_result(None)
+
+    def datagram_received(self, data, addr):
+        assert isinstance(data, bytes)
+        self.got.append((data, addr))
+        self._kick()
+
+    def error_received(self, exc):
+        self.errors.append(exc)
+        self._kick()
+
+    def connection_lost(self, exc):
+        self.lost_count += 1
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+    def _kick(self):
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
+
+    async def wait(self, pred):
+        while not pred():
+            self._arrived = self.loop.create_future()
+            await self._arrived
+
+
+def test_udp_local_and_remote(aloop):
+    async def main():
+        srv_tr, srv = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0))
+        saddr = srv_tr.get_extra_info("sockname")
+        assert saddr[0] == "127.0.0.1" and saddr[1] > 0
+        assert srv_tr.get_extra_info("peername") is None
+        cli_tr, cli = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), remote_addr=saddr)
+        assert cli_tr.get_extra_info("peername") == saddr
+        caddr = cli_tr.get_extra_info("sockname")
+        sock = cli_tr.get_extra_info("socket")
+        assert sock.type == socket.SOCK_DGRAM and sock.getsockname() == caddr
+        assert cli_tr.get_extra_info("nope", 3) == 3
+        cli_tr.sendto(b"one")
+        cli_tr.sendto(bytearray(b"two"), saddr)  # the connected address is allowed
+        cli_tr.sendto(memoryview(b"three"))
+        await srv.wait(lambda: len(srv.got) == 3)
+        assert srv.got == [(b"one", caddr), (b"two", caddr), (b"three", caddr)]
+        srv_tr.sendto(b"back", caddr)
+        await cli.wait(lambda: cli.got)
+        assert cli.got == [(b"back", saddr)]
+        with pytest.raises(ValueError):
+            cli_tr.sendto(b"x", ("127.0.0.1", saddr[1] + 1 if saddr[1] < 65535 else 1))
+        with pytest.raises(TypeError):
+            cli_tr.sendto("text")
+        assert cli_tr.get_write_buffer_size() == 0
+        for tr in (cli_tr, srv_tr):
+            assert not tr.is_closing()
+            tr.close()
+            assert tr.is_closing()
+            tr.close()
+        assert await cli.lost is None and await srv.lost is None
+        cli_tr.sendto(b"after close")  # ignored
+        await asyncio.sleep(0.02)
+        assert cli.lost_count == 1 and srv.lost_count == 1
+        assert not srv.errors and not cli.errors
+
+    run(aloop, main())
+
+
+def test_udp_many_datagrams_keep_boundaries(aloop):
+    async def main():
+        srv_tr, srv = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0))
+        saddr = srv_tr.get_extra_info("sockname")
+        cli_tr, cli = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0))
+        sent = [b"%04d" % i * (i % 50 + 1) for i in range(200)]
+        for i in range(0, 200, 20):
+            for d in sent[i:i + 20]:
+                cli_tr.sendto(d, saddr)
+            await srv.wait(lambda: len(srv.got) >= i + 20)
+        assert [d for d, _ in srv.got] == sent  # loopback: no loss, no reorder
+        big = os.urandom(60000)
+        cli_tr.sendto(big, saddr)
+        await srv.wait(lambda: len(srv.got) == 201)
+        assert srv.got[-1][0] == big
+        cli_tr.close()
+        srv_tr.abort()
+        await cli.lost
+        await srv.lost
+
+    run(aloop, main())
+
+
+def test_udp_error_received_on_port_unreachable(aloop):
+    dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dead.bind(("127.0.0.1", 0))
+    addr = dead.getsockname()
+    dead.close()  # nobody listens there now: ICMP port unreachable
+
+    async def main():
+        tr, p = await aloop.create_datagram_endpoint(lambda: Dgram(aloop), remote_addr=addr)
+        deadline = time.monotonic() + 5
+        while not p.errors and time.monotonic() < deadline:
+            tr.sendto(b"anyone?")
+            await asyncio.sleep(0.02)
+        assert p.errors, "no error_received"
+        assert isinstance(p.errors[0], ConnectionRefusedError)
+        assert not tr.is_closing()  # an ICMP error does not close the endpoint
+        assert not p.lost.done()
+        tr.close()
+        assert await p.lost is None
+
+    run(aloop, main())
+
+
+def test_udp_socket_options(aloop):
+    async def main():
+        tr, p = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0), allow_broadcast=True)
+        sock = tr.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST) != 0
+        port = tr.get_extra_info("sockname")[1]
+        tr.close()
+        await p.lost
+        t1, p1 = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0), reuse_port=True)
+        port = t1.get_extra_info("sockname")[1]
+        assert t1.get_extra_info("socket").getsockopt(socket.SOL_SOCKET,
+                                                      socket.SO_REUSEPORT) != 0
+        t2, p2 = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", port), reuse_port=True)
+        assert t2.get_extra_info("sockname")[1] == port
+        with pytest.raises(OSError):
+            await aloop.create_datagram_endpoint(
+                lambda: Dgram(aloop), local_addr=("127.0.0.1", port))
+        for t, pp in ((t1, p1), (t2, p2)):
+            t.close()
+            await pp.lost
+
+    run(aloop, main())
+
+
+def test_udp_sock_argument_and_bad_input(aloop):
+    async def main():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        tr, p = await aloop.create_datagram_endpoint(lambda: Dgram(aloop), sock=s)
+        assert s.gettimeout() == 0
+        assert tr.get_extra_info("sockname") == s.getsockname()
+        tr.close()
+        await p.lost
+        assert s.fileno() == -1
+        t = socket.socket()
+        try:
+            with pytest.raises(ValueError):
+                await aloop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=t)
+        finally:
+            t.close()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            with pytest.raises(ValueError):
+                await aloop.create_datagram_endpoint(
+                    asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0), sock=u)
+        finally:
+            u.close()
+        with pytest.raises(ValueError):
+            await aloop.create_datagram_endpoint(asyncio.DatagramProtocol)
+        # reuse_address=True: ValueError up to 3.10, the keyword is gone from 3.11
+        with pytest.raises((ValueError, TypeError)):
+            await aloop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0), reuse_address=True)
+        with pytest.raises(TypeError):
+            await aloop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr="127.0.0.1")
+        with pytest.raises(OSError):
+            await aloop.create_datagram_endpoint(
+                asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0),
+                family=socket.AF_INET6)
+        # family only: an unbound socket of that family
+        tr, p = await aloop.create_datagram_endpoint(lambda: Dgram(aloop),
+                                                     family=socket.AF_INET)
+        assert tr.get_extra_info("socket").family == socket.AF_INET
+        tr.close()
+        await p.lost
+
+    run(aloop, main())
+
+
+def test_udp_unix(aloop, sockdir):
+    async def main():
+        spath = os.path.join(sockdir, "srv")
+        cpath = os.path.join(sockdir, "cli")
+        srv_tr, srv = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=spath, family=socket.AF_UNIX)
+        cli_tr, cli = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=cpath, remote_addr=spath, family=socket.AF_UNIX)
+        cli_tr.sendto(b"unix dgram")
+        await srv.wait(lambda: srv.got)
+        assert srv.got == [(b"unix dgram", cpath)]
+        srv_tr.sendto(b"reply", cpath)
+        await cli.wait(lambda: cli.got)
+        assert cli.got == [(b"reply", spath)]
+        cli_tr.close()
+        srv_tr.close()
+        await cli.lost
+        await srv.lost
+
+    run(aloop, main())
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_udp_ipv6(aloop):
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+
+    async def main():
+        srv_tr, srv = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("::1", 0))
+        saddr = srv_tr.get_extra_info("sockname")
+        cli_tr, cli = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), remote_addr=saddr[:2])
+        cli_tr.sendto(b"six")
+        await srv.wait(lambda: srv.got)
+        assert srv.got[0][0] == b"six"
+        assert srv.got[0][1][:2] == cli_tr.get_extra_info("sockname")[:2]
+        cli_tr.close()
+        srv_tr.close()
+        await cli.lost
+        await srv.lost
+
+    run(aloop, main())
+
+
+# -- TLS ----------------------------------------------------------------------------------
+
+
+def _cert_with_cryptography(certfile, keyfile):
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True,
+            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    with open(keyfile, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(certfile, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _cert_with_openssl(certfile, keyfile):
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyfile, "-out", certfile,
+         "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    if ssl is None:
+        pytest.skip("no ssl module")
+    d = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = str(d / "cert.pem"), str(d / "key.pem")
+    try:
+        _cert_with_cryptography(certfile, keyfile)
+    except ImportError:
+        if shutil.which("openssl") is None:
+            pytest.skip("neither cryptography nor openssl available to make a certificate")
+        try:
+            _cert_with_openssl(certfile, keyfile)
+        except (OSError, subprocess.SubprocessError) as e:
+            pytest.skip(f"openssl could not make a certificate: {e}")
+    return certfile, keyfile
+
+
+@pytest.fixture
+def server_ctx(tls_files):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*tls_files)
+    return ctx
+
+
+@pytest.fixture
+def client_ctx(tls_files):
+    return ssl.create_default_context(cafile=tls_files[0])
+
+
+class Peer(asyncio.Protocol):
+    def __init__(self, loop, echo=False):
+        self.loop = loop
+        self.echo = echo
+        self.transport = None
+        self.data = bytearray()
+        self.events = []
+        self.made = loop.create_future()
+        self.eof = loop.create_future()
+        self.lost = loop.create_future()
+        self._want = None
+
+    def connection_made(self, transport):
+        self.events.append("made")
+        self.transport = transport
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        if not self.events or self.events[-1] != "data":
+            self.events.append("data")
+        self.data += data
+        if self.echo:
+            self.transport.write(data)
+        if self._want is not None and len(self.data) >= self._want[0]:
+            fut = self._want[1]
+            self._want = None
+            fut.set_result(None)
+
+    def eof_received(self):
+        self.events.append("eof")
+        self.eof.set_result(None)
+
+    def connection_lost(self, exc):
+        self.events.append("lost")
+        self.lost.set_result(exc)
+
+    async def received(self, n):
+        if len(self.data) < n:
+            fut = self.loop.create_future()
+            self._want = (n, fut)
+            await fut
+
+
+def test_tls_echo_and_extra_info(aloop, server_ctx, client_ctx):
+    data = os.urandom(1024 * 1024)
+
+    async def main():
+        sp = Peer(aloop, echo=True)
+        server = await aloop.create_server(lambda: sp, "127.0.0.1", 0, ssl=server_ctx)
+        host, port = server.sockets[0].getsockname()
+        cp = Peer(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, host, port, ssl=client_ctx,
+                                              server_hostname="localhost")
+        await sp.made
+        assert tr.get_extra_info("sslcontext") is client_ctx
+        sslobj = tr.get_extra_info("ssl_object")
+        assert sslobj is not None and sslobj.version().startswith("TLS")
+        assert tr.get_extra_info("peercert")["subject"] == ((("commonName", "localhost"),),)
+        assert isinstance(tr.get_extra_info("cipher"), tuple)
+        assert tr.get_extra_info("peername") == (host, port)
+        assert tr.get_extra_info("socket").family == socket.AF_INET
+        assert sp.transport.get_extra_info("ssl_object").server_side
+        tr.write(data)
+        await cp.received(len(data))
+        assert digest(cp.data) == digest(data)
+        tr.close()
+        assert await cp.lost is None
+        await sp.lost
+        assert cp.events[:2] == ["made", "data"] and cp.events[-1] == "lost"
+        assert cp.events.count("lost") == 1 and sp.events.count("lost") == 1
+        assert sp.events[:2] == ["made", "data"] and sp.events[-1] == "lost"
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_tls_server_hostname_checks(aloop, server_ctx, client_ctx):
+    async def main():
+        server = await aloop.create_server(lambda: Peer(aloop), "127.0.0.1", 0,
+                                           ssl=server_ctx)
+        host, port = server.sockets[0].getsockname()
+        # the IP address is in the certificate: the host itself is checked
+        cp = Peer(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, host, port, ssl=client_ctx)
+        tr.close()
+        await cp.lost
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await aloop.create_connection(lambda: Peer(aloop), host, port, ssl=client_ctx,
+                                          server_hostname="not-this-host.example")
+        # no trust anchor for a self-signed certificate
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await aloop.create_connection(lambda: Peer(aloop), host, port,
+                                          ssl=ssl.create_default_context(),
+                                          server_hostname="localhost")
+        # server_hostname needs ssl
+        with pytest.raises(ValueError):
+            await aloop.create_connection(lambda: Peer(aloop), host, port,
+                                          server_hostname="localhost")
+        # ssl without a host to check needs server_hostname
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            await aloop.sock_connect(s, (host, port))
+            with pytest.raises(ValueError):
+                await aloop.create_connection(lambda: Peer(aloop), sock=s, ssl=client_ctx)
+        finally:
+            s.close()
+        with pytest.raises(ValueError):
+            await aloop.create_connection(lambda: Peer(aloop), host, port, ssl=client_ctx,
+                                          ssl_handshake_timeout=0)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_tls_unix_and_server_closes_after_sending(aloop, server_ctx, client_ctx, sockdir):
+    data = os.urandom(3 * 1024 * 1024)
+
+    class Sender(Peer):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            transport.write(data)
+            transport.close()  # flushes first
+
+    async def main():
+        path = os.path.join(sockdir, "tls")
+        sp = Sender(aloop)
+        server = await aloop.create_unix_server(lambda: sp, path, ssl=server_ctx)
+        cp = Peer(aloop)
+        tr, _ = await aloop.create_unix_connection(lambda: cp, path, ssl=client_ctx,
+                                                   server_hostname="localhost")
+        await cp.eof
+        assert digest(cp.data) == digest(data)
+        assert await cp.lost is None
+        await sp.lost
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_start_tls_upgrades_a_plain_connection(aloop, server_ctx, client_ctx):
+    class StartTLSServer(Peer):
+        def __init__(self, loop):
+            super().__init__(loop)
+            self.upgraded = loop.create_future()
+
+        def data_received(self, data):
+            super().data_received(data)
+            if bytes(self.data) == b"STARTTLS\n":
+                self.data.clear()
+                self.transport.write(b"OK\n")
+                self.loop.create_task(self._upgrade())
+
+        async def _upgrade(self):
+            try:
+                tr = await self.loop.start_tls(self.transport, self, server_ctx,
+                                               server_side=True)
+            except BaseException as e:
+                self.upgraded.set_exception(e)
+                raise
+            self.transport = tr
+            self.echo = True
+            self.upgraded.set_result(tr)
+
+    async def main():
+        sp = StartTLSServer(aloop)
+        server = await aloop.create_server(lambda: sp, "127.0.0.1", 0)
+        host, port = server.sockets[0].getsockname()
+        cp = Peer(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, host, port)
+        assert tr.get_extra_info("ssl_object") is None
+        tr.write(b"STARTTLS\n")
+        await cp.received(3)
+        assert bytes(cp.data) == b"OK\n"
+        cp.data.clear()
+        with pytest.raises(TypeError):
+            await aloop.start_tls(tr, cp, object(), server_hostname="localhost")
+        new_tr = await aloop.start_tls(tr, cp, client_ctx, server_hostname="localhost")
+        cp.transport = new_tr
+        srv_tr = await sp.upgraded
+        assert new_tr.get_extra_info("ssl_object") is not None
+        assert srv_tr.get_extra_info("ssl_object").server_side
+        assert new_tr.get_extra_info("peercert") is not None
+        new_tr.write(b"secret")
+        await cp.received(6)
+        assert bytes(cp.data) == b"secret"
+        new_tr.close()
+        assert await cp.lost is None
+        await sp.lost
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_tls_server_handshake_timeout(aloop, server_ctx):
+    async def main():
+        server = await aloop.create_server(lambda: Peer(aloop), "127.0.0.1", 0,
+                                           ssl=server_ctx, ssl_handshake_timeout=0.3)
+        addr = server.sockets[0].getsockname()
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            await aloop.sock_connect(s, addr)
+            t0 = time.monotonic()
+            try:
+                data = await aloop.sock_recv(s, 100)  # we never say hello
+            except ConnectionResetError:
+                data = b""
+            elapsed = time.monotonic() - t0
+            assert data == b""
+            assert 0.2 <= elapsed < 3.0, elapsed
+        finally:
+            s.close()
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+def test_tls_client_handshake_timeout(aloop, client_ctx):
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    lsock.setblocking(False)
+
+    async def main():
+        accepted = asyncio.ensure_future(aloop.sock_accept(lsock))
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionAbortedError):
+            await aloop.create_connection(
+                lambda: Peer(aloop), *lsock.getsockname(), ssl=client_ctx,
+                server_hostname="localhost", ssl_handshake_timeout=0.3)
+        elapsed = time.monotonic() - t0
+        assert 0.2 <= elapsed < 3.0, elapsed
+        conn, _ = await accepted
+        try:
+            # the client gave up and closed its socket
+            got = b""
+            while True:
+                chunk = await aloop.sock_recv(conn, 65536)
+                if not chunk:
+                    break
+                got += chunk
+            assert got  # the ClientHello
+        finally:
+            conn.close()
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_tls_streams(aloop, server_ctx, client_ctx):
+    async def handle(reader, writer):
+        line = await reader.readline()
+        writer.write(line[::-1])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        host, port = server.sockets[0].getsockname()
+        reader, writer = await asyncio.open_connection(host, port, ssl=client_ctx,
+                                                       server_hostname="localhost")
+        writer.write(b"abc\n")
+        assert await reader.read() == b"\ncba"
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main())
