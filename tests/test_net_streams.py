@@ -673,6 +673,61 @@ def test_half_close_peer_sees_eof_and_answers(aloop, kind, sockdir):
     run(aloop, main())
 
 
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_many_small_writes_while_blocked(aloop, kind, sockdir):
+    """Thousands of buffered pieces (more than one sendmsg can take) go out
+    complete and in order."""
+    pieces = [b"%06d," % i for i in range(20000)]
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        small_buffers(tr, sp.transport, 16 * 1024)
+        sp.transport.pause_reading()
+        for i, piece in enumerate(pieces):
+            if i % 3 == 0:
+                tr.write(bytearray(piece))
+            elif i % 3 == 1:
+                tr.write(memoryview(piece))
+            else:
+                tr.write(piece)
+        tr.writelines([b"tail-", b"pieces"] * 600)
+        assert tr.get_write_buffer_size() > 0
+        sp.transport.resume_reading()
+        tr.write_eof()
+        await sp.eof
+        assert bytes(sp.data) == b"".join(pieces) + b"tail-pieces" * 600
+        await sp.lost
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_large_write_after_peer_eof(aloop, sockdir):
+    data = payload(4 * 1024 * 1024)
+
+    class BigAnswer(Recorder):
+        def eof_received(self):
+            super().eof_received()
+            self.transport.write(data)
+            self.transport.close()
+            return True
+
+    async def main():
+        sp, cp = BigAnswer(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        small_buffers(sp.transport, tr)
+        tr.write_eof()
+        await cp.eof
+        assert digest(cp.data) == digest(data)
+        assert await cp.lost is None
+        assert await sp.lost is None
+        await close_server(server)
+
+    run(aloop, main())
+
+
 # -- reading control ---------------------------------------------------------------------------
 
 
@@ -709,6 +764,87 @@ def test_pause_resume_reading_idempotent(aloop, kind, sockdir):
         st.resume_reading()
         assert not st.is_reading()
         await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_close_inside_data_received_stops_delivery(aloop, sockdir):
+    class CloseOnData(Recorder):
+        calls = 0
+
+        def data_received(self, data):
+            self.calls += 1
+            super().data_received(data)
+            self.transport.close()
+
+    async def main():
+        sp, cp = CloseOnData(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        sp.transport.pause_reading()
+        for _ in range(50):
+            tr.write(b"x" * 1000)
+        await asyncio.sleep(0.05)  # all of it sits in the server's socket
+        sp.transport.resume_reading()
+        await sp.lost
+        await asyncio.sleep(0.05)
+        assert sp.calls == 1
+        assert sp.events == ["made", "data", ("lost", None)]
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_pause_reading_inside_data_received_is_immediate(aloop, sockdir):
+    class PauseOnData(Recorder):
+        calls = 0
+
+        def data_received(self, data):
+            self.calls += 1
+            super().data_received(data)
+            self.transport.pause_reading()
+
+    data = payload(1024 * 1024)
+
+    async def main():
+        sp, cp = PauseOnData(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(data)
+        await sp.received(1)
+        await asyncio.sleep(0.1)
+        assert sp.calls == 1 and len(sp.data) < len(data)
+        while len(sp.data) < len(data):
+            before = sp.calls
+            sp.transport.resume_reading()
+            await asyncio.sleep(0.002)
+            assert sp.calls <= before + 1  # one delivery per resume
+        assert digest(sp.data) == digest(data)
+        tr.close()
+        sp.transport.resume_reading()
+        await sp.lost
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_abort_inside_data_received(aloop, sockdir):
+    class AbortOnData(Recorder):
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.abort()
+
+    async def main():
+        sp, cp = AbortOnData(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"x" * 100000)
+        assert await sp.lost is None
+        exc = await cp.lost
+        assert exc is None or isinstance(exc, ConnectionError)
+        await asyncio.sleep(0.02)
+        assert sp.lost_count == 1 and sp.events[-1] == ("lost", None)
+        assert sp.events.count("data") == 1
         await close_server(server)
 
     run(aloop, main())
