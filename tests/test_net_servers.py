@@ -52,6 +52,7 @@ def aloop(request, no_fd_leak):
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(asyncio.sleep(0.01))
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
         asyncio.set_event_loop(None)
 
@@ -401,6 +402,32 @@ def test_serve_forever(aloop):
         with pytest.raises(RuntimeError):
             await server.serve_forever()  # closed
         assert await refused(host, port)
+
+    run(aloop, main())
+
+
+def test_close_ends_serve_forever(aloop):
+    async def main():
+        server = await aloop.create_server(Factory(aloop), "127.0.0.1", 0)
+        task = asyncio.ensure_future(server.serve_forever())
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        server.close()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        assert not server.is_serving()
+
+    run(aloop, main())
+
+
+def test_closed_socket_as_sock(aloop):
+    async def main():
+        s = socket.socket()
+        s.close()
+        with pytest.raises(OSError):
+            await aloop.create_server(Factory(aloop), sock=s)
+        with pytest.raises(OSError):
+            await aloop.connect_accepted_socket(asyncio.Protocol, s)
 
     run(aloop, main())
 

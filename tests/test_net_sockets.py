@@ -43,6 +43,7 @@ def aloop(request, no_fd_leak):
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(asyncio.sleep(0.01))
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
         asyncio.set_event_loop(None)
 
@@ -685,5 +686,90 @@ def test_loop_sendfile_bad_arguments(aloop, socks, listener, datafile):
             with pytest.raises(RuntimeError):
                 await aloop.sendfile(tr, f)
         await proto.lost
+
+    run(aloop, main())
+
+
+# -- name resolution -------------------------------------------------------------------------
+
+
+GAI_CASES = [
+    (("127.0.0.1", 80), {}),
+    (("127.0.0.1", "80"), {"type": socket.SOCK_STREAM}),
+    ((b"127.0.0.1", b"80"), {"type": socket.SOCK_DGRAM}),
+    (("127.0.0.1", None), {"type": socket.SOCK_STREAM}),
+    (("127.0.0.1", 0), {"type": socket.SOCK_STREAM, "proto": socket.IPPROTO_TCP}),
+    (("127.0.0.1", 0), {"type": socket.SOCK_STREAM, "proto": socket.IPPROTO_UDP}),
+    (("127.0.0.1", 53), {"type": socket.SOCK_RAW}),
+    (("127.0.0.1", "http"), {"type": socket.SOCK_STREAM}),
+    (("127.0.0.1", 80), {"family": socket.AF_INET6, "type": socket.SOCK_STREAM}),
+    (("127.0.0.1", 80), {"family": socket.AF_INET, "type": socket.SOCK_STREAM,
+                         "flags": socket.AI_CANONNAME}),
+    (("127.1", 80), {"type": socket.SOCK_STREAM}),
+    (("0", 80), {"type": socket.SOCK_STREAM}),
+    (("::1", 443), {"family": socket.AF_INET6, "type": socket.SOCK_DGRAM}),
+    (("::1", 443), {"type": socket.SOCK_STREAM}),
+    (("::ffff:127.0.0.1", 1), {"type": socket.SOCK_STREAM}),
+    (("::1", 80), {"family": socket.AF_INET, "type": socket.SOCK_STREAM}),
+    ((None, 8080), {"type": socket.SOCK_STREAM}),
+    ((None, 0), {"type": socket.SOCK_STREAM, "flags": socket.AI_PASSIVE}),
+    (("localhost", 80), {"type": socket.SOCK_STREAM}),
+    (("127.0.0.1", 99999), {"type": socket.SOCK_STREAM}),
+    (("127.0.0.1", "no-such-service-x"), {"type": socket.SOCK_STREAM}),
+]
+
+
+def _outcome(fn):
+    try:
+        return ("ok", fn())
+    except Exception as e:  # the exception type and errno are the outcome
+        return ("error", type(e), getattr(e, "errno", None))
+
+
+def test_getaddrinfo_matches_the_socket_module(aloop):
+    expected = [_outcome(lambda: socket.getaddrinfo(*args, **kw)) for args, kw in GAI_CASES]
+
+    async def main():
+        got = []
+        for args, kw in GAI_CASES:
+            try:
+                got.append(("ok", await aloop.getaddrinfo(*args, **kw)))
+            except Exception as e:
+                got.append(("error", type(e), getattr(e, "errno", None)))
+        for (args, kw), e, g in zip(GAI_CASES, expected, got):
+            assert g == e, (args, kw)
+
+    run(aloop, main())
+
+
+def test_numeric_getaddrinfo_needs_no_thread(aloop):
+    if not is_ioloop(aloop):
+        pytest.skip("asyncio resolves every host in the executor")
+    import threading
+
+    async def main():
+        before = set(threading.enumerate())
+        await aloop.getaddrinfo("127.0.0.1", 80, type=socket.SOCK_STREAM)
+        await aloop.getaddrinfo("::1", 80, type=socket.SOCK_DGRAM)
+        # and the connection paths that use it
+        lst = socket.socket()
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(1)
+        try:
+            tr, _ = await aloop.create_connection(asyncio.Protocol, *lst.getsockname())
+            tr.close()
+        finally:
+            lst.close()
+        assert set(threading.enumerate()) == before
+
+    run(aloop, main())
+
+
+def test_getnameinfo(aloop):
+    async def main():
+        flags = socket.NI_NUMERICHOST | socket.NI_NUMERICSERV
+        assert await aloop.getnameinfo(("127.0.0.1", 80), flags) == ("127.0.0.1", "80")
+        assert await aloop.getnameinfo(("127.0.0.1", 80)) == \
+            socket.getnameinfo(("127.0.0.1", 80), 0)
 
     run(aloop, main())

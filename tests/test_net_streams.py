@@ -48,6 +48,7 @@ def aloop(request, no_fd_leak):
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             # Let transports that were closed finish (connection_lost is scheduled).
             loop.run_until_complete(asyncio.sleep(0.01))
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
         asyncio.set_event_loop(None)
 
@@ -351,6 +352,89 @@ def test_set_protocol_switches_delivery(aloop, sockdir):
         tr.close()
         await other.lost
         assert not sp.lost.done()
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_extra_info_survives_close(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        sockname, peername = tr.get_extra_info("sockname"), tr.get_extra_info("peername")
+        tr.close()
+        await cp.lost
+        assert tr.get_extra_info("sockname") == sockname
+        assert tr.get_extra_info("peername") == peername
+        assert tr.get_extra_info("nope", 1) == 1
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_transport_fd_is_not_for_add_reader(aloop):
+    lsock = _listener()
+
+    async def main():
+        s = socket.socket()
+        s.setblocking(False)
+        try:
+            await aloop.sock_connect(s, lsock.getsockname())
+            conn, _ = await aloop.sock_accept(lsock)
+        except BaseException:
+            s.close()
+            raise
+        try:
+            cp = Recorder(aloop)
+            tr, _ = await aloop.create_connection(lambda: cp, sock=s)
+            fd = s.fileno()
+            for call in (lambda: aloop.add_reader(fd, print),
+                         lambda: aloop.add_writer(fd, print),
+                         lambda: aloop.remove_reader(fd),
+                         lambda: aloop.remove_writer(fd)):
+                with pytest.raises(RuntimeError):
+                    call()
+            # the transport still works
+            await aloop.sock_sendall(conn, b"ok")
+            await cp.received(2)
+            tr.close()
+            await cp.lost
+            # once the transport is gone the fd number is free again
+            r, w = socket.socketpair()
+            try:
+                assert aloop.add_reader(r.fileno(), print) is None
+                assert aloop.remove_reader(r.fileno())
+            finally:
+                r.close()
+                w.close()
+        finally:
+            conn.close()
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_lowering_high_water_pauses_at_once(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), FlowClient(aloop, [], 1024 * 1024, 0)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        small_buffers(tr, sp.transport)
+        sp.transport.pause_reading()
+        tr.write(payload(900 * 1024))
+        assert tr.get_write_buffer_size() > 100 * 1024
+        assert cp.flow == []  # under the 1 MiB mark
+        tr.set_write_buffer_limits(high=100 * 1024, low=10 * 1024)
+        assert [k for k, _ in cp.flow] == ["pause"]  # synchronously
+        sp.transport.resume_reading()
+        await sp.received(900 * 1024)
+        await asyncio.sleep(0.01)
+        assert [k for k, _ in cp.flow] == ["pause", "resume"]
+        tr.close()
+        await cp.lost
+        await sp.lost
         await close_server(server)
 
     run(aloop, main())
@@ -677,7 +761,7 @@ def test_half_close_peer_sees_eof_and_answers(aloop, kind, sockdir):
 def test_many_small_writes_while_blocked(aloop, kind, sockdir):
     """Thousands of buffered pieces (more than one sendmsg can take) go out
     complete and in order."""
-    pieces = [b"%06d," % i for i in range(20000)]
+    pieces = [(b"%06d," % i) * 4 for i in range(5000)]
 
     async def main():
         sp, cp = Recorder(aloop), Recorder(aloop)
@@ -1012,6 +1096,45 @@ def test_bad_arguments_create_connection(aloop, refused_port):
     run(aloop, main())
 
 
+def test_create_connection_cancelled_mid_connect(aloop):
+    """A create_connection cancelled while the connect is in progress
+    closes its socket (no_fd_leak) and leaves nothing registered."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(0)
+    addr = lst.getsockname()
+    fillers = []
+
+    async def main():
+        # fill the accept queue: further SYNs are dropped, connects hang
+        for _ in range(3):
+            s = socket.socket()
+            s.setblocking(False)
+            fillers.append(s)
+            s.connect_ex(addr)
+        await asyncio.sleep(0.05)
+        before = set(os.listdir("/proc/self/fd"))
+        task = asyncio.ensure_future(aloop.create_connection(asyncio.Protocol, *addr))
+        await asyncio.sleep(0.1)
+        assert not task.done(), "connect completed: could not make it hang"
+        opened = set(os.listdir("/proc/self/fd")) - before
+        assert opened
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(3):
+            await asyncio.sleep(0)
+        for fd in opened:
+            assert not os.path.exists(f"/proc/self/fd/{fd}"), "the socket was not closed"
+
+    try:
+        run(aloop, main())
+    finally:
+        for s in fillers:
+            s.close()
+        lst.close()
+
+
 def test_create_connection_with_sock(aloop):
     lsock = _listener()
 
@@ -1049,6 +1172,19 @@ def test_create_connection_local_addr_and_ipv6(aloop):
         tr.close()
         await cp.lost
         await sp.lost
+        # a name through the resolver
+        sp2, cp2 = Recorder(aloop), Recorder(aloop)
+        server2, addr2 = await tcp_server(aloop, lambda: sp2)
+        tr, _ = await aloop.create_connection(lambda: cp2, "localhost", addr2[1])
+        await sp2.made
+        tr.close()
+        await cp2.lost
+        await sp2.lost
+        await close_server(server2)
+        # a local address that cannot be bound
+        with pytest.raises(OSError):
+            await aloop.create_connection(asyncio.Protocol, *addr,
+                                          local_addr=("192.0.2.1", 0))
         await close_server(server)
 
     run(aloop, main())

@@ -54,6 +54,7 @@ def aloop(request, no_fd_leak):
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(asyncio.sleep(0.01))
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
         asyncio.set_event_loop(None)
 
