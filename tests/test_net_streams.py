@@ -546,6 +546,102 @@ def test_data_received_raising_is_fatal(aloop, sockdir):
     run(aloop, main())
 
 
+def test_buffered_protocol_readonly_buffer_is_fatal(aloop, sockdir):
+    class ReadOnly(BufRecorder):
+        def get_buffer(self, sizehint):
+            return b"\0" * 64  # not writable
+
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = ReadOnly(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"into a read-only buffer")
+        exc = await sp.lost
+        assert isinstance(exc, TypeError), repr(exc)
+        await cp.lost
+        assert len(seen) == 1 and isinstance(seen[0].get("exception"), TypeError), seen
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_buffered_protocol_buffer_views(aloop, sockdir):
+    """get_buffer may hand out a slice of a bigger buffer: data lands there."""
+    class Sliced(BufRecorder):
+        def __init__(self, loop):
+            super().__init__(loop)
+            self.big = bytearray(b"." * 30)
+
+        def get_buffer(self, sizehint):
+            return memoryview(self.big)[10:15]
+
+        def buffer_updated(self, nbytes):
+            self.data += self.big[10:10 + nbytes]
+            assert self.big[:10] == b"." * 10 and self.big[15:] == b"." * 15
+
+    async def main():
+        sp, cp = Sliced(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"0123456789abcdefghij")
+        tr.write_eof()
+        await sp.eof
+        assert bytes(sp.data) == b"0123456789abcdefghij"
+        await sp.lost
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_switch_between_protocol_kinds(aloop, sockdir):
+    """set_protocol() may swap a Protocol for a BufferedProtocol and back."""
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        st = sp.transport
+        tr.write(b"plain1")
+        await sp.received(6)
+        bp = BufRecorder(aloop, bufsize=3)
+        st.set_protocol(bp)
+        tr.write(b"buffered")
+        while len(bp.data) < 8:
+            await asyncio.sleep(0.005)
+        assert bytes(bp.data) == b"buffered"
+        back = Recorder(aloop)
+        back.transport = st
+        st.set_protocol(back)
+        tr.write(b"plain2")
+        tr.write_eof()
+        await back.eof
+        assert bytes(sp.data) == b"plain1" and bytes(back.data) == b"plain2"
+        await back.lost
+        assert not sp.lost.done() and not bp.lost.done()
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_eof_received_raising_is_fatal(aloop, sockdir):
+    class Bad(Recorder):
+        def eof_received(self):
+            super().eof_received()
+            raise KeyError("eof")
+
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = Bad(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write_eof()
+        exc = await sp.lost
+        assert isinstance(exc, KeyError)
+        assert len(seen) == 1 and isinstance(seen[0].get("exception"), KeyError)
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
 # -- write path -----------------------------------------------------------------------------
 
 
@@ -675,6 +771,44 @@ def test_pause_resume_writing_pairs(aloop, kind, sockdir):
             else:
                 assert size <= low, cp.flow
         assert tr.get_write_buffer_size() == 0
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("which", ["pause_writing", "resume_writing"])
+def test_flow_control_callback_raising_is_reported(aloop, sockdir, which):
+    class Raising(FlowClient):
+        def pause_writing(self):
+            super().pause_writing()
+            if which == "pause_writing":
+                raise ZeroDivisionError(which)
+
+        def resume_writing(self):
+            super().resume_writing()
+            if which == "resume_writing":
+                raise ZeroDivisionError(which)
+
+    data = payload(2 * 1024 * 1024)
+
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = Recorder(aloop), Raising(aloop, [], 64 * 1024, 16 * 1024)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        small_buffers(tr, sp.transport)
+        tr.write(data)
+        await sp.received(len(data))
+        await asyncio.sleep(0.01)
+        assert [k for k, _ in cp.flow] == ["pause", "resume"]
+        assert len(seen) == 1, seen
+        assert isinstance(seen[0].get("exception"), ZeroDivisionError)
+        assert seen[0].get("transport") is tr and seen[0].get("protocol") is cp
+        # the connection is fine
+        assert not tr.is_closing()
+        assert digest(sp.data) == digest(data)
         tr.close()
         await cp.lost
         await sp.lost
@@ -997,6 +1131,26 @@ def test_reset_mid_write(aloop):
         assert cp.lost_count == 1
         assert tr.is_closing()
         tr.write(b"ignored")  # no exception after the connection is lost
+
+    try:
+        run(aloop, main())
+    finally:
+        lsock.close()
+
+
+def test_reset_while_idle(aloop):
+    lsock = _listener()
+
+    async def main():
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        await asyncio.sleep(0.01)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        exc = await cp.lost
+        assert isinstance(exc, ConnectionResetError), repr(exc)
+        assert cp.events == ["made", ("lost", exc)]
 
     try:
         run(aloop, main())
