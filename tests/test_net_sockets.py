@@ -773,3 +773,49 @@ def test_getnameinfo(aloop):
             socket.getnameinfo(("127.0.0.1", 80), 0)
 
     run(aloop, main())
+
+
+def test_socket_closed_under_a_pending_sock_recv(aloop, nbpair):
+    """The socket is closed while a sock_recv waits on it (no cancel first),
+    and a new socket gets the same fd number: the new one works, the old
+    call can still be cancelled. Stock asyncio's selector keeps a stale key
+    for the old fd and never arms the new socket (CPython gh-88968)."""
+    if not is_ioloop(aloop):
+        pytest.skip("stock asyncio hangs here (gh-88968)")
+
+    async def main():
+        a, b = nbpair()
+        fd = a.fileno()
+        old = asyncio.ensure_future(aloop.sock_recv(a, 100))
+        await asyncio.sleep(0.02)
+        a.close()
+        await asyncio.sleep(0.02)
+        c, d = nbpair()
+        mine = c if c.fileno() == fd else d
+        assert mine.fileno() == fd
+        other = d if mine is c else c
+        task = asyncio.ensure_future(aloop.sock_recv(mine, 100))
+        await asyncio.sleep(0.02)
+        other.send(b"new socket")
+        assert await asyncio.wait_for(task, 5) == b"new socket"
+        assert not old.done()
+        old.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await old
+        await settle()
+        assert not aloop.remove_reader(fd)
+
+    run(aloop, main())
+
+
+def test_sock_connect_udp(aloop, socks):
+    async def main():
+        r = socks(socket.AF_INET, socket.SOCK_DGRAM)
+        r.bind(("127.0.0.1", 0))
+        s = socks(socket.AF_INET, socket.SOCK_DGRAM)
+        await aloop.sock_connect(s, r.getsockname())
+        assert s.getpeername() == r.getsockname()
+        await aloop.sock_sendall(s, b"connected udp")
+        assert await aloop.sock_recv(r, 100) == b"connected udp"
+
+    run(aloop, main())
