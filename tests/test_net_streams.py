@@ -1479,3 +1479,138 @@ def test_streams_drain_under_backpressure(aloop):
         await server.wait_closed()
 
     run(aloop, main(), timeout=30)
+
+
+# -- many connections, mixed operations --------------------------------------------------------
+
+
+class Chaos(Recorder):
+    """Server side of the mixed-operations test."""
+
+    def __init__(self, loop, rng):
+        super().__init__(loop)
+        self.rng = rng
+        self.chaotic = None
+        self.client = None
+
+    def data_received(self, data):
+        super().data_received(data)
+        if self.client is None:
+            if len(self.data) < 5:
+                return
+            # the client's first 5 bytes: K or C (clean, chaotic) and its index
+            self.chaotic = self.data[:1] == b"C"
+            self.client = int(self.data[1:4])
+        r = self.rng.random()
+        if self.chaotic and r < 0.05:
+            self.transport.abort()
+        elif self.chaotic and r < 0.10:
+            self.transport.close()
+        elif r < 0.3:
+            self.transport.write(data[:100])
+        elif r < 0.4 and self.transport.is_reading():
+            self.transport.pause_reading()
+            self.loop.call_later(self.rng.random() * 0.003, self._resume)
+
+    def _resume(self):
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_many_connections_mixed_operations(aloop, kind, sockdir):
+    import random
+
+    n = 40
+
+    async def main():
+        rng = random.Random(1234)
+        servers = []
+        made = []
+
+        def factory():
+            p = Chaos(aloop, random.Random(len(made)))
+            made.append(p)
+            return p
+
+        if kind == "tcp":
+            server = await aloop.create_server(factory, "127.0.0.1", 0)
+            addr = server.sockets[0].getsockname()
+
+            def connect(p):
+                return aloop.create_connection(lambda: p, *addr)
+        else:
+            path = os.path.join(sockdir, "mix")
+            server = await aloop.create_unix_server(factory, path)
+
+            def connect(p):
+                return aloop.create_unix_connection(lambda: p, path)
+
+        async def client(i):
+            crng = random.Random(i + 1000)
+            chaotic = i % 2 == 1
+            p = Recorder(aloop)
+            tr, _ = await connect(p)
+            sent = bytearray(b"%c%03d|" % (b"C" if chaotic else b"K", i))
+            tr.write(sent)
+            for _ in range(crng.randrange(5, 40)):
+                if tr.is_closing():
+                    break
+                r = crng.random()
+                if r < 0.5:
+                    chunk = os.urandom(crng.choice([1, 100, 5000, 70000, 300000]))
+                    tr.write(chunk)
+                    sent += chunk
+                elif r < 0.6:
+                    parts = [os.urandom(crng.randrange(1, 3000)) for _ in range(5)]
+                    tr.writelines(parts)
+                    sent += b"".join(parts)
+                elif r < 0.7:
+                    tr.pause_reading()
+                    aloop.call_later(0.002, lambda: tr.is_closing() or tr.resume_reading())
+                elif chaotic and r < 0.75:
+                    tr.abort()
+                    break
+                await asyncio.sleep(crng.random() * 0.004)
+            if not tr.is_closing():
+                # a clean client half-closes and lets the server close (a
+                # close() with echoes still unread would reset the connection)
+                if chaotic and crng.random() < 0.5:
+                    tr.close()
+                else:
+                    tr.write_eof()
+            return p, tr, bytes(sent), chaotic
+
+        results = await asyncio.gather(*[client(i) for i in range(n)])
+        for p, tr, sent, chaotic in results:
+            # the server closes once it sees EOF, so every client ends
+            exc = await asyncio.wait_for(p.lost, 10)
+            if not chaotic:
+                assert exc is None, repr(exc)
+            tr.close()
+        # every server side ends as well
+        for sp in made:
+            await asyncio.wait_for(sp.lost, 10)
+        await asyncio.sleep(0.02)
+        assert len(made) == n
+        for sp in made:
+            assert sp.lost_count == 1
+            assert sp.events[0] == "made" and sp.events[-1][0] == "lost"
+        for (p, tr, sent, chaotic) in results:
+            assert p.lost_count == 1
+        # clean connections: the server got exactly what was sent
+        checked = 0
+        for sp in made:
+            if sp.client is None:
+                continue  # a chaotic client aborted before its marker went out
+            p, tr, sent, chaotic = results[sp.client]
+            assert sp.chaotic == chaotic
+            if not chaotic:
+                assert digest(sp.data) == digest(sent)
+                assert "eof" in sp.events
+                checked += 1
+        assert checked == n // 2
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main(), timeout=30)
