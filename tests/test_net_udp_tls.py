@@ -686,3 +686,44 @@ def test_tls_streams(aloop, server_ctx, client_ctx):
         await server.wait_closed()
 
     run(aloop, main())
+
+
+def test_tls_streams_backpressure(aloop, server_ctx, client_ctx):
+    """The TLS layer's flow control rides on the socket transport's: a
+    writer that drains against a slow reader gets everything through."""
+    data = os.urandom(8 * 1024 * 1024)
+    received = bytearray()
+
+    async def handle(reader, writer):
+        while True:
+            chunk = await reader.read(64 * 1024)
+            if not chunk:
+                break
+            received.extend(chunk)
+            await asyncio.sleep(0.0005)
+        writer.close()
+        await writer.wait_closed()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        host, port = server.sockets[0].getsockname()
+        reader, writer = await asyncio.open_connection(host, port, ssl=client_ctx,
+                                                       server_hostname="localhost")
+        writer.transport.set_write_buffer_limits(high=256 * 1024)
+        paused = 0
+        view = memoryview(data)
+        for i in range(0, len(data), 512 * 1024):
+            writer.write(view[i:i + 512 * 1024])
+            if writer.transport.get_write_buffer_size() > 256 * 1024:
+                paused += 1
+            await writer.drain()
+        assert paused > 0
+        writer.close()  # close_notify: the server reads to the end, then EOF
+        await writer.wait_closed()
+        while len(received) < len(data):
+            await asyncio.sleep(0.01)
+        assert digest(received) == digest(data)
+        server.close()
+        await server.wait_closed()
+
+    run(aloop, main(), timeout=30)
