@@ -62,6 +62,16 @@ if _PolicyBase is not None:
         def new_event_loop(self):
             return new_event_loop()
 
+        # Child watchers (deprecated, gone in 3.14) are not used: ioloop
+        # reaps its children with pidfds. Accept one for compatibility.
+        _watcher = None
+
+        def get_child_watcher(self):
+            return self._watcher
+
+        def set_child_watcher(self, watcher):
+            self._watcher = watcher
+
     def install():
         """Make asyncio create ioloop loops (deprecated with asyncio's
         policies; prefer ``ioloop.run`` or ``loop_factory``)."""

@@ -1184,6 +1184,9 @@ cdef class Loop:
             n = _fileno(fd)
         except (TypeError, ValueError, OSError):
             return False
+        if n < self._nfds and n >= 0 and self._fds[n].kind == KIND_TRANSPORT:
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport "
+                               f"{<object>self._fds[n].obj!r}")
         if n < 0 or n >= self._nfds or self._fds[n].kind != KIND_ASYNCIO:
             return False
         e = &self._fds[n]

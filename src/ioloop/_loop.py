@@ -46,10 +46,11 @@ else:
         from ._engine_py import Handle, Loop as _Engine, TimerHandle
         implementation = "python"
 
-from ._net import NetMixin
+from ._net import NetMixin, TwinFdGuard
 from ._unix import UnixMixin
 
 logger = logging.getLogger("ioloop")
+_asyncio_logger = logging.getLogger("asyncio")
 
 if issubclass(asyncio.TimeoutError, TimeoutError):  # Python 3.11+
     TimeoutError = asyncio.TimeoutError
@@ -68,7 +69,12 @@ class _Current(threading.local):
 _current = _Current()
 
 
-class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
+# The Cython engine guards transport-owned fds itself; the twin needs a
+# Python-level check.
+_MIXINS = (UnixMixin, NetMixin) if implementation == "cython" else (UnixMixin, TwinFdGuard, NetMixin)
+
+
+class IOLoop(*_MIXINS, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::
@@ -318,7 +324,11 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             if key in ("message", "exception"):
                 continue
             lines.append(f"{key}: {context[key]!r}")
-        logger.error("\n".join(lines), exc_info=exc_info)
+        # Reports raised by asyncio's own objects (a task destroyed while
+        # pending, a future's exception never retrieved) go to asyncio's
+        # logger, where asyncio code and its tests look for them.
+        log = _asyncio_logger if ("task" in context or "future" in context) else logger
+        log.error("\n".join(lines), exc_info=exc_info)
 
     def call_exception_handler(self, context):
         if self._exception_handler is None:
@@ -362,18 +372,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         loop) for its duration; in the main thread, points
         ``signal.set_wakeup_fd`` at the loop unless another one was set."""
         self._check_runnable()
-        old_wakeup = None
-        if threading.current_thread() is threading.main_thread():
-            fd = self._signal_wakeup_fd()
-            try:
-                old_wakeup = signal.set_wakeup_fd(fd, warn_on_full_buffer=False)
-            except ValueError:
-                old_wakeup = None
-            else:
-                if old_wakeup != -1:
-                    # Someone else (Twisted, a test) owns it: leave theirs.
-                    signal.set_wakeup_fd(old_wakeup)
-                    old_wakeup = None
+        wake = self._unix_wakeup_enter()
         old_current = _current.loop
         _current.loop = self
         old_hooks = sys.get_asyncgen_hooks()
@@ -388,11 +387,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             self._thread_id = None
             sys.set_asyncgen_hooks(*old_hooks)
             _current.loop = old_current
-            if old_wakeup is not None:
-                try:
-                    signal.set_wakeup_fd(old_wakeup)
-                except ValueError:
-                    pass
+            self._unix_wakeup_exit(wake)
 
     def run_forever(self):
         """asyncio's name for ``start()``."""
@@ -478,6 +473,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         if self.is_closed():
             return
         self._mark_closed()
+        self._close_unix()
         error = None
         try:
             if all_fds:

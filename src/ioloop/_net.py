@@ -32,9 +32,9 @@ from . import _transports
 from ._transports import DatagramTransport, SocketTransport, set_nodelay
 
 try:
-    from ._core import StreamTransport as _FastTransport
-except ImportError:  # the twin, or an engine without it
-    _FastTransport = None
+    from ._core import Loop as _CoreLoop, StreamTransport as _FastTransport
+except ImportError:  # no compiled engine: the twin's transport serves
+    _CoreLoop = _FastTransport = None
 
 logger = logging.getLogger("ioloop")
 
@@ -313,10 +313,45 @@ class _SendfileDrain(asyncio.Protocol):
             self._proto.resume_writing()
 
 
+class TwinFdGuard:
+    """With the pure-Python engine: refuse reader/writer changes on an fd
+    that a transport owns, as asyncio does. (The Cython engine checks this
+    itself, without a Python-level wrapper.)"""
+
+    def add_reader(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return super().add_reader(fd, callback, *args)
+
+    def add_writer(self, fd, callback, *args):
+        self._ensure_fd_no_transport(fd)
+        return super().add_writer(fd, callback, *args)
+
+    def remove_reader(self, fd):
+        self._ensure_fd_no_transport(fd)
+        return super().remove_reader(fd)
+
+    def remove_writer(self, fd):
+        self._ensure_fd_no_transport(fd)
+        return super().remove_writer(fd)
+
+
 class NetMixin:
     """``sock_*``, ``create_connection``/``create_server`` and their Unix
     variants, ``connect_accepted_socket``, ``create_datagram_endpoint``,
     ``sendfile``/``sock_sendfile`` and ``start_tls``."""
+
+    # The engine's own registry methods, for transports (no ownership check).
+    def _raw_add_reader(self, fd, callback, *args):
+        return super(NetMixin, self).add_reader(fd, callback, *args)
+
+    def _raw_add_writer(self, fd, callback, *args):
+        return super(NetMixin, self).add_writer(fd, callback, *args)
+
+    def _raw_remove_reader(self, fd):
+        return super(NetMixin, self).remove_reader(fd)
+
+    def _raw_remove_writer(self, fd):
+        return super(NetMixin, self).remove_writer(fd)
 
     # fd -> transport, so the registry can refuse a second owner.
     @property
@@ -388,19 +423,45 @@ class NetMixin:
             else:
                 fut.set_result(result)
 
+        return await self._wait_registered(fd, writer, ready, fut)
+
+    async def _wait_registered(self, fd, writer, ready, fut):
+        # The last sock_* call on an fd owns its registration (a new one
+        # replaces the old); a finishing or cancelled call only removes the
+        # registration if it is still its own.
+        owners = self._sock_owners
+        key = (fd, writer)
+        owners[key] = ready
         if writer:
-            self.add_writer(fd, ready)
+            self._raw_add_writer(fd, ready)
         else:
-            self.add_reader(fd, ready)
+            self._raw_add_reader(fd, ready)
         try:
             return await fut
         finally:
-            # Also on cancellation: no registration stays behind.
-            if writer:
-                self.remove_writer(fd)
-            else:
-                self.remove_reader(fd)
-            fut = None
+            if owners.get(key) is ready:
+                del owners[key]
+                if writer:
+                    self._raw_remove_writer(fd)
+                else:
+                    self._raw_remove_reader(fd)
+
+    @property
+    def _sock_owners(self):
+        try:
+            return self.__dict__["_sock_owners_map"]
+        except KeyError:
+            m = self.__dict__["_sock_owners_map"] = {}
+            return m
+
+    async def _wait_writable(self, sock):
+        fut = self.create_future()
+
+        def ready():
+            if not fut.done():
+                fut.set_result(None)
+
+        await self._wait_registered(sock.fileno(), True, ready, fut)
 
     async def sock_recv(self, sock, n):
         _check_nonblocking(sock)
@@ -422,7 +483,7 @@ class NetMixin:
 
     async def sock_sendto(self, sock, data, address):
         _check_nonblocking(sock)
-        return await self._sock_io(sock, True, sock.sendto, data, address)
+        return await self._sock_io(sock, True, lambda: sock.sendto(data, address))
 
     async def sock_sendall(self, sock, data):
         _check_nonblocking(sock)
@@ -466,11 +527,9 @@ class NetMixin:
             else:
                 fut.set_result(None)
 
-        self.add_writer(fd, connected)
         try:
-            return await fut
+            return await self._wait_registered(fd, True, connected, fut)
         finally:
-            self.remove_writer(fd)
             fut = None
 
     async def sock_accept(self, sock):
@@ -533,7 +592,7 @@ class NetMixin:
                 try:
                     sent = os.sendfile(sock.fileno(), fileno, offset + total, want)
                 except (BlockingIOError, InterruptedError):
-                    await self._sock_io(sock, True, lambda: None)
+                    await self._wait_writable(sock)
                     continue
                 except OSError as exc:
                     if total == 0 and exc.errno in (errno.EINVAL, errno.ENOSYS,
@@ -637,13 +696,10 @@ class NetMixin:
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         cls = SocketTransport
-        if (_FastTransport is not None and type(self)._fast_transports
+        if (_FastTransport is not None and isinstance(self, _CoreLoop)
                 and sock.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)):
             cls = _FastTransport
         return cls(self, sock, protocol, waiter, extra, server)
-
-    # The Cython engine's transport, when the engine has one.
-    _fast_transports = _FastTransport is not None
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *,
                             server_side=False, server_hostname=None, extra=None,
@@ -702,6 +758,7 @@ class NetMixin:
     async def _connect_sock(self, exceptions_, addr_info, local_addr_infos=None):
         family, type_, proto, _, address = addr_info
         sock = None
+        bind_errors = []
         try:
             sock = socket.socket(family=family, type=type_, proto=proto)
             sock.setblocking(False)
@@ -715,8 +772,10 @@ class NetMixin:
                     except OSError as exc:
                         msg = (f"error while attempting to bind on address "
                                f"{laddr!r}: {exc.strerror.lower()}")
-                        exceptions_.append(OSError(exc.errno, msg))
+                        bind_errors.append(OSError(exc.errno, msg))
                 else:
+                    if bind_errors:
+                        raise bind_errors.pop()
                     raise OSError(f"no matching local address with family={family} found")
             await self.sock_connect(sock, address)
             return sock
@@ -876,10 +935,10 @@ class NetMixin:
     # -- servers ----------------------------------------------------------------
 
     def _start_serving(self, server, sock):
-        self.add_reader(sock.fileno(), self._accept_ready, server, sock)
+        self._raw_add_reader(sock.fileno(), self._accept_ready, server, sock)
 
     def _stop_serving(self, sock):
-        self.remove_reader(sock.fileno())
+        self._raw_remove_reader(sock.fileno())
         sock.close()
 
     def _accept_ready(self, server, sock):
@@ -897,7 +956,7 @@ class NetMixin:
                         "exception": exc,
                         "socket": trsock.TransportSocket(sock),
                     })
-                    self.remove_reader(sock.fileno())
+                    self._raw_remove_reader(sock.fileno())
                     self.call_later(ACCEPT_RETRY_DELAY, self._resume_accepting, server, sock)
                     return
                 raise

@@ -229,7 +229,11 @@ cdef class StreamTransport:
             return 0
         try:
             buf = self._get_buffer(-1)
-            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+            try:
+                PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+            except BufferError:
+                raise TypeError(f"get_buffer() must return a writable bytes-like "
+                                f"object, not {type(buf).__name__}") from None
             if view.len == 0:
                 PyBuffer_Release(&view)
                 raise RuntimeError("get_buffer() returned an empty buffer")
@@ -342,7 +346,7 @@ cdef class StreamTransport:
     def writelines(self, list_of_data):
         if self._eof:
             raise RuntimeError("Cannot call writelines() after write_eof()")
-        self.write(b"".join(list_of_data))
+        self.write(b"".join(list(list_of_data)))
 
     cdef int _write_ready(self) except -1:
         cdef iovec iov[IOV_BATCH]

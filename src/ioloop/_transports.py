@@ -187,10 +187,10 @@ class _BaseTransport:
         if self._buffer:
             self._buffer.clear()
             self._buffer_size = 0
-            self._loop.remove_writer(self._sock_fd)
+            self._loop._raw_remove_writer(self._sock_fd)
         if not self._closing:
             self._closing = True
-            self._loop.remove_reader(self._sock_fd)
+            self._loop._raw_remove_reader(self._sock_fd)
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc)
 
@@ -245,7 +245,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
 
     def _start_reading(self):
         if not self._closing and not self._paused:
-            self._loop.add_reader(self._sock_fd, self._read_ready)
+            self._loop._raw_add_reader(self._sock_fd, self._read_ready)
 
     def is_reading(self):
         return not self._paused and not self._closing
@@ -254,13 +254,13 @@ class SocketTransport(_BaseTransport, transports.Transport):
         if not self.is_reading():
             return
         self._paused = True
-        self._loop.remove_reader(self._sock_fd)
+        self._loop._raw_remove_reader(self._sock_fd)
 
     def resume_reading(self):
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop.add_reader(self._sock_fd, self._read_ready)
+        self._loop._raw_add_reader(self._sock_fd, self._read_ready)
 
     # -- reading ----------------------------------------------------------------
 
@@ -330,7 +330,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
             return
         if keep_open:
             # Nothing more to read: stop watching, the writer stays usable.
-            self._loop.remove_reader(self._sock_fd)
+            self._loop._raw_remove_reader(self._sock_fd)
         else:
             self.close()
 
@@ -361,7 +361,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
                 return
             if n == len(data):
                 return
-            self._loop.add_writer(self._sock_fd, self._write_ready)
+            self._loop._raw_add_writer(self._sock_fd, self._write_ready)
             data = memoryview(data)[n:]
         # Own a copy: the caller may reuse its buffer.
         data = bytes(data)
@@ -370,6 +370,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._maybe_pause_protocol()
 
     def writelines(self, list_of_data):
+        list_of_data = list(list_of_data)
         for data in list_of_data:
             check_data(data)
         if self._eof:
@@ -390,7 +391,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop.remove_writer(self._sock_fd)
+            self._loop._raw_remove_writer(self._sock_fd)
             buf.clear()
             self._buffer_size = 0
             self._fatal_error(exc, "Fatal write error on socket transport")
@@ -408,7 +409,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
                 n = 0
         self._maybe_resume_protocol()
         if not buf:
-            self._loop.remove_writer(self._sock_fd)
+            self._loop._raw_remove_writer(self._sock_fd)
             if self._empty_waiter is not None:
                 self._empty_waiter.set_result(None)
             if self._closing:
@@ -437,7 +438,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         if self._closing:
             return
         self._closing = True
-        self._loop.remove_reader(self._sock_fd)
+        self._loop._raw_remove_reader(self._sock_fd)
         if not self._buffer:
             self._conn_lost += 1
             self._loop.call_soon(self._call_connection_lost, None)
@@ -463,7 +464,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._empty_waiter = None
 
 
-class DatagramTransport(_BaseTransport, transports.DatagramTransport):
+class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports.Transport):
     """A UDP (or Unix datagram) socket transport."""
 
     def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
@@ -478,7 +479,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport):
 
     def _start_reading(self):
         if not self._closing:
-            self._loop.add_reader(self._sock_fd, self._read_ready)
+            self._loop._raw_add_reader(self._sock_fd, self._read_ready)
 
     def _read_ready(self):
         if self._conn_lost:
@@ -515,7 +516,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport):
                     self._sock.sendto(data, addr)
                 return
             except (BlockingIOError, InterruptedError):
-                self._loop.add_writer(self._sock_fd, self._sendto_ready)
+                self._loop._raw_add_writer(self._sock_fd, self._sendto_ready)
             except OSError as exc:
                 self._protocol.error_received(exc)
                 return
@@ -551,7 +552,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport):
                 return
         self._maybe_resume_protocol()
         if not self._buffer:
-            self._loop.remove_writer(self._sock_fd)
+            self._loop._raw_remove_writer(self._sock_fd)
             if self._closing:
                 self._call_connection_lost(None)
 
@@ -559,7 +560,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport):
         if self._closing:
             return
         self._closing = True
-        self._loop.remove_reader(self._sock_fd)
+        self._loop._raw_remove_reader(self._sock_fd)
         if not self._buffer:
             self._conn_lost += 1
             self._loop.call_soon(self._call_connection_lost, None)
