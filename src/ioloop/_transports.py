@@ -62,7 +62,52 @@ def check_data(data):
                         f"not {type(data).__name__!r}")
 
 
-class _BaseTransport:
+class FlowControl:
+    """Write-side flow control shared by ioloop's Python transports:
+    asyncio's water marks over ``get_write_buffer_size()``. Needs
+    ``_loop``, ``_protocol``, ``_high_water``, ``_low_water`` and
+    ``_protocol_paused``."""
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        self._high_water, self._low_water = check_buffer_limits(high, low)
+        self._maybe_pause_protocol()
+
+    def get_write_buffer_limits(self):
+        return (self._low_water, self._high_water)
+
+    def _maybe_pause_protocol(self):
+        if self._protocol_paused or self.get_write_buffer_size() <= self._high_water:
+            return
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": "protocol.pause_writing() failed",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+
+    def _maybe_resume_protocol(self):
+        if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
+            self._protocol_paused = False
+            try:
+                self._protocol.resume_writing()
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._loop.call_exception_handler({
+                    "message": "protocol.resume_writing() failed",
+                    "exception": exc,
+                    "transport": self,
+                    "protocol": self._protocol,
+                })
+
+
+class _BaseTransport(FlowControl):
     """What stream and datagram transports share: extra info, flow
     control, close bookkeeping."""
 
@@ -121,46 +166,6 @@ class _BaseTransport:
 
     def is_closing(self):
         return self._closing
-
-    # -- flow control (writing) ---------------------------------------------
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        self._high_water, self._low_water = check_buffer_limits(high, low)
-        self._maybe_pause_protocol()
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def _maybe_pause_protocol(self):
-        if self._protocol_paused or self.get_write_buffer_size() <= self._high_water:
-            return
-        self._protocol_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.pause_writing() failed",
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
-
-    def _maybe_resume_protocol(self):
-        if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
-            self._protocol_paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler({
-                    "message": "protocol.resume_writing() failed",
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                })
 
     # -- closing --------------------------------------------------------------
 

@@ -32,6 +32,8 @@ import contextvars
 
 from asyncio import base_subprocess, coroutines, transports
 
+from ._transports import FlowControl, check_data, set_result_unless_cancelled
+
 logger = logging.getLogger("ioloop")
 
 # Same as asyncio: warn about writes to a lost pipe after this many.
@@ -61,22 +63,11 @@ _USE_PIDFD = _can_use_pidfd()
 _USE_WAITID_PIDFD = _USE_PIDFD and hasattr(os, "P_PIDFD")
 
 
-def _set_result_unless_cancelled(fut, result):
-    if not fut.cancelled():
-        fut.set_result(result)
-
-
 def _waitstatus_to_exitcode(status):
     try:
         return os.waitstatus_to_exitcode(status)
     except ValueError:
         return status
-
-
-def _check_data(data):
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data argument must be a bytes-like object, "
-                        f"not {type(data).__name__!r}")
 
 
 # -- pipe transports ----------------------------------------------------------------------
@@ -188,7 +179,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         # Read only once connection_made() has run.
         loop.call_soon(self._start_reading)
         if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+            loop.call_soon(set_result_unless_cancelled, waiter, None)
 
     def _start_reading(self):
         self._reading_started = True
@@ -248,7 +239,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         self._schedule_connection_lost(exc)
 
 
-class WritePipeTransport(_PipeBase, transports.WriteTransport):
+class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
     """Write end of a pipe, FIFO, socket or character device, with
     asyncio's write buffering and flow control."""
 
@@ -273,7 +264,7 @@ class WritePipeTransport(_PipeBase, transports.WriteTransport):
         if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
             loop.call_soon(self._watch_reader)
         if waiter is not None:
-            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+            loop.call_soon(set_result_unless_cancelled, waiter, None)
 
     def _watch_reader(self):
         # Not once closed meanwhile with nothing left to flush (asyncio
@@ -290,55 +281,8 @@ class WritePipeTransport(_PipeBase, transports.WriteTransport):
 
     # -- flow control
 
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = _DEFAULT_HIGH_WATER if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water = high
-        self._low_water = low
-        self._maybe_pause_protocol()
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
     def get_write_buffer_size(self):
         return len(self._buffer)
-
-    def _maybe_pause_protocol(self):
-        if len(self._buffer) <= self._high_water or self._protocol_paused:
-            return
-        self._protocol_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.pause_writing() failed",
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
-
-    def _maybe_resume_protocol(self):
-        if self._protocol_paused and len(self._buffer) <= self._low_water:
-            self._protocol_paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:
-                self._loop.call_exception_handler({
-                    "message": "protocol.resume_writing() failed",
-                    "exception": exc,
-                    "transport": self,
-                    "protocol": self._protocol,
-                })
-
-    # -- I/O
 
     def _read_ready(self):
         # The reader closed its end.
@@ -350,7 +294,7 @@ class WritePipeTransport(_PipeBase, transports.WriteTransport):
             self._close()
 
     def write(self, data):
-        _check_data(data)
+        check_data(data)
         if isinstance(data, bytearray):
             data = memoryview(data)
         if not data:
