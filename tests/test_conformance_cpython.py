@@ -128,21 +128,12 @@ _INTERNALS = {
 # "expected" gaps must keep failing (an unexpected pass fails the run, so
 # the entry gets removed); "open" ones are undiagnosed and reported as a
 # skip only when they fail.
-_CYTHON_TRANSPORT_NOT_ASYNCIO = (
-    ("cython",), "expected",
-    "the Cython StreamTransport is an extension type and cannot subclass "
-    "asyncio.Transport (a __slots__ layout conflict); isinstance fails")
 _GAPS = {
     "EventLoopTests": {
-        "test_create_connection": _CYTHON_TRANSPORT_NOT_ASYNCIO,
-        "test_create_unix_connection": _CYTHON_TRANSPORT_NOT_ASYNCIO,
         "test_run_until_complete_stopped": (
             ("python",), "skip",
             "pure-Python engine: a pending task is destroyed and logged during "
             "the test (open bug, not yet diagnosed)"),
-    },
-    "SockTests": {
-        "test_create_connection_sock": _CYTHON_TRANSPORT_NOT_ASYNCIO,
     },
     "SendfileTests": {
         "test_sendfile_close_peer_in_the_middle_of_receiving": (

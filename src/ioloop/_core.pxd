@@ -63,7 +63,7 @@ cdef class TimerHandle:
     cdef uint64_t seq
 
 
-cdef class StreamTransport
+cdef class StreamCore
 
 
 cdef class Loop:
@@ -160,7 +160,8 @@ cdef class Loop:
     cdef int _transport_ctl(self, int fd, object tr, uint32_t new) except -1
 
 
-cdef class StreamTransport:
+cdef class StreamCore:
+    cdef object _face           # the StreamTransport the world sees
     cdef Loop _loop_c
     cdef public object _loop
     cdef public object _sock
@@ -172,7 +173,7 @@ cdef class StreamTransport:
     cdef object _buffer_updated
     cdef public object _server
     cdef public object _empty_waiter
-    cdef dict _extra
+    cdef readonly dict _extra
     cdef list _wbuf             # bytes objects still to send
     cdef Py_ssize_t _wpos       # bytes of _wbuf[0] already sent
     cdef Py_ssize_t _wsize      # total bytes buffered

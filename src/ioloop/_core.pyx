@@ -47,7 +47,7 @@ cdef enum:
     KIND_FREE = 0
     KIND_CLASSIC = 1
     KIND_ASYNCIO = 2
-    # A StreamTransport: events go straight to its _on_events().
+    # A StreamCore: events go straight to its _on_events().
     KIND_TRANSPORT = 3
     # Classic handlers always listen for EPOLLERR|EPOLLHUP (Tornado's ERROR).
     ERROR_MASK = 0x018
@@ -829,7 +829,7 @@ cdef class Loop:
 
     cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1:
         cdef FdEntry *e
-        cdef StreamTransport tr
+        cdef StreamCore tr
         cdef Handle h
         cdef object obj
         cdef object context
@@ -861,7 +861,7 @@ cdef class Loop:
             self._drop_stale(fd)
             return 0
         if e.kind == KIND_TRANSPORT:
-            tr = <StreamTransport>e.obj
+            tr = <StreamCore>e.obj
             tr._on_events(events)
             return 0
         if e.kind == KIND_CLASSIC:
@@ -1211,7 +1211,7 @@ cdef class Loop:
         return True
 
     cdef int _transport_ctl(self, int fd, object tr, uint32_t new) except -1:
-        """Register, modify or drop a StreamTransport's interest in its fd."""
+        """Register, modify or drop a StreamCore's interest in its fd."""
         cdef FdEntry *e
         cdef bint mine = (fd < self._nfds and self._fds[fd].kind == KIND_TRANSPORT
                           and self._fds[fd].obj == <PyObject *>tr)

@@ -57,13 +57,17 @@ cdef object _errno_error(int err):
     return OSError(err, _os.strerror(err))
 
 
-cdef class StreamTransport:
-    """A stream socket transport (asyncio.Transport interface)."""
+cdef class StreamCore:
+    """The C state and hot paths of a StreamTransport.
 
-    _start_tls_compatible = True
-    _sendfile_compatible = _TRY_NATIVE
+    The protocol, the server and the loop's transport map only ever see the
+    StreamTransport (``face``), a real asyncio.Transport; the core is what
+    the loop's fd table dispatches to.  The core holds the face until
+    connection_lost() (a cycle, broken there); the face holds the core.
+    """
 
-    def __cinit__(self, Loop loop, sock, protocol, waiter=None, extra=None, server=None):
+    def __cinit__(self, face, Loop loop, sock, protocol, waiter=None, extra=None, server=None):
+        self._face = face
         self._loop_c = loop
         self._loop = loop
         self._sock = sock
@@ -86,10 +90,10 @@ cdef class StreamTransport:
         self.set_protocol(protocol)
         self._server = server
         if server is not None:
-            server._attach(self)
-        loop._transports[self._sock_fd] = self
+            server._attach(face)
+        loop._transports[self._sock_fd] = face
         _set_nodelay(sock)
-        loop._call_soon(protocol.connection_made, (self,), None)
+        loop._call_soon(protocol.connection_made, (face,), None)
         loop._call_soon(self._start_reading, (), None)
         if waiter is not None:
             loop._call_soon(_set_result_unless_cancelled, (waiter, None), None)
@@ -141,9 +145,6 @@ cdef class StreamTransport:
             self._set_mask(self._mask | EPOLLIN)
 
     # -- asyncio.BaseTransport ------------------------------------------------
-
-    def get_extra_info(self, name, default=None):
-        return self._extra.get(name, default)
 
     def set_protocol(self, protocol):
         self._protocol = protocol
@@ -444,7 +445,7 @@ cdef class StreamTransport:
             self._loop.call_exception_handler({
                 "message": "protocol.pause_writing() failed",
                 "exception": exc,
-                "transport": self,
+                "transport": self._face,
                 "protocol": self._protocol,
             })
         return 0
@@ -459,7 +460,7 @@ cdef class StreamTransport:
             self._loop.call_exception_handler({
                 "message": "protocol.resume_writing() failed",
                 "exception": exc,
-                "transport": self,
+                "transport": self._face,
                 "protocol": self._protocol,
             })
         return 0
@@ -474,7 +475,7 @@ cdef class StreamTransport:
             self._loop.call_exception_handler({
                 "message": message,
                 "exception": exc,
-                "transport": self,
+                "transport": self._face,
                 "protocol": self._protocol,
             })
         self._force_close(exc)
@@ -500,7 +501,7 @@ cdef class StreamTransport:
         finally:
             sock = self._sock
             transports = self._loop._transports
-            if transports.get(self._sock_fd) is self:
+            if transports.get(self._sock_fd) is self._face:
                 del transports[self._sock_fd]
             self._sock = None
             sock.close()
@@ -509,10 +510,11 @@ cdef class StreamTransport:
             server = self._server
             self._server = None
             if server is not None:
-                server._detach(self)
+                server._detach(self._face)
             if self._empty_waiter is not None and not self._empty_waiter.done():
                 self._empty_waiter.set_exception(
                     ConnectionError("Connection is closed by peer"))
+            self._face = None
 
     # -- sendfile support -----------------------------------------------------------
 
@@ -526,6 +528,114 @@ cdef class StreamTransport:
 
     def _reset_empty_waiter(self):
         self._empty_waiter = None
+
+
+class StreamTransport(_asyncio.Transport):
+    """A TCP or Unix stream transport: an asyncio.Transport run by StreamCore.
+
+    The methods a protocol calls per message (write, writelines, is_closing,
+    pause_reading, resume_reading) are the core's own C methods, bound on
+    each instance, so they cost no extra Python frame.
+    """
+
+    _start_tls_compatible = True
+    _sendfile_compatible = _TRY_NATIVE
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        core = StreamCore(self, loop, sock, protocol, waiter, extra, server)
+        self._core = core
+        self._extra = core._extra
+        self.write = core.write
+        self.writelines = core.writelines
+        self.is_closing = core.is_closing
+        self.pause_reading = core.pause_reading
+        self.resume_reading = core.resume_reading
+
+    def __repr__(self):
+        return repr(self._core)
+
+    # Bound per instance in __init__; listed here for the class interface.
+    def write(self, data):
+        self._core.write(data)
+
+    def writelines(self, list_of_data):
+        self._core.writelines(list_of_data)
+
+    def is_closing(self):
+        return self._core.is_closing()
+
+    def pause_reading(self):
+        self._core.pause_reading()
+
+    def resume_reading(self):
+        self._core.resume_reading()
+
+    def set_protocol(self, protocol):
+        self._core.set_protocol(protocol)
+
+    def get_protocol(self):
+        return self._core.get_protocol()
+
+    def close(self):
+        self._core.close()
+
+    def abort(self):
+        self._core.abort()
+
+    def is_reading(self):
+        return self._core.is_reading()
+
+    def write_eof(self):
+        self._core.write_eof()
+
+    def can_write_eof(self):
+        return True
+
+    def get_write_buffer_size(self):
+        return self._core.get_write_buffer_size()
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        self._core.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self):
+        return self._core.get_write_buffer_limits()
+
+    # Internals used by asyncio's sendfile and TLS layers and by ioloop.
+    def _force_close(self, exc):
+        self._core._force_close(exc)
+
+    def _fatal_error(self, exc, message="Fatal error on transport"):
+        self._core._fatal_error(exc, message)
+
+    def _make_empty_waiter(self):
+        return self._core._make_empty_waiter()
+
+    def _reset_empty_waiter(self):
+        self._core._reset_empty_waiter()
+
+    @property
+    def _loop(self):
+        return self._core._loop
+
+    @property
+    def _sock(self):
+        return self._core._sock
+
+    @property
+    def _sock_fd(self):
+        return self._core._sock_fd
+
+    @property
+    def _server(self):
+        return self._core._server
+
+    @property
+    def _empty_waiter(self):
+        return self._core._empty_waiter
+
+    @property
+    def _protocol_paused(self):
+        return self._core._protocol_paused
 
 
 cdef inline Py_ssize_t iov_len_of(object chunk):
