@@ -6,9 +6,12 @@ runs pytest twice. ``IOLOOP_REQUIRE_EXTENSIONS=1`` makes the Cython run fail
 loudly instead of silently testing the twin.
 """
 
+import asyncio
 import gc
 import logging
+import shutil
 import socket
+import tempfile
 import threading
 
 import pytest
@@ -75,6 +78,38 @@ def no_fd_leak():
     after = open_fds()
     leaked = after - before
     assert not leaked, f"leaked fds: {sorted(leaked)}"
+
+
+@pytest.fixture(params=["ioloop", "asyncio"])
+def aloop(request, no_fd_leak):
+    """A fresh event loop: ioloop's, or stock asyncio's as the reference
+    (tests that use it check asyncio's behaviour and ioloop's against it)."""
+    if request.param == "ioloop":
+        lp = ioloop.new_event_loop()
+    else:
+        lp = asyncio.new_event_loop()
+    try:
+        yield lp
+    finally:
+        if not lp.is_closed():
+            pending = [t for t in asyncio.all_tasks(lp) if not t.done()]
+            for t in pending:
+                t.cancel()
+            if pending:
+                lp.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            # Let transports that were closed finish (connection_lost is scheduled).
+            lp.run_until_complete(asyncio.sleep(0.01))
+            lp.run_until_complete(lp.shutdown_default_executor())
+            lp.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def sockdir():
+    """A short directory for Unix socket paths (sun_path is 108 bytes)."""
+    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture

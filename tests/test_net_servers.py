@@ -18,103 +18,17 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
-import ioloop
-
+from netsupport import HAS_IPV6, Recorder, handler_log, is_ioloop, run
 from support import open_fds
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 10.0
 
-
-# -- fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture(params=["ioloop", "asyncio"])
-def aloop(request, no_fd_leak):
-    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
-    if request.param == "ioloop":
-        loop = ioloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        if not loop.is_closed():
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(asyncio.sleep(0.01))
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-        asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def sockdir():
-    """A short directory for Unix socket paths (sun_path is 108 bytes)."""
-    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-def is_ioloop(loop):
-    return isinstance(loop, ioloop.IOLoop)
-
-
-def handler_log(loop):
-    seen = []
-    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
-    return seen
-
-
-def _has_ipv6():
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-HAS_IPV6 = _has_ipv6()
-
-
-class Conn(asyncio.Protocol):
-    """Server-side protocol: records, echoes if asked."""
-
-    def __init__(self, loop, echo=False):
-        self.loop = loop
-        self.echo = echo
-        self.transport = None
-        self.data = bytearray()
-        self.made = loop.create_future()
-        self.lost = loop.create_future()
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.made.set_result(transport)
-
-    def data_received(self, data):
-        self.data += data
-        if self.echo:
-            self.transport.write(data)
-
-    def connection_lost(self, exc):
-        self.lost.set_result(exc)
+# -- helpers --------------------------------------------------------------------------------
 
 
 class Factory:
@@ -126,7 +40,7 @@ class Factory:
         self.made = []
 
     def __call__(self):
-        p = Conn(self.loop, **self.kw)
+        p = Recorder(self.loop, **self.kw)
         self.made.append(p)
         return p
 
@@ -660,7 +574,7 @@ def test_connect_accepted_socket(aloop):
     async def main():
         reader, writer = await asyncio.open_connection(*lsock.getsockname())
         conn, addr = await aloop.sock_accept(lsock)
-        proto = Conn(aloop, echo=True)
+        proto = Recorder(aloop, echo=True)
         tr, p = await aloop.connect_accepted_socket(lambda: proto, conn)
         assert p is proto and tr is proto.transport
         assert tr.get_extra_info("peername") == addr
@@ -684,10 +598,8 @@ def test_connect_accepted_socket(aloop):
         finally:
             c.close()
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 # -- accept() out of fds ----------------------------------------------------------------------------

@@ -8,7 +8,6 @@ Every test runs on ioloop and on stock asyncio (the reference).
 """
 
 import asyncio
-import hashlib
 import io
 import os
 import socket
@@ -16,44 +15,12 @@ import struct
 
 import pytest
 
-import ioloop
+from netsupport import Recorder, digest, is_ioloop, run, settle
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 10.0
-
 
 # -- fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture(params=["ioloop", "asyncio"])
-def aloop(request, no_fd_leak):
-    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
-    if request.param == "ioloop":
-        loop = ioloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        if not loop.is_closed():
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(asyncio.sleep(0.01))
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-        asyncio.set_event_loop(None)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-def is_ioloop(loop):
-    return isinstance(loop, ioloop.IOLoop)
 
 
 @pytest.fixture
@@ -118,15 +85,6 @@ async def recv_all(loop, sock):
         if not chunk:
             return bytes(buf)
         buf += chunk
-
-
-def digest(b):
-    return hashlib.sha256(b).hexdigest()
-
-
-async def settle(n=3):
-    for _ in range(n):
-        await asyncio.sleep(0)
 
 
 # -- argument checks ----------------------------------------------------------------------
@@ -609,28 +567,13 @@ def test_sock_sendfile_fallback_for_non_regular_files(aloop, socks, listener):
     run(aloop, main())
 
 
-class Sink(asyncio.Protocol):
-    def __init__(self, loop):
-        self.lost = loop.create_future()
-        self.data = bytearray()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.data += data
-
-    def connection_lost(self, exc):
-        self.lost.set_result(exc)
-
-
 @pytest.mark.parametrize("fileobj", ["regular", "bytesio"])
 def test_loop_sendfile_over_a_transport(aloop, socks, listener, datafile, fileobj):
     path, content = datafile
 
     async def main():
         listener.setblocking(False)
-        proto = Sink(aloop)
+        proto = Recorder(aloop)
         tr, _ = await aloop.create_connection(lambda: proto, *listener.getsockname())
         conn, _ = await aloop.sock_accept(listener)
         socks.adopt(conn)
@@ -671,7 +614,7 @@ def test_loop_sendfile_bad_arguments(aloop, socks, listener, datafile):
 
     async def main():
         listener.setblocking(False)
-        proto = Sink(aloop)
+        proto = Recorder(aloop)
         tr, _ = await aloop.create_connection(lambda: proto, *listener.getsockname())
         conn, _ = await aloop.sock_accept(listener)
         socks.adopt(conn)

@@ -9,130 +9,22 @@ Loopback and Unix sockets only, each test bounded in time, no fd leaks.
 """
 
 import asyncio
-import hashlib
 import logging
 import os
-import shutil
 import socket
 import struct
 import sys
-import tempfile
 
 import pytest
 
-import ioloop
+from netsupport import (HAS_IPV6, Lifecycle, Recorder, close_server, digest, handler_log,
+                        payload, run, slow_reader, small_buffers, tcp_listener,
+                        tcp_server)
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 10.0
 
-
-# -- fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture(params=["ioloop", "asyncio"])
-def aloop(request, no_fd_leak):
-    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
-    if request.param == "ioloop":
-        loop = ioloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        if not loop.is_closed():
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            # Let transports that were closed finish (connection_lost is scheduled).
-            loop.run_until_complete(asyncio.sleep(0.01))
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-        asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def sockdir():
-    """A short directory for Unix socket paths (sun_path is 108 bytes)."""
-    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-def handler_log(loop):
-    """Install an exception handler that records contexts; return the list."""
-    seen = []
-    loop.set_exception_handler(lambda lp, ctx: seen.append(ctx))
-    return seen
-
-
-class Recorder(asyncio.Protocol):
-    """Records every callback; futures for the interesting moments."""
-
-    def __init__(self, loop, eof_result=None):
-        self.loop = loop
-        self.events = []
-        self.data = bytearray()
-        self.transport = None
-        self.eof_result = eof_result
-        self.made = loop.create_future()
-        self.eof = loop.create_future()
-        self.lost = loop.create_future()
-        self.lost_count = 0
-        self.in_close = False
-        self._want = None
-
-    def connection_made(self, transport):
-        assert self.transport is None, "connection_made called twice"
-        self.events.append("made")
-        self.transport = transport
-        self.made.set_result(transport)
-
-    def data_received(self, data):
-        assert self.transport is not None
-        assert not self.eof.done(), "data after eof"
-        assert not self.lost.done(), "data after connection_lost"
-        assert isinstance(data, bytes) and data
-        if not self.events or self.events[-1] != "data":
-            self.events.append("data")
-        self.data += data
-        if self._want is not None and len(self.data) >= self._want[0]:
-            fut = self._want[1]
-            self._want = None
-            if not fut.done():
-                fut.set_result(None)
-
-    def eof_received(self):
-        assert not self.lost.done(), "eof after connection_lost"
-        self.events.append("eof")
-        self.eof.set_result(None)
-        return self.eof_result
-
-    def connection_lost(self, exc):
-        assert not self.in_close, "connection_lost called synchronously from close()"
-        self.lost_count += 1
-        self.events.append(("lost", exc))
-        if not self.lost.done():
-            self.lost.set_result(exc)
-
-    async def received(self, n):
-        """Wait until at least n bytes arrived."""
-        if len(self.data) >= n:
-            return
-        fut = self.loop.create_future()
-        self._want = (n, fut)
-        await fut
-
-
-async def tcp_server(loop, factory, host="127.0.0.1", **kw):
-    server = await loop.create_server(factory, host, 0, **kw)
-    return server, server.sockets[0].getsockname()[:2]
+# -- helpers --------------------------------------------------------------------------------
 
 
 async def connected(loop, kind, sockdir, server_proto, client_proto):
@@ -147,26 +39,6 @@ async def connected(loop, kind, sockdir, server_proto, client_proto):
         tr, _ = await loop.create_unix_connection(lambda: client_proto, path)
     await server_proto.made
     return server, tr
-
-
-async def close_server(server):
-    server.close()
-    await server.wait_closed()
-
-
-def small_buffers(client_tr, server_tr, size=64 * 1024):
-    """Lock small kernel buffers (no autotuning), so that a few MiB
-    written really back up in the transport."""
-    client_tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
-    server_tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-
-
-def payload(n):
-    return os.urandom(n)
-
-
-def digest(b):
-    return hashlib.sha256(b).hexdigest()
 
 
 # -- lifecycle --------------------------------------------------------------------------------
@@ -374,7 +246,7 @@ def test_extra_info_survives_close(aloop, sockdir):
 
 
 def test_transport_fd_is_not_for_add_reader(aloop):
-    lsock = _listener()
+    lsock = tcp_listener()
 
     async def main():
         s = socket.socket()
@@ -411,10 +283,8 @@ def test_transport_fd_is_not_for_add_reader(aloop):
         finally:
             conn.close()
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_lowering_high_water_pauses_at_once(aloop, sockdir):
@@ -443,22 +313,14 @@ def test_lowering_high_water_pauses_at_once(aloop, sockdir):
 # -- BufferedProtocol ---------------------------------------------------------------------
 
 
-class BufRecorder(asyncio.BufferedProtocol):
+class BufRecorder(Lifecycle, asyncio.BufferedProtocol):
     def __init__(self, loop, bufsize=4096, mode="ok"):
-        self.loop = loop
+        super().__init__(loop)
         self.buf = bytearray(bufsize)
         self.data = bytearray()
         self.mode = mode
         self.hints = []
-        self.made = loop.create_future()
         self.eof = loop.create_future()
-        self.lost = loop.create_future()
-        self.lost_count = 0
-        self.transport = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.made.set_result(None)
 
     def get_buffer(self, sizehint):
         self.hints.append(sizehint)
@@ -476,11 +338,6 @@ class BufRecorder(asyncio.BufferedProtocol):
 
     def eof_received(self):
         self.eof.set_result(None)
-
-    def connection_lost(self, exc):
-        self.lost_count += 1
-        if not self.lost.done():
-            self.lost.set_result(exc)
 
 
 @pytest.mark.parametrize("kind", ["tcp", "unix"])
@@ -1105,16 +962,8 @@ def test_connection_refused_unix(aloop, sockdir):
         s.close()
 
 
-def _listener():
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(5)
-    lsock.setblocking(False)
-    return lsock
-
-
 def test_reset_mid_write(aloop):
-    lsock = _listener()
+    lsock = tcp_listener()
 
     async def main():
         cp = Recorder(aloop)
@@ -1132,14 +981,12 @@ def test_reset_mid_write(aloop):
         assert tr.is_closing()
         tr.write(b"ignored")  # no exception after the connection is lost
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_reset_while_idle(aloop):
-    lsock = _listener()
+    lsock = tcp_listener()
 
     async def main():
         cp = Recorder(aloop)
@@ -1152,14 +999,12 @@ def test_reset_while_idle(aloop):
         assert isinstance(exc, ConnectionResetError), repr(exc)
         assert cp.events == ["made", ("lost", exc)]
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_blocked_writer_then_reader_closes(aloop):
-    lsock = _listener()
+    lsock = tcp_listener()
 
     async def main():
         cp = FlowClient(aloop, [], 64 * 1024, 16 * 1024)
@@ -1175,14 +1020,12 @@ def test_blocked_writer_then_reader_closes(aloop):
         await asyncio.sleep(0.02)
         assert cp.lost_count == 1
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_peer_closes_with_data_in_flight(aloop):
-    lsock = _listener()
+    lsock = tcp_listener()
     data = payload(4 * 1024 * 1024)
 
     async def main():
@@ -1200,10 +1043,8 @@ def test_peer_closes_with_data_in_flight(aloop):
         assert digest(cp.data) == digest(data)
         assert cp.events == ["made", "data", "eof", ("lost", None)]
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_bad_arguments_create_connection(aloop, refused_port):
@@ -1290,7 +1131,7 @@ def test_create_connection_cancelled_mid_connect(aloop):
 
 
 def test_create_connection_with_sock(aloop):
-    lsock = _listener()
+    lsock = tcp_listener()
 
     async def main():
         s = socket.socket()
@@ -1309,10 +1150,8 @@ def test_create_connection_with_sock(aloop):
         assert await cp.lost is None
         assert s.fileno() == -1  # the transport closed the socket it owned
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_create_connection_local_addr_and_ipv6(aloop):
@@ -1344,18 +1183,7 @@ def test_create_connection_local_addr_and_ipv6(aloop):
     run(aloop, main())
 
 
-def _has_ipv6():
-    if not socket.has_ipv6:
-        return False
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
+@pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 loopback")
 def test_ipv6_loopback(aloop):
     async def main():
         sp = Recorder(aloop)
@@ -1409,8 +1237,7 @@ def test_streams_echo_readline_readexactly(aloop):
             await reader.readexactly(1)
         writer.close()
         await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -1432,8 +1259,7 @@ def test_streams_unix(aloop, sockdir):
         assert await reader.read() == b"edcba"
         writer.close()
         await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -1443,18 +1269,8 @@ def test_streams_drain_under_backpressure(aloop):
     data = payload(total)
     received = bytearray()
 
-    async def handle(reader, writer):
-        while True:
-            chunk = await reader.read(64 * 1024)
-            if not chunk:
-                break
-            received.extend(chunk)
-            await asyncio.sleep(0.0005)  # a slow reader
-        writer.close()
-        await writer.wait_closed()
-
     async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        server = await asyncio.start_server(slow_reader(received), "127.0.0.1", 0)
         host, port = server.sockets[0].getsockname()[:2]
         reader, writer = await asyncio.open_connection(host, port)
         writer.transport.set_write_buffer_limits(high=128 * 1024)
@@ -1475,8 +1291,7 @@ def test_streams_drain_under_backpressure(aloop):
         assert digest(received) == digest(data)
         writer.close()
         await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main(), timeout=30)
 
@@ -1610,7 +1425,6 @@ def test_many_connections_mixed_operations(aloop, kind, sockdir):
                 assert "eof" in sp.events
                 checked += 1
         assert checked == n // 2
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main(), timeout=30)

@@ -12,17 +12,16 @@ that, the ``openssl`` command; without either the TLS tests are skipped.
 """
 
 import asyncio
-import hashlib
 import os
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-import ioloop
+from netsupport import (Lifecycle, Recorder, close_server, digest, run, slow_reader,
+                        tcp_listener)
 
 try:
     import ssl
@@ -31,66 +30,16 @@ except ImportError:  # pragma: no cover
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 10.0
-
-
-# -- fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture(params=["ioloop", "asyncio"])
-def aloop(request, no_fd_leak):
-    """A fresh event loop: ioloop's, or stock asyncio's as the reference."""
-    if request.param == "ioloop":
-        loop = ioloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
-    try:
-        yield loop
-    finally:
-        if not loop.is_closed():
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in pending:
-                t.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(asyncio.sleep(0.01))
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-        asyncio.set_event_loop(None)
-
-
-@pytest.fixture
-def sockdir():
-    d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-def run(loop, coro, timeout=TIMEOUT):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-def digest(b):
-    return hashlib.sha256(b).hexdigest()
-
 
 # -- UDP ----------------------------------------------------------------------------------
 
 
-class Dgram(asyncio.DatagramProtocol):
+class Dgram(Lifecycle, asyncio.DatagramProtocol):
     def __init__(self, loop):
-        self.loop = loop
-        self.transport = None
+        super().__init__(loop)
         self.got = []
         self.errors = []
-        self.made = loop.create_future()
-        self.lost = loop.create_future()
-        self.lost_count = 0
         self._arrived = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-        self.made.set_result(None)
 
     def datagram_received(self, data, addr):
         assert isinstance(data, bytes)
@@ -100,11 +49,6 @@ class Dgram(asyncio.DatagramProtocol):
     def error_received(self, exc):
         self.errors.append(exc)
         self._kick()
-
-    def connection_lost(self, exc):
-        self.lost_count += 1
-        if not self.lost.done():
-            self.lost.set_result(exc)
 
     def _kick(self):
         if self._arrived is not None and not self._arrived.done():
@@ -408,57 +352,14 @@ def client_ctx(tls_files):
     return ssl.create_default_context(cafile=tls_files[0])
 
 
-class Peer(asyncio.Protocol):
-    def __init__(self, loop, echo=False):
-        self.loop = loop
-        self.echo = echo
-        self.transport = None
-        self.data = bytearray()
-        self.events = []
-        self.made = loop.create_future()
-        self.eof = loop.create_future()
-        self.lost = loop.create_future()
-        self._want = None
-
-    def connection_made(self, transport):
-        self.events.append("made")
-        self.transport = transport
-        self.made.set_result(transport)
-
-    def data_received(self, data):
-        if not self.events or self.events[-1] != "data":
-            self.events.append("data")
-        self.data += data
-        if self.echo:
-            self.transport.write(data)
-        if self._want is not None and len(self.data) >= self._want[0]:
-            fut = self._want[1]
-            self._want = None
-            fut.set_result(None)
-
-    def eof_received(self):
-        self.events.append("eof")
-        self.eof.set_result(None)
-
-    def connection_lost(self, exc):
-        self.events.append("lost")
-        self.lost.set_result(exc)
-
-    async def received(self, n):
-        if len(self.data) < n:
-            fut = self.loop.create_future()
-            self._want = (n, fut)
-            await fut
-
-
 def test_tls_echo_and_extra_info(aloop, server_ctx, client_ctx):
     data = os.urandom(1024 * 1024)
 
     async def main():
-        sp = Peer(aloop, echo=True)
+        sp = Recorder(aloop, echo=True)
         server = await aloop.create_server(lambda: sp, "127.0.0.1", 0, ssl=server_ctx)
         host, port = server.sockets[0].getsockname()
-        cp = Peer(aloop)
+        cp = Recorder(aloop)
         tr, _ = await aloop.create_connection(lambda: cp, host, port, ssl=client_ctx,
                                               server_hostname="localhost")
         await sp.made
@@ -476,36 +377,35 @@ def test_tls_echo_and_extra_info(aloop, server_ctx, client_ctx):
         tr.close()
         assert await cp.lost is None
         await sp.lost
-        assert cp.events[:2] == ["made", "data"] and cp.events[-1] == "lost"
-        assert cp.events.count("lost") == 1 and sp.events.count("lost") == 1
-        assert sp.events[:2] == ["made", "data"] and sp.events[-1] == "lost"
-        server.close()
-        await server.wait_closed()
+        assert cp.events[:2] == ["made", "data"] and cp.events[-1] == ("lost", None)
+        assert cp.lost_count == 1 and sp.lost_count == 1
+        assert sp.events[:2] == ["made", "data"] and sp.events[-1][0] == "lost"
+        await close_server(server)
 
     run(aloop, main())
 
 
 def test_tls_server_hostname_checks(aloop, server_ctx, client_ctx):
     async def main():
-        server = await aloop.create_server(lambda: Peer(aloop), "127.0.0.1", 0,
+        server = await aloop.create_server(lambda: Recorder(aloop), "127.0.0.1", 0,
                                            ssl=server_ctx)
         host, port = server.sockets[0].getsockname()
         # the IP address is in the certificate: the host itself is checked
-        cp = Peer(aloop)
+        cp = Recorder(aloop)
         tr, _ = await aloop.create_connection(lambda: cp, host, port, ssl=client_ctx)
         tr.close()
         await cp.lost
         with pytest.raises(ssl.SSLCertVerificationError):
-            await aloop.create_connection(lambda: Peer(aloop), host, port, ssl=client_ctx,
+            await aloop.create_connection(lambda: Recorder(aloop), host, port, ssl=client_ctx,
                                           server_hostname="not-this-host.example")
         # no trust anchor for a self-signed certificate
         with pytest.raises(ssl.SSLCertVerificationError):
-            await aloop.create_connection(lambda: Peer(aloop), host, port,
+            await aloop.create_connection(lambda: Recorder(aloop), host, port,
                                           ssl=ssl.create_default_context(),
                                           server_hostname="localhost")
         # server_hostname needs ssl
         with pytest.raises(ValueError):
-            await aloop.create_connection(lambda: Peer(aloop), host, port,
+            await aloop.create_connection(lambda: Recorder(aloop), host, port,
                                           server_hostname="localhost")
         # ssl without a host to check needs server_hostname
         s = socket.socket()
@@ -513,14 +413,13 @@ def test_tls_server_hostname_checks(aloop, server_ctx, client_ctx):
         try:
             await aloop.sock_connect(s, (host, port))
             with pytest.raises(ValueError):
-                await aloop.create_connection(lambda: Peer(aloop), sock=s, ssl=client_ctx)
+                await aloop.create_connection(lambda: Recorder(aloop), sock=s, ssl=client_ctx)
         finally:
             s.close()
         with pytest.raises(ValueError):
-            await aloop.create_connection(lambda: Peer(aloop), host, port, ssl=client_ctx,
+            await aloop.create_connection(lambda: Recorder(aloop), host, port, ssl=client_ctx,
                                           ssl_handshake_timeout=0)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -528,7 +427,7 @@ def test_tls_server_hostname_checks(aloop, server_ctx, client_ctx):
 def test_tls_unix_and_server_closes_after_sending(aloop, server_ctx, client_ctx, sockdir):
     data = os.urandom(3 * 1024 * 1024)
 
-    class Sender(Peer):
+    class Sender(Recorder):
         def connection_made(self, transport):
             super().connection_made(transport)
             transport.write(data)
@@ -538,21 +437,20 @@ def test_tls_unix_and_server_closes_after_sending(aloop, server_ctx, client_ctx,
         path = os.path.join(sockdir, "tls")
         sp = Sender(aloop)
         server = await aloop.create_unix_server(lambda: sp, path, ssl=server_ctx)
-        cp = Peer(aloop)
+        cp = Recorder(aloop)
         tr, _ = await aloop.create_unix_connection(lambda: cp, path, ssl=client_ctx,
                                                    server_hostname="localhost")
         await cp.eof
         assert digest(cp.data) == digest(data)
         assert await cp.lost is None
         await sp.lost
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
 
 def test_start_tls_upgrades_a_plain_connection(aloop, server_ctx, client_ctx):
-    class StartTLSServer(Peer):
+    class StartTLSServer(Recorder):
         def __init__(self, loop):
             super().__init__(loop)
             self.upgraded = loop.create_future()
@@ -579,7 +477,7 @@ def test_start_tls_upgrades_a_plain_connection(aloop, server_ctx, client_ctx):
         sp = StartTLSServer(aloop)
         server = await aloop.create_server(lambda: sp, "127.0.0.1", 0)
         host, port = server.sockets[0].getsockname()
-        cp = Peer(aloop)
+        cp = Recorder(aloop)
         tr, _ = await aloop.create_connection(lambda: cp, host, port)
         assert tr.get_extra_info("ssl_object") is None
         tr.write(b"STARTTLS\n")
@@ -600,15 +498,14 @@ def test_start_tls_upgrades_a_plain_connection(aloop, server_ctx, client_ctx):
         new_tr.close()
         assert await cp.lost is None
         await sp.lost
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
 
 def test_tls_server_handshake_timeout(aloop, server_ctx):
     async def main():
-        server = await aloop.create_server(lambda: Peer(aloop), "127.0.0.1", 0,
+        server = await aloop.create_server(lambda: Recorder(aloop), "127.0.0.1", 0,
                                            ssl=server_ctx, ssl_handshake_timeout=0.3)
         addr = server.sockets[0].getsockname()
         s = socket.socket()
@@ -625,24 +522,20 @@ def test_tls_server_handshake_timeout(aloop, server_ctx):
             assert 0.2 <= elapsed < 3.0, elapsed
         finally:
             s.close()
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
 
 def test_tls_client_handshake_timeout(aloop, client_ctx):
-    lsock = socket.socket()
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(1)
-    lsock.setblocking(False)
+    lsock = tcp_listener(1)
 
     async def main():
         accepted = asyncio.ensure_future(aloop.sock_accept(lsock))
         t0 = time.monotonic()
         with pytest.raises(ConnectionAbortedError):
             await aloop.create_connection(
-                lambda: Peer(aloop), *lsock.getsockname(), ssl=client_ctx,
+                lambda: Recorder(aloop), *lsock.getsockname(), ssl=client_ctx,
                 server_hostname="localhost", ssl_handshake_timeout=0.3)
         elapsed = time.monotonic() - t0
         assert 0.2 <= elapsed < 3.0, elapsed
@@ -659,10 +552,8 @@ def test_tls_client_handshake_timeout(aloop, client_ctx):
         finally:
             conn.close()
 
-    try:
+    with lsock:
         run(aloop, main())
-    finally:
-        lsock.close()
 
 
 def test_tls_streams(aloop, server_ctx, client_ctx):
@@ -682,8 +573,7 @@ def test_tls_streams(aloop, server_ctx, client_ctx):
         assert await reader.read() == b"\ncba"
         writer.close()
         await writer.wait_closed()
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -694,18 +584,9 @@ def test_tls_streams_backpressure(aloop, server_ctx, client_ctx):
     data = os.urandom(8 * 1024 * 1024)
     received = bytearray()
 
-    async def handle(reader, writer):
-        while True:
-            chunk = await reader.read(64 * 1024)
-            if not chunk:
-                break
-            received.extend(chunk)
-            await asyncio.sleep(0.0005)
-        writer.close()
-        await writer.wait_closed()
-
     async def main():
-        server = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=server_ctx)
+        server = await asyncio.start_server(slow_reader(received), "127.0.0.1", 0,
+                                            ssl=server_ctx)
         host, port = server.sockets[0].getsockname()
         reader, writer = await asyncio.open_connection(host, port, ssl=client_ctx,
                                                        server_hostname="localhost")
@@ -723,7 +604,6 @@ def test_tls_streams_backpressure(aloop, server_ctx, client_ctx):
         while len(received) < len(data):
             await asyncio.sleep(0.01)
         assert digest(received) == digest(data)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main(), timeout=30)
