@@ -1,12 +1,15 @@
 """Servers of the asyncio face: create_server (hosts, ports, socket options,
 sock=, start_serving), the Server object (sockets, is_serving, close,
-wait_closed, serve_forever, async with), many concurrent clients, Unix
-servers, connect_accepted_socket, and accept() backing off on EMFILE.
+wait_closed, close_clients, abort_clients, serve_forever, async with), many
+concurrent clients, Unix servers, connect_accepted_socket, and accept()
+backing off on EMFILE.
 
 Every test runs on ioloop and on stock asyncio (the reference). Where
 asyncio's behaviour changed across Python versions (wait_closed waiting for
 connections, 3.12.1; Unix socket cleanup, 3.13) the asyncio run checks the
-running Python's behaviour and ioloop is held to the newer one.
+running Python's behaviour and ioloop is held to the newer one; APIs that
+are new in asyncio (close_clients, abort_clients: 3.13) are skipped on the
+asyncio run of an older Python.
 """
 
 import asyncio
@@ -22,7 +25,8 @@ import time
 
 import pytest
 
-from netsupport import HAS_IPV6, Recorder, handler_log, is_ioloop, run
+from netsupport import (HAS_IPV6, Recorder, digest, handler_log, is_ioloop, payload, run,
+                        small_buffers, tcp_server)
 from support import open_fds
 
 pytestmark = pytest.mark.timeout(60)
@@ -384,6 +388,131 @@ def test_close_keeps_connections_and_wait_closed(aloop):
         await f.made[0].lost
         await asyncio.wait_for(waiter, 5)
         await server.wait_closed()  # again: returns at once
+
+    run(aloop, main())
+
+
+# -- close_clients / abort_clients (Python 3.13 API) ------------------------------------------
+
+
+def _needs(server, name):
+    """ioloop's Server has close_clients/abort_clients on every Python;
+    stock asyncio's from 3.13 only (the asyncio run is skipped before)."""
+    if not hasattr(server, name):
+        pytest.skip(f"asyncio's Server.{name} is new in Python 3.13")
+
+
+async def _listen(loop, kind, factory, sockdir):
+    """A TCP or Unix server; returns it and a coroutine function that
+    connects a client protocol to it."""
+    if kind == "tcp":
+        server, addr = await tcp_server(loop, factory)
+        return server, lambda proto: loop.create_connection(lambda: proto, *addr)
+    path = os.path.join(sockdir, "s")
+    server = await loop.create_unix_server(factory, path)
+    return server, lambda proto: loop.create_unix_connection(lambda: proto, path)
+
+
+async def _busy_and_idle_clients(loop, kind, sockdir, data, api):
+    """A server (TCP or Unix) with two clients: ``data`` backs up in the
+    first one's server-side transport (that client does not read), the
+    second one is idle. Skips unless the server has the method ``api``.
+    Returns (factory, server, connect, [(server_proto, client_proto)] * 2)."""
+    factory = Factory(loop)
+    server, connect = await _listen(loop, kind, factory, sockdir)
+    _needs(server, api)
+    pairs = []
+    for i in range(2):
+        cp = Recorder(loop)
+        await connect(cp)
+        pairs.append((await _first_made(factory, i), cp))
+    busy_sp, busy_cp = pairs[0]
+    small_buffers(busy_sp.transport, busy_cp.transport)
+    busy_cp.transport.pause_reading()
+    busy_sp.transport.write(data)
+    assert busy_sp.transport.get_write_buffer_size() > 0, "8 MiB should not fit the kernel buffers"
+    return factory, server, connect, pairs
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_close_clients_flushes_and_leaves_the_listener(aloop, kind, sockdir):
+    """close_clients() calls close() on every connection the server
+    accepted: each flushes what it buffered, then connection_lost(None).
+    The listening sockets are close()'s business: the server keeps serving
+    and a client that connects afterwards stays open. After close(), a
+    second close_clients() lets wait_closed() complete."""
+    data = payload(8 * 1024 * 1024)
+
+    async def main():
+        f, server, connect, ((busy_sp, busy_cp), (idle_sp, idle_cp)) = \
+            await _busy_and_idle_clients(aloop, kind, sockdir, data, "close_clients")
+        server.close_clients()
+        assert busy_sp.transport.is_closing() and idle_sp.transport.is_closing()
+        assert await idle_sp.lost is None
+        assert await idle_cp.lost is None
+        assert idle_cp.events == ["made", "eof", ("lost", None)]
+        await asyncio.sleep(0.05)
+        assert not busy_sp.lost.done(), "connection_lost before the buffer was flushed"
+        assert not busy_cp.eof.done()
+        # the listener is untouched
+        assert server.is_serving() and len(server.sockets) == 1
+        late_cp = Recorder(aloop)
+        await connect(late_cp)
+        late_sp = await _first_made(f, 2)
+        await asyncio.sleep(0.01)
+        assert not late_sp.transport.is_closing() and not late_cp.eof.done()
+
+        server.close()
+        waiter = asyncio.ensure_future(server.wait_closed())
+        await asyncio.sleep(0.05)
+        assert not waiter.done(), "wait_closed returned with connections open"
+        server.close_clients()
+        assert late_sp.transport.is_closing()
+        assert await late_cp.lost is None
+        busy_cp.transport.resume_reading()
+        await busy_cp.eof
+        assert len(busy_cp.data) == len(data) and digest(busy_cp.data) == digest(data)
+        assert await busy_sp.lost is None
+        assert await busy_cp.lost is None
+        await asyncio.wait_for(waiter, 5)
+        assert [p.lost_count for p in f.made] == [1, 1, 1]
+        assert [p.events[-1] for p in f.made] == [("lost", None)] * 3
+        server.close_clients()  # nothing left: a no-op
+        await server.wait_closed()
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_abort_clients_drops_buffered_data(aloop, kind, sockdir):
+    """abort_clients() calls abort() on every connection the server
+    accepted: connection_lost(None) comes without waiting for the peer to
+    read, and what was buffered is dropped. After close(), wait_closed()
+    completes with the slow client still not reading."""
+    data = payload(8 * 1024 * 1024)
+
+    async def main():
+        f, server, connect, ((busy_sp, busy_cp), (idle_sp, idle_cp)) = \
+            await _busy_and_idle_clients(aloop, kind, sockdir, data, "abort_clients")
+        server.close()
+        waiter = asyncio.ensure_future(server.wait_closed())
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        server.abort_clients()
+        assert busy_sp.transport.is_closing() and idle_sp.transport.is_closing()
+        assert busy_sp.transport.get_write_buffer_size() == 0
+        assert await busy_sp.lost is None
+        assert await idle_sp.lost is None
+        await asyncio.wait_for(waiter, 5)
+        assert not busy_cp.eof.done() and not busy_cp.lost.done()
+        busy_cp.transport.resume_reading()
+        exc = await busy_cp.lost
+        assert exc is None or isinstance(exc, ConnectionError)
+        assert len(busy_cp.data) < len(data)
+        await idle_cp.lost
+        assert [p.lost_count for p in f.made] == [1, 1]
+        server.abort_clients()  # nothing left: a no-op
+        await server.wait_closed()
 
     run(aloop, main())
 
