@@ -126,22 +126,9 @@ _INTERNALS = {
 # Known ioloop gaps, open bugs (docs/conformance.md), listed so CI can land
 # while they are fixed. {class name: {test: (engines, reason)}}.
 # "expected" gaps must keep failing (an unexpected pass fails the run, so
-# the entry gets removed); "open" ones are undiagnosed and reported as a
-# skip only when they fail.
-_GAPS = {
-    "EventLoopTests": {
-        "test_run_until_complete_stopped": (
-            ("python",), "skip",
-            "pure-Python engine: a pending task is destroyed and logged during "
-            "the test (open bug, not yet diagnosed)"),
-    },
-    "SendfileTests": {
-        "test_sendfile_close_peer_in_the_middle_of_receiving": (
-            ("cython", "python"), "open",
-            "sendfile after the peer closed mid-transfer: the transport is not "
-            "closing when the test expects it"),
-    },
-}
+# the entry gets removed); "open" ones are undiagnosed or fail only with
+# some timings, and are reported as a skip only when they fail.
+_GAPS = {}
 
 
 def _mark_gaps(cls):

@@ -100,3 +100,117 @@ def test_pending_task_of_an_unclosed_loop_is_collected():
     gc.collect()
     assert ref() is None
     assert tref() is None
+
+
+class _SelfScheduling:
+    """Keeps the handle of a callback bound to itself: a reference cycle
+    (object -> handle -> bound method -> object) through the handle."""
+
+    def __init__(self, schedule):
+        self.h = schedule(self.cb)
+
+    def cb(self):
+        pass
+
+
+@pytest.mark.parametrize("how", ["call_soon", "call_later", "add_timeout"])
+def test_a_handle_that_ran_does_not_keep_a_cycle_alive(how):
+    loop = ioloop.IOLoop()
+    try:
+        schedule = {
+            "call_soon": loop.call_soon,
+            "call_later": lambda cb: loop.call_later(0, cb),
+            "add_timeout": lambda cb: loop.add_timeout(loop.time(), cb),
+        }[how]
+        obj = _SelfScheduling(schedule)
+        ref = weakref.ref(obj)
+        del obj
+        loop.call_later(0.01, loop.stop)
+        loop.start()
+        gc.collect()
+        assert ref() is None
+    finally:
+        loop.close()
+
+
+def test_a_cancelled_timer_does_not_keep_a_cycle_alive(loop):
+    obj = _SelfScheduling(lambda cb: loop.call_later(3600, cb))
+    obj.h.cancel()
+    ref = weakref.ref(obj)
+    del obj
+    gc.collect()
+    assert ref() is None
+
+
+@pytest.mark.parametrize("how", ["call_soon", "call_later"])
+def test_handles_pending_at_close_do_not_keep_a_cycle_alive(how):
+    loop = ioloop.IOLoop()
+    delay = {"call_soon": None, "call_later": 3600}[how]
+    obj = _SelfScheduling(loop.call_soon if delay is None
+                          else (lambda cb: loop.call_later(delay, cb)))
+    ref = weakref.ref(obj)
+    del obj
+    loop.close()
+    gc.collect()
+    assert ref() is None
+
+
+def test_reader_removed_does_not_keep_a_cycle_alive(loop):
+    a, b = socket.socketpair()
+    try:
+        class Reader:
+            def __init__(self):
+                loop.add_reader(a, self.cb)
+                self.h = None
+
+            def cb(self):
+                pass
+
+        obj = Reader()
+        ref = weakref.ref(obj)
+        del obj
+        loop.remove_reader(a)
+        gc.collect()
+        assert ref() is None
+    finally:
+        a.close()
+        b.close()
+
+
+def test_task_sleeping_when_its_loop_closed_is_collected():
+    # task -> coroutine frame -> asyncio.sleep's TimerHandle -> future ->
+    # task: the cycle goes through a handle the loop dropped at close().
+    import asyncio
+
+    loop = ioloop.IOLoop()
+    loop.set_exception_handler(lambda lp, ctx: None)  # "Task was destroyed..."
+    started = []
+
+    async def sleeper():
+        started.append(1)
+        await asyncio.sleep(3600)
+
+    task = loop.create_task(sleeper())
+    loop.call_later(0.01, loop.stop)
+    loop.run_forever()
+    assert started
+    tref = weakref.ref(task)
+    del task
+    loop.close()
+    gc.collect()
+    assert tref() is None
+
+
+def test_handle_that_ran_keeps_its_context_and_repr(loop):
+    import contextvars
+
+    var = contextvars.ContextVar("v", default=0)
+    token = var.set(7)
+    try:
+        h = loop.call_soon(loop.stop)
+    finally:
+        var.reset(token)
+    loop.run_forever()
+    assert not h.cancelled()
+    assert h.get_context().run(var.get) == 7
+    repr(h)

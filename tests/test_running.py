@@ -123,6 +123,55 @@ def test_stop_from_other_thread_via_add_callback(loop):
     assert time.monotonic() - t0 < 2
 
 
+def test_stop_handles_io_that_is_ready_in_the_last_iteration(aloop, pairs):
+    """asyncio polls in every iteration, the one that stop() ends included,
+    so I/O that became ready while run_until_complete() ran is handled
+    before it returns. The engine may skip the zero-timeout poll while
+    callbacks are ready; the last iteration must still look at I/O.
+    (CPython's test_sendfile_close_peer_in_the_middle_of_receiving needs
+    it: the EOF read after the failed sendfile closes the transport.)"""
+    a, b = pairs()
+    got = []
+    aloop.add_reader(a.fileno(), lambda: got.append(a.recv(16)))
+
+    async def send():
+        # I/O becomes ready after this run's first poll; the next (and
+        # last) iteration only runs the done callback that stops the loop.
+        b.send(b"x")
+
+    try:
+        for i in range(1, 21):
+            aloop.run_until_complete(send())
+            assert got == [b"x"] * i, f"round {i}: the ready reader did not run"
+    finally:
+        aloop.remove_reader(a.fileno())
+
+
+def test_run_until_complete_stopped_does_not_log_its_pending_task(aloop, caplog):
+    """run_until_complete(coro) whose loop is stopped before the task ends
+    raises RuntimeError; the caller has no handle on the task it made, so
+    that task's destruction is not logged too ("Task was destroyed but it
+    is pending!"), as in asyncio."""
+    import gc
+    import weakref
+
+    async def main():
+        aloop.stop()
+        await aloop.create_future()  # never done
+
+    with pytest.raises(RuntimeError, match="stopped before Future completed"):
+        aloop.run_until_complete(main())
+    (task,) = asyncio.all_tasks(aloop)
+    ref = weakref.ref(task)
+    del task
+    aloop.close()
+    gc.collect()
+    assert ref() is None, "the abandoned task was not collected: nothing was checked"
+    destroyed = [r for r in caplog.get_records("call")
+                 if "Task was destroyed but it is pending" in r.getMessage()]
+    assert not destroyed
+
+
 def test_is_running(loop):
     states = []
     assert not loop.is_running()

@@ -147,6 +147,7 @@ cdef class Loop:
     cdef int _run_callback(self, object callback, object args, object kwargs,
                            object context, object report) except -1
     cdef int _run_once(self) except -1
+    cdef int _poll_before_stop(self) except -1
     cdef int _poll(self) except -1
     cdef int _dispatch(self) except -1
     cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1

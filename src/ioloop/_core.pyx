@@ -164,6 +164,8 @@ cdef class Handle:
     def __repr__(self):
         if self._cancelled:
             return "<Handle cancelled>"
+        if self.callback is None:
+            return "<Handle done>"
         return _common.handle_repr("Handle", self.callback, self.args, None)
 
 
@@ -194,6 +196,8 @@ cdef class TimerHandle:
     def __repr__(self):
         if self._cancelled:
             return f"<TimerHandle cancelled when={self._when}>"
+        if self.callback is None:
+            return f"<TimerHandle done when={self._when}>"
         return _common.handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
 
 
@@ -238,6 +242,27 @@ cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
     h.kwargs = kwargs if kwargs else None
     h.context = _capture_context() if context is None else context
     return h
+
+
+# Handles are not GC containers (no_gc: a GC header would cost 16 bytes per
+# pending timer). While the loop owns a handle, Loop's traverse reports what
+# the handle holds; once the loop is done with it (it ran, it was cancelled,
+# its fd was removed, the loop closed) the handle drops its callback and
+# arguments, so a handle the user keeps cannot close an uncollectable cycle
+# (``self.h = loop.call_later(1, self.cb)``; a task sleeping when its loop
+# closed). The context stays: get_context() keeps answering.
+cdef inline void _release_handle(PyObject *obj) noexcept:
+    cdef Handle h = <Handle>obj
+    h.callback = None
+    h.args = None
+    h.kwargs = None
+
+
+cdef inline void _release_timer(PyObject *obj) noexcept:
+    cdef TimerHandle h = <TimerHandle>obj
+    h.callback = None
+    h.args = None
+    h.kwargs = None
 
 
 cdef inline void _release_item(ReadyItem *item) noexcept:
@@ -682,15 +707,33 @@ cdef class Loop:
         self._running = True
         try:
             while True:
-                self._run_once()
+                if not self._run_once() and self._stopping:
+                    self._poll_before_stop()
                 if self._stopping:
                     break
         finally:
             self._stopping = False
             self._running = False
 
+    cdef int _poll_before_stop(self) except -1:
+        # The last iteration skipped its poll (callbacks were ready and the
+        # previous poll was a moment ago), so stop() would return without
+        # looking at I/O that is already ready. asyncio polls in every
+        # iteration, the last one included, and code that pumps the loop
+        # with run_until_complete() relies on it: poll once (timeout 0, as
+        # we are stopping) and run the ready I/O handlers. The callbacks
+        # they schedule wait for the next run, as after any asyncio
+        # iteration.
+        self._poll()
+        self._dispatch()
+        if self._rebuild_needed:
+            self._rebuild_epoll()
+        return 0
+
     cdef int _run_once(self) except -1:
+        """One iteration. Returns 0 if it skipped the poll, else 1."""
         cdef bint full
+        cdef int polled = 1
         cdef Py_ssize_t ntodo, i
         cdef PyObject *item
         cdef ReadyItem ritem
@@ -706,7 +749,7 @@ cdef class Loop:
                     and _monotonic() - self._last_poll < POLL_SKIP_SECONDS):
                 # Callbacks are waiting and we polled a moment ago: skip the
                 # syscall. I/O waits at most POLL_SKIP_SECONDS for its turn.
-                pass
+                polled = 0
             else:
                 full = self._poll()
             self._dispatch()
@@ -735,7 +778,11 @@ cdef class Loop:
                 hh = <Handle>ritem.handle
                 Py_DECREF(hh)  # the queue's reference; hh holds its own
                 if not hh._cancelled:
-                    self._run_callback(hh.callback, hh.args, hh.kwargs, hh.context, hh.callback)
+                    try:
+                        self._run_callback(hh.callback, hh.args, hh.kwargs, hh.context,
+                                           hh.callback)
+                    finally:
+                        _release_handle(<PyObject *>hh)
                 hh = None
             else:
                 # Take over the queue's references.
@@ -763,11 +810,14 @@ cdef class Loop:
             th = <TimerHandle>item
             Py_DECREF(th)
             if not th._cancelled:
-                self._run_callback(th.callback, th.args, th.kwargs, th.context, th.callback)
+                try:
+                    self._run_callback(th.callback, th.args, th.kwargs, th.context, th.callback)
+                finally:
+                    _release_timer(<PyObject *>th)
             th = None
         self._due_pos = 0
         self._due_len = 0
-        return 0
+        return polled
 
     cdef int _poll(self) except -1:
         """epoll_wait into the event buffer; returns 1 if it came back full."""
@@ -873,9 +923,12 @@ cdef class Loop:
                 context = self._empty_context()
             if self._debug_enabled:
                 t0 = _monotonic()
+            # Keep the callback: a handler that removes itself releases it
+            # from the handle, and an error report still names it.
+            cb = h.callback
             PyContext_Enter(context)
             try:
-                result = h.callback(obj, events)
+                result = cb(obj, events)
                 if result is not None:
                     self._handle_callback_result(result)
             except BrokenPipeError:
@@ -890,7 +943,7 @@ cdef class Loop:
                     self._shared_ctx = None
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
-                self._report_exception(h.callback)
+                self._report_exception(cb)
                 if (isinstance(exc, OSError) and (<object>exc).errno == EBADF
                         and fd < self._nfds and self._fds[fd].kind == KIND_CLASSIC
                         and self._fds[fd].gen == gen and not self._fd_matches(fd)):
@@ -902,7 +955,7 @@ cdef class Loop:
             if shared and len(context):
                 self._shared_ctx = None
             if self._debug_enabled:
-                self._check_slow(h.callback, t0)
+                self._check_slow(cb, t0)
             return 0
         # asyncio reader/writer; ERR/HUP wake both (as selectors does).
         if events & (EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP) and e.reader != NULL:
@@ -950,6 +1003,10 @@ cdef class Loop:
         e.events = 0
         e.streak = 0
         e.changed_batch = self._batch
+        if reader != NULL:
+            _release_handle(reader)
+        if writer != NULL:
+            _release_handle(writer)
         # Decref last: a __del__ may re-enter the loop.
         Py_XDECREF(obj)
         Py_XDECREF(reader)
@@ -1350,6 +1407,8 @@ cdef class Loop:
             self._events = NULL
         if rq != NULL:
             for i in range(rq_len):
+                if rq[(rq_head + i) & (rq_cap - 1)].handle != NULL:
+                    _release_handle(rq[(rq_head + i) & (rq_cap - 1)].handle)
                 _release_item(&rq[(rq_head + i) & (rq_cap - 1)])
             PyMem_Free(rq)
         if heap != NULL:
@@ -1358,14 +1417,22 @@ cdef class Loop:
             for i in range(heap_len):
                 (<TimerHandle>heap[i].handle).in_heap = False
             for i in range(heap_len):
+                _release_timer(heap[i].handle)
+            for i in range(heap_len):
                 Py_XDECREF(heap[i].handle)
             PyMem_Free(heap)
         if due != NULL:
             for i in range(due_pos, due_len):
+                if due[i] != NULL:
+                    _release_timer(due[i])
                 Py_XDECREF(due[i])
             PyMem_Free(due)
         if fds != NULL:
             for i in range(nfds):
+                if fds[i].reader != NULL:
+                    _release_handle(fds[i].reader)
+                if fds[i].writer != NULL:
+                    _release_handle(fds[i].writer)
                 Py_XDECREF(fds[i].obj)
                 Py_XDECREF(fds[i].reader)
                 Py_XDECREF(fds[i].writer)

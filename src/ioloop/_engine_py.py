@@ -346,12 +346,27 @@ class Loop:
         self._running = True
         try:
             while True:
-                self._run_once()
+                polled = self._run_once()
                 if self._stopping:
+                    if not polled:
+                        self._poll_before_stop()
                     break
         finally:
             self._stopping = False
             self._running = False
+
+    def _poll_before_stop(self):
+        # The last iteration skipped its poll (callbacks were ready and the
+        # previous poll was recent), so stop() would return without looking
+        # at I/O that is already ready -- asyncio polls in every iteration,
+        # the last one included, and code that pumps the loop with
+        # run_until_complete() relies on it. Poll once (timeout 0: we are
+        # stopping) and run the ready I/O handlers; the callbacks they
+        # schedule wait for the next run, as after any asyncio iteration.
+        self._poll()
+        self._dispatch()
+        if self._rebuild_needed:
+            self._rebuild_epoll()
 
     def _poll_timeout(self):
         if self._ready or self._stopping or self._due:
@@ -369,11 +384,13 @@ class Loop:
         return min(delta, _MAX_POLL_SECONDS)
 
     def _run_once(self):
+        """One iteration; returns False if it skipped the poll."""
         self._iteration += 1
+        polled = True
         if not self._pending:
             if ((self._ready or self._due) and not self._stopping
                     and _monotonic() - self._last_poll < _POLL_SKIP_SECONDS):
-                pass  # see _core.pyx: skip the zero-timeout poll for a moment
+                polled = False  # see _core.pyx: skip the zero-timeout poll for a moment
             else:
                 self._poll()
         self._dispatch()
@@ -395,6 +412,7 @@ class Loop:
             h = due.popleft()
             if not h._cancelled:
                 self._run_callback(h.callback, h.args, h.kwargs, h.context, h.callback)
+        return polled
 
     def _poll(self):
         # Set _polling before looking at the queue (see _post).

@@ -397,6 +397,12 @@ class IOLoop(*_MIXINS, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc
         self._check_runnable()
         new_task = not asyncio.isfuture(future)
         future = asyncio.ensure_future(future, loop=self)
+        if new_task:
+            # A task made here that is still pending when the loop stops is
+            # reported by the RuntimeError below; the caller has no handle
+            # on it, so its destruction must not also log "Task was
+            # destroyed but it is pending!" (as asyncio).
+            future._log_destroy_pending = False
         future.add_done_callback(_stop_when_done)
         try:
             self.run_forever()
