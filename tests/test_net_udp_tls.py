@@ -101,6 +101,35 @@ def test_udp_local_and_remote(aloop):
     run(aloop, main())
 
 
+def test_udp_transport_fd_is_not_open_to_add_reader(aloop):
+    """The fd of a live datagram transport refuses add/remove_reader and
+    _writer (RuntimeError, as asyncio); once it is closed, the number is
+    free again."""
+    async def main():
+        tr, proto = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0))
+        fd = tr.get_extra_info("socket").fileno()
+        for call in (lambda: aloop.add_reader(fd, print),
+                     lambda: aloop.add_writer(fd, print),
+                     lambda: aloop.remove_reader(fd),
+                     lambda: aloop.remove_writer(fd)):
+            with pytest.raises(RuntimeError, match="is used by transport"):
+                call()
+        # The transport still receives.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"ping", tr.get_extra_info("sockname"))
+            await proto.wait(lambda: proto.got)
+        assert proto.got[0][0] == b"ping"
+        tr.close()
+        await proto.lost
+        a, b = socket.socketpair()
+        with a, b:
+            aloop.add_reader(a.fileno(), print)
+            assert aloop.remove_reader(a.fileno())
+
+    run(aloop, main())
+
+
 def test_udp_many_datagrams_keep_boundaries(aloop):
     async def main():
         srv_tr, srv = await aloop.create_datagram_endpoint(

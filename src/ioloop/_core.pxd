@@ -79,6 +79,9 @@ cdef class Loop:
     cdef bint _rebuild_needed
     cdef bint _debug_enabled
     cdef public double slow_callback_duration
+    # Live Python transports (datagram, non-TCP/Unix stream): while any is,
+    # add/remove_reader/writer ask the facade whether the fd is theirs.
+    cdef public Py_ssize_t _py_owned_fds
     cdef uint64_t _fork_epoch
     cdef uint64_t _iteration
     cdef double _last_poll

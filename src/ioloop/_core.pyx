@@ -1291,17 +1291,31 @@ cdef class Loop:
         self._register(fd, new, KIND_TRANSPORT, tr, None, None)
         return 0
 
+    # A StreamCore's fd is refused by _add_rw/_remove_rw themselves; fds of
+    # Python transports are checked by the facade's _ensure_fd_no_transport,
+    # asked only while such a transport is alive.
     def add_reader(self, fd, callback, *args):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, False)
 
     def add_writer(self, fd, callback, *args):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, True)
 
     def remove_reader(self, fd):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, False)
 
     def remove_writer(self, fd):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
+
+    def _ensure_fd_no_transport(self, fd):
+        """Overridden by the facade (it knows the transports)."""
 
     # -- signals, fork, close ----------------------------------------------
 

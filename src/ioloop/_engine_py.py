@@ -141,6 +141,7 @@ class Loop:
 
     def __init__(self, *args, **kwargs):
         self._closed = False
+        self._py_owned_fds = 0  # live transports (see add_reader)
         self._running = False
         self._stopping = False
         self._polling = False
@@ -707,17 +708,30 @@ class Loop:
         old.cancel()
         return True
 
+    # While a transport is alive, the facade's _ensure_fd_no_transport
+    # refuses changes to its fd (as asyncio does).
     def add_reader(self, fd, callback, *args):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, False)
 
     def add_writer(self, fd, callback, *args):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, True)
 
     def remove_reader(self, fd):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, False)
 
     def remove_writer(self, fd):
+        if self._py_owned_fds:
+            self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
+
+    def _ensure_fd_no_transport(self, fd):
+        """Overridden by the facade (it knows the transports)."""
 
     # -- signals, fork, close --------------------------------------------------
 

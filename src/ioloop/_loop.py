@@ -46,7 +46,7 @@ else:
         from ._engine_py import Handle, Loop as _Engine, TimerHandle
         implementation = "python"
 
-from ._net import NetMixin, TwinFdGuard
+from ._net import NetMixin
 from ._unix import UnixMixin
 
 logger = logging.getLogger("ioloop")
@@ -69,12 +69,7 @@ class _Current(threading.local):
 _current = _Current()
 
 
-# The Cython engine guards transport-owned fds itself; the twin needs a
-# Python-level check.
-_MIXINS = (UnixMixin, NetMixin) if implementation == "cython" else (UnixMixin, TwinFdGuard, NetMixin)
-
-
-class IOLoop(*_MIXINS, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
+class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::

@@ -313,45 +313,23 @@ class _SendfileDrain(asyncio.Protocol):
             self._proto.resume_writing()
 
 
-class TwinFdGuard:
-    """With the pure-Python engine: refuse reader/writer changes on an fd
-    that a transport owns, as asyncio does. (The Cython engine checks this
-    itself, without a Python-level wrapper.)"""
-
-    def add_reader(self, fd, callback, *args):
-        self._ensure_fd_no_transport(fd)
-        return super().add_reader(fd, callback, *args)
-
-    def add_writer(self, fd, callback, *args):
-        self._ensure_fd_no_transport(fd)
-        return super().add_writer(fd, callback, *args)
-
-    def remove_reader(self, fd):
-        self._ensure_fd_no_transport(fd)
-        return super().remove_reader(fd)
-
-    def remove_writer(self, fd):
-        self._ensure_fd_no_transport(fd)
-        return super().remove_writer(fd)
-
-
 class NetMixin:
     """``sock_*``, ``create_connection``/``create_server`` and their Unix
     variants, ``connect_accepted_socket``, ``create_datagram_endpoint``,
     ``sendfile``/``sock_sendfile`` and ``start_tls``."""
 
-    # The engine's own registry methods, for transports (no ownership check).
+    # The engine's own registry, for transports: no ownership check.
     def _raw_add_reader(self, fd, callback, *args):
-        return super(NetMixin, self).add_reader(fd, callback, *args)
+        return self._add_rw(fd, callback, args, False)
 
     def _raw_add_writer(self, fd, callback, *args):
-        return super(NetMixin, self).add_writer(fd, callback, *args)
+        return self._add_rw(fd, callback, args, True)
 
     def _raw_remove_reader(self, fd):
-        return super(NetMixin, self).remove_reader(fd)
+        return self._remove_rw(fd, False)
 
     def _raw_remove_writer(self, fd):
-        return super(NetMixin, self).remove_writer(fd)
+        return self._remove_rw(fd, True)
 
     # fd -> transport, so the registry can refuse a second owner.
     @property

@@ -139,6 +139,9 @@ class _BaseTransport(FlowControl):
         if server is not None:
             server._attach(self)
         loop._transports[self._sock_fd] = self
+        # The engine asks _ensure_fd_no_transport only while one is alive.
+        loop._py_owned_fds += 1
+        self._owns_fd = True
 
     def __repr__(self):
         info = [self.__class__.__name__]
@@ -205,6 +208,9 @@ class _BaseTransport(FlowControl):
                 self._protocol.connection_lost(exc)
         finally:
             sock = self._sock
+            if self._owns_fd:
+                self._owns_fd = False
+                self._loop._py_owned_fds -= 1
             if sock is not None:
                 if self._loop._transports.get(self._sock_fd) is self:
                     del self._loop._transports[self._sock_fd]
