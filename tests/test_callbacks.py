@@ -80,6 +80,36 @@ def test_add_callback_args_kwargs_and_return_none(loop):
     assert got == [((1, 2), {"x": 3})]
 
 
+def test_add_callback_binds_arguments_like_a_python_def(loop):
+    """add_callback(callback, *args, **kwargs), exactly as Tornado's def:
+    callback by keyword, each call's args and kwargs its own, the same
+    TypeErrors for a missing or doubled callback."""
+    got = []
+
+    def rec(*a, **k):
+        got.append((a, k))
+
+    shared = {"x": 1}
+    loop.add_callback(rec)
+    loop.add_callback(rec, 1)
+    loop.add_callback(rec, *range(40))
+    loop.add_callback(rec, **shared)
+    shared["x"] = 2  # the call keeps the values it was given
+    loop.add_callback(callback=rec)
+    loop.add_callback(callback=rec, y=2)
+    loop.add_callback(rec, "a", callback_arg=3)
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'callback'"):
+        loop.add_callback()
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'callback'"):
+        loop.add_callback(x=1)
+    with pytest.raises(TypeError, match="multiple values for argument 'callback'"):
+        loop.add_callback(rec, callback=rec)
+    loop.add_callback(loop.stop)
+    loop.start()
+    assert got == [((), {}), ((1,), {}), (tuple(range(40)), {}), ((), {"x": 1}),
+                   ((), {}), ((), {"y": 2}), (("a",), {"callback_arg": 3})]
+
+
 @pytest.mark.parametrize("bad", [None, 1, "callback", object()])
 def test_add_callback_non_callable_is_type_error(loop, bad):
     with pytest.raises(TypeError):

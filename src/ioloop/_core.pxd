@@ -138,6 +138,7 @@ cdef class Loop:
     cdef int _register(self, int fd, uint32_t events, int kind, object obj,
                        object reader, object writer) except -1
     cdef int _heap_push(self, TimerHandle h) except -1
+    cdef object _add_callback(self, object callback, tuple args, object kwargs)
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _schedule(self, double when, object callback, tuple args,
                                object kwargs, object context)
