@@ -229,6 +229,45 @@ def test_set_protocol_switches_delivery(aloop, sockdir):
     run(aloop, main())
 
 
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_transports_are_asyncio_transports(aloop, kind, sockdir):
+    """Both ends are asyncio.Transport instances (libraries and CPython's
+    tests check it), connection_made gets the same object create_connection
+    returns, and that object is not kept alive by the loop once closed."""
+    import gc
+    import weakref
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        for t in (tr, sp.transport):
+            assert isinstance(t, asyncio.Transport)
+            assert isinstance(t, asyncio.ReadTransport) and isinstance(t, asyncio.WriteTransport)
+        assert cp.transport is tr
+        assert tr.get_protocol() is cp and sp.transport.get_protocol() is sp
+        # The per-message methods answer on the object the protocol holds.
+        tr.write(b"ab")
+        tr.writelines([b"c", bytearray(b"d")])
+        await sp.received(4)
+        assert not tr.is_closing()
+        tr.pause_reading()
+        assert not tr.is_reading()
+        tr.resume_reading()
+        assert tr.is_reading()
+        assert "closed" not in repr(tr)
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+        ref = weakref.ref(tr)
+        cp.transport = sp.transport = None
+        return ref
+
+    ref = run(aloop, main())
+    gc.collect()
+    assert ref() is None
+
+
 def test_extra_info_survives_close(aloop, sockdir):
     async def main():
         sp, cp = Recorder(aloop), Recorder(aloop)
