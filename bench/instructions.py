@@ -47,56 +47,29 @@ ECHO_MS = (1_500, 4_500)
 ECHO_LOOPS_SKIP = {"ioloop"}  # the classic API has no create_server
 
 
-def _make_loop(kind):
-    import asyncio
-    if kind == "ioloop":
-        import ioloop
-        return ioloop.IOLoop()
-    if kind == "ioloop-asyncio":
-        import ioloop
-        return ioloop.new_event_loop()
-    if kind == "uvloop":
-        import uvloop
-        return uvloop.new_event_loop()
-    if kind == "rloop":
-        import rloop
-        return rloop.new_event_loop()
-    return asyncio.new_event_loop()
-
-
 def _worker_callbacks(kind, workload, n):
-    loop = _make_loop(kind)
-    if kind == "ioloop":
-        soon, stop, run = loop.add_callback, loop.stop, loop.start
-    else:
-        soon, stop, run = loop.call_soon, loop.stop, loop.run_forever
-    left = n
-
-    def step():
-        nonlocal left
-        left -= 1
+    from ioloop import bench
+    api = bench._make_api(kind)
+    if workload == "chain":
+        left = bench._chain(api, n)
         if left:
-            soon(step)
-        else:
-            stop()
+            raise SystemExit(f"chain: {n - left} of {n} steps ran")
+        return
 
     def noop():
         pass
 
-    if workload == "chain":
-        soon(step)
-    else:
-        for _ in range(n):
-            soon(noop)
-        soon(stop)
-    run()
-    if workload == "chain" and left:
-        raise SystemExit(f"chain: {n - left} of {n} steps ran")
+    soon = api.soon
+    for _ in range(n):
+        soon(noop)
+    soon(api.stop)
+    api.run()
 
 
 def _worker_echo(kind, workload, seconds):
     import asyncio
-    loop = _make_loop(kind)
+    from ioloop import bench
+    loop = bench._make_api(kind, asyncio_api=True).loop
     asyncio.set_event_loop(loop)
 
     async def handle(reader, writer):

@@ -25,7 +25,8 @@ import time
 
 import pytest
 
-from netsupport import (HAS_IPV6, Recorder, digest, handler_log, is_ioloop, payload, run,
+from netsupport import (HAS_IPV6, Recorder, close_server, digest, handler_log, is_ioloop,
+                        payload, run,
                         small_buffers, tcp_server)
 from support import open_fds
 
@@ -131,8 +132,7 @@ def test_host_list(aloop):
         # the same address twice: one socket
         server = await aloop.create_server(f, ["127.0.0.1", "127.0.0.1"], 0)
         assert len(server.sockets) == 1
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -156,8 +156,7 @@ def test_all_interfaces(aloop, host):
                 assert s.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
                 assert await roundtrip(aloop, "::1", addr[1]) == b"ping"
         await drain_protocols(f)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -199,8 +198,7 @@ def test_rebind_after_close_with_time_wait(aloop):
         await server.wait_closed()
         server = await aloop.create_server(f, "127.0.0.1", port)
         assert server.sockets[0].getsockname()[1] == port
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -221,8 +219,7 @@ def test_backlog_reaches_listen(aloop):
                              text=True, timeout=5).stdout.split()
         # State Recv-Q Send-Q Local Peer: for a listener, Send-Q is the backlog
         assert out[0] == "LISTEN" and out[2] == "7", out
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -294,8 +291,7 @@ def test_start_serving_false_then_start_serving(aloop):
         finally:
             early.close()
         await drain_protocols(f)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -533,8 +529,7 @@ def test_many_concurrent_clients(aloop):
         assert all(results)
         assert len(f.made) == n
         await drain_protocols(f)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main(), timeout=30)
 
@@ -568,8 +563,7 @@ def test_protocol_factory_error_reported_and_server_survives(aloop):
         await writer.wait_closed()
         assert await roundtrip(aloop, host, port) == b"ping"
         await drain_protocols(good)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 
@@ -685,8 +679,7 @@ def test_unix_server_abstract_namespace(aloop):
         writer.close()
         await writer.wait_closed()
         await drain_protocols(f)
-        server.close()
-        await server.wait_closed()
+        await close_server(server)
 
     run(aloop, main())
 

@@ -41,6 +41,17 @@ async def connected(loop, kind, sockdir, server_proto, client_proto):
     return server, tr
 
 
+async def half_close_and_finish(server, tr, sp, cp, expected):
+    """The client half-closes; the server must have received exactly
+    ``expected`` by its EOF; then both ends are lost and the server closed."""
+    tr.write_eof()
+    await sp.eof
+    assert bytes(sp.data) == expected
+    await sp.lost
+    await cp.lost
+    await close_server(server)
+
+
 # -- lifecycle --------------------------------------------------------------------------------
 
 
@@ -479,12 +490,7 @@ def test_buffered_protocol_buffer_views(aloop, sockdir):
         sp, cp = Sliced(aloop), Recorder(aloop)
         server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
         tr.write(b"0123456789abcdefghij")
-        tr.write_eof()
-        await sp.eof
-        assert bytes(sp.data) == b"0123456789abcdefghij"
-        await sp.lost
-        await cp.lost
-        await close_server(server)
+        await half_close_and_finish(server, tr, sp, cp, b"0123456789abcdefghij")
 
     run(aloop, main())
 
@@ -563,12 +569,7 @@ def test_write_order_writelines_and_types(aloop, sockdir):
         with pytest.raises(TypeError):
             tr.writelines(["text"])
         tr.write(b"i")
-        tr.write_eof()
-        await sp.eof
-        assert bytes(sp.data) == b"abcdefghi"
-        await sp.lost
-        await cp.lost
-        await close_server(server)
+        await half_close_and_finish(server, tr, sp, cp, b"abcdefghi")
 
     run(aloop, main())
 
@@ -808,12 +809,7 @@ def test_many_small_writes_while_blocked(aloop, kind, sockdir):
         tr.writelines([b"tail-", b"pieces"] * 600)
         assert tr.get_write_buffer_size() > 0
         sp.transport.resume_reading()
-        tr.write_eof()
-        await sp.eof
-        assert bytes(sp.data) == b"".join(pieces) + b"tail-pieces" * 600
-        await sp.lost
-        await cp.lost
-        await close_server(server)
+        await half_close_and_finish(server, tr, sp, cp, b"".join(pieces) + b"tail-pieces" * 600)
 
     run(aloop, main())
 
@@ -1233,12 +1229,7 @@ def test_ipv6_loopback(aloop):
         assert tr.get_extra_info("socket").family == socket.AF_INET6
         assert tr.get_extra_info("peername")[:2] == ("::1", addr[1])
         tr.write(b"six")
-        tr.write_eof()
-        await sp.eof
-        assert bytes(sp.data) == b"six"
-        await sp.lost
-        await cp.lost
-        await close_server(server)
+        await half_close_and_finish(server, tr, sp, cp, b"six")
 
     run(aloop, main())
 

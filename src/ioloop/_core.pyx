@@ -140,6 +140,27 @@ cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
     return _common.event_mask(events)
 
 
+# Handles are not GC containers (no_gc: a GC header would cost 16 bytes per
+# pending timer). While the loop owns a handle, Loop's traverse reports what
+# the handle holds; once the loop is done with it (it ran, it was cancelled,
+# its fd was removed, the loop closed) the handle drops its callback and
+# arguments, so a handle the user keeps cannot close an uncollectable cycle
+# (``self.h = loop.call_later(1, self.cb)``; a task sleeping when its loop
+# closed). The context stays: get_context() keeps answering.
+cdef inline void _release_handle(PyObject *obj) noexcept:
+    cdef Handle h = <Handle>obj
+    h.callback = None
+    h.args = None
+    h.kwargs = None
+
+
+cdef inline void _release_timer(PyObject *obj) noexcept:
+    cdef TimerHandle h = <TimerHandle>obj
+    h.callback = None
+    h.args = None
+    h.kwargs = None
+
+
 @cython.freelist(256)
 @cython.final
 @cython.no_gc
@@ -151,9 +172,7 @@ cdef class Handle:
             self._cancelled = True
             # Release the closure at once: a cancelled handle may sit in
             # the queue for a while.
-            self.callback = None
-            self.args = None
-            self.kwargs = None
+            _release_handle(<PyObject *>self)
 
     def cancelled(self):
         return self._cancelled
@@ -178,9 +197,7 @@ cdef class TimerHandle:
     def cancel(self):
         if not self._cancelled:
             self._cancelled = True
-            self.callback = None
-            self.args = None
-            self.kwargs = None
+            _release_timer(<PyObject *>self)
             if self.in_heap:
                 (<Loop>self._loop)._timer_cancelled()
 
@@ -242,27 +259,6 @@ cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
     h.kwargs = kwargs if kwargs else None
     h.context = _capture_context() if context is None else context
     return h
-
-
-# Handles are not GC containers (no_gc: a GC header would cost 16 bytes per
-# pending timer). While the loop owns a handle, Loop's traverse reports what
-# the handle holds; once the loop is done with it (it ran, it was cancelled,
-# its fd was removed, the loop closed) the handle drops its callback and
-# arguments, so a handle the user keeps cannot close an uncollectable cycle
-# (``self.h = loop.call_later(1, self.cb)``; a task sleeping when its loop
-# closed). The context stays: get_context() keeps answering.
-cdef inline void _release_handle(PyObject *obj) noexcept:
-    cdef Handle h = <Handle>obj
-    h.callback = None
-    h.args = None
-    h.kwargs = None
-
-
-cdef inline void _release_timer(PyObject *obj) noexcept:
-    cdef TimerHandle h = <TimerHandle>obj
-    h.callback = None
-    h.args = None
-    h.kwargs = None
 
 
 cdef inline void _release_item(ReadyItem *item) noexcept:

@@ -442,10 +442,31 @@ def _wl_call_later(api, n, harness, opts, extra):
     return _wl_callbacks(api, n, harness, opts, extra, later=True)
 
 
+def _chain(api, n):
+    """Run ``n`` callbacks on ``api``'s loop, each scheduling the next (one
+    loop iteration each); returns how many steps did not run."""
+    left = n
+    soon = api.soon
+    stop = api.stop
+
+    def step():
+        nonlocal left
+        left -= 1
+        if left:
+            soon(step)
+        else:
+            stop()
+
+    soon(step)
+    api.run()
+    return left
+
+
 def _wl_chain(api, n, harness, opts, extra):
     def run_once(checked):
-        left = n
         if api is None:
+            left = n
+
             def step():
                 nonlocal left
                 left -= 1
@@ -455,20 +476,8 @@ def _wl_chain(api, n, harness, opts, extra):
                 step()
             elapsed = time.perf_counter_ns() - t0
         else:
-            soon = api.soon
-            stop = api.stop
-
-            def step():
-                nonlocal left
-                left -= 1
-                if left:
-                    soon(step)
-                else:
-                    stop()
-
             t0 = time.perf_counter_ns()
-            soon(step)
-            api.run()
+            left = _chain(api, n)
             elapsed = time.perf_counter_ns() - t0
         if left:
             raise RuntimeError(f"chain: {n - left} of {n} steps ran")
