@@ -30,7 +30,8 @@ def run_for(loop, seconds):
 
 
 def run_once(loop):
-    """One non-blocking iteration (SPEC: stop() before start())."""
+    """One non-blocking iteration (stop() before start(): see docs/behaviour.md
+    "Running and stopping")."""
     loop.stop()
     loop.start()
 

@@ -1,5 +1,7 @@
-"""The asyncio face, core part: SPEC section 4 "Core"; behaviour.md
-"Callbacks" (contextvars). Networking is tested elsewhere."""
+"""The asyncio face, core part: entry points, call_soon and friends,
+run_until_complete, tasks, contextvars, async generators, executors and
+debug mode (docs/behaviour.md "asyncio face" and "Callbacks and threads").
+Networking is tested elsewhere."""
 
 import asyncio
 import concurrent.futures

@@ -1,8 +1,9 @@
 """Callbacks, threads, futures, executors and exception reporting.
 
-SPEC section 2 "Callbacks, threads, signals" and "Running" (exceptions);
-docs/behaviour.md "Callbacks" and "Errors". Reliability catalog 26-39,
-55-63.
+docs/behaviour.md "Callbacks and threads" and "Exceptions": FIFO order,
+callbacks added during a pass wait for the next iteration, cross-thread
+wake-ups, add_future, awaitables returned by callbacks, the exception
+handler API, and KeyboardInterrupt/SystemExit losing no callback or timer.
 """
 
 import asyncio

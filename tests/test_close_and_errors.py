@@ -1,9 +1,9 @@
 """close(), exceptions raised by handlers, and bad input for the fd API.
 
-SPEC section 2 "Running" (close, handle_callback_exception, EPIPE) and
-section 3 "Errors and bad input"; behaviour.md "Handlers", "Callbacks"
-(after close) and "Errors"; reliability catalog 4-5, 14-15, 26, 28-29, 31, 76;
-anchors b.3 (split_fd / close_fd) and b.6 (close).
+docs/behaviour.md "Running and stopping" (close, close(all_fds=True)),
+"Exceptions" (handle_callback_exception, the exception handler, EPIPE,
+KeyboardInterrupt) and "Bad input and closed loops"; also the Tornado
+helpers split_fd and close_fd.
 """
 
 import errno
@@ -179,8 +179,8 @@ class CloseRaises(Closeable):
 
 @pytest.mark.parametrize("kind", ["fileno-only", "close-raises"])
 def test_close_all_fds_never_leaks_loop_fds_whatever_user_close_does(pairs, kind):
-    # SPEC: no fd of the loop's own leaks after close; nothing bad input
-    # does may leak an fd.
+    # No fd of the loop's own leaks after close, whatever the user's
+    # close() does (docs/behaviour.md "The loop's own resources").
     a, _ = pairs()
     gc.collect()
     before = open_fds()
@@ -698,7 +698,7 @@ def test_bad_input_leaves_loop_healthy(no_fd_leak, pairs):
 def test_close_all_fds_does_not_close_a_reused_int_fd(pairs):
     # An int fd registered, closed behind the loop's back and its number
     # reused by an unrelated file: close(all_fds=True) must leave the
-    # stranger open (catalog item 16: a double close hits someone else).
+    # stranger open (closing it again would close someone else's fd).
     a, _ = pairs()
     lp = IOLoop()
     d = os.dup(a.fileno())

@@ -1,5 +1,5 @@
 """Engine selection: ``ioloop.implementation`` and the env switches
-(SPEC section 1; behaviour.md "Layout")."""
+(docs/behaviour.md "Engines")."""
 
 import glob
 import os

@@ -1,9 +1,10 @@
 """File-descriptor lifecycle: reuse, stale registrations, leaks, CLOEXEC, scale.
 
-SPEC section 2 "File-descriptor handlers" (stale registrations, never spin,
-more ready fds than the buffer) and "Running" (no fd leaks, O_CLOEXEC);
-behaviour.md "Handlers"; reliability catalog 6-10, 17-18, 20, 74, 77, 79
-(asyncio and uvloop both fail 8 and 9; cpython gh-88968, uvloop#61).
+docs/behaviour.md "File-descriptor handlers" (stale registrations, never
+spin, synchronous removal, more ready fds than the event buffer) and "The
+loop's own resources" (no fd leaks, O_CLOEXEC). An fd number reused after a
+close without remove_handler, and a dup'd fd closed without removal, are
+known failure modes of other loops (cpython gh-88968, uvloop#61).
 """
 
 import errno
@@ -37,7 +38,7 @@ def reuse_number(n, pairs):
     return socket.socket(fileno=n), d
 
 
-# -- fd number reused after close without remove_handler (catalog 8) ----------------------
+# -- fd number reused after close without remove_handler ----------------------------------
 
 
 @pytest.mark.parametrize("by", ["int", "object"])
@@ -140,7 +141,7 @@ def test_old_file_kept_alive_by_dup_never_reaches_new_handler(loop, pairs, caplo
         keep.close()
 
 
-# -- dup'd fd closed without removal (catalog 9, uvloop#61) -------------------------------------
+# -- dup'd fd closed without removal (uvloop#61) ------------------------------------------------
 
 
 @pytest.mark.timeout(30)
@@ -311,7 +312,7 @@ def test_closed_registered_socket_does_not_spin(loop, pairs):
     assert len(calls) < 100
 
 
-# -- remove_handler is synchronous (catalog 10) ------------------------------------------------
+# -- remove_handler is synchronous -------------------------------------------------------------
 
 
 def test_remove_handler_then_close_is_gone_from_kernel_set(loop, pairs):
@@ -353,7 +354,7 @@ def test_remove_handler_immediately_followed_by_close_while_data_pending(loop, p
 
 
 def test_remove_handler_after_close_is_silent_and_does_not_touch_reused_number(loop, pairs):
-    # catalog 7: the number was reused by an unrelated file before the old
+    # The number was reused by an unrelated file before the old
     # registration is removed; the new file must not be affected.
     a, b = pairs()
     n = a.fileno()
@@ -398,7 +399,7 @@ def test_update_handler_on_closed_fd_raises_value_error_and_drops_entry(loop, pa
         new.close()
 
 
-# -- same batch: close and reuse the number (catalog 20) --------------------------------------------
+# -- same batch: close and reuse the number ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("remove_first", [True, False])
@@ -443,7 +444,7 @@ def test_close_and_reuse_number_in_same_batch_drops_stale_event(loop, pairs, rem
             os.close(state["num"])
 
 
-# -- fd leaks and CLOEXEC (catalog 17, 18) ----------------------------------------------------------
+# -- fd leaks and CLOEXEC ---------------------------------------------------------------------------
 
 
 @pytest.mark.timeout(60)
@@ -511,7 +512,7 @@ def test_loop_fds_not_inherited_by_child_process():
         lp.close()
 
 
-# -- many ready fds (catalog 74, 79) ------------------------------------------------------------------
+# -- many ready fds -----------------------------------------------------------------------------------
 
 
 def _ensure_nofile(needed):

@@ -1,8 +1,9 @@
 """File-descriptor handlers: registration, masks and dispatch semantics.
 
-SPEC section 2 "File-descriptor handlers"; behaviour.md "Handlers" and
-"One iteration"; reliability catalog 1-3, 13, 19, 21-25, 80;
-anchors b.3 (Tornado-classic ``add_handler``/``update_handler``/``remove_handler``).
+docs/behaviour.md "Event masks", "File-descriptor handlers" and "One
+iteration": Tornado-classic ``add_handler``/``update_handler``/``remove_handler``,
+combined raw epoll masks, removal during a batch, and the asyncio face's
+readers and writers on the same fd table ("Readers, writers and handlers").
 """
 
 import functools

@@ -7,7 +7,7 @@ input. TLS: ssl= on servers and clients, server_hostname checks, start_tls
 upgrading a plain connection, handshake timeouts on both sides, streams.
 
 Every test runs on ioloop and on stock asyncio (the reference). The
-certificate is made once per session with ``cryptography`` or, failing
+certificate is made once per test run with ``cryptography`` or, failing
 that, the ``openssl`` command; without either the TLS tests are skipped.
 """
 

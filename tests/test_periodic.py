@@ -1,5 +1,6 @@
-"""PeriodicCallback: SPEC section 2 "PeriodicCallback"; Tornado 6
-TestPeriodicCallbackMath / TestPeriodicCallbackAsync; catalog item 52."""
+"""PeriodicCallback (docs/behaviour.md "PeriodicCallback"): the schedule
+math of Tornado 6's TestPeriodicCallbackMath / TestPeriodicCallbackAsync,
+then the same rules on a real loop."""
 
 import asyncio
 import datetime

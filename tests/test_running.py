@@ -1,7 +1,7 @@
 """start / stop / run_sync / close, and current / instance.
 
-SPEC section 2 "Construction and current" and "Running"; behaviour.md
-"Construction / current". Reliability catalog 29-33, 54, 62, 64.
+docs/behaviour.md "Running and stopping" and "Creating loops, current and
+instance".
 """
 
 import asyncio

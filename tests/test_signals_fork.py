@@ -1,7 +1,6 @@
 """Signals (Ctrl-C, set_wakeup_fd, add_callback_from_signal, EINTR) and fork.
 
-SPEC section 2 "Running" (EINTR, set_wakeup_fd, fork); behaviour.md
-"One iteration" (EINTR) and "Fork". Reliability catalog 65-73.
+docs/behaviour.md "Signals and EINTR" and "Fork".
 """
 
 import json

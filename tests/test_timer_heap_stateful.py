@@ -1,4 +1,4 @@
-"""Model-based test of the timer heap (catalog section 5, technique 8).
+"""Model-based test of the timer heap (docs/behaviour.md "Timers").
 
 A Hypothesis state machine adds timers (zero, tiny, equal-to-existing,
 a few ms, huge, inf, 2**63, negative), cancels them (also after they
@@ -12,7 +12,7 @@ cancelled before it fired never fires; every live timer whose deadline is
 not after the advance's stop timer has fired when the loop returns; no timer
 fires twice; ``cancelled()``/``when()`` agree with the model; the heap holds
 every live timer and at most ``live + max(64, live)`` entries in all
-(behaviour.md "Compaction").
+(the heap is rebuilt when cancelled timers pile up).
 """
 
 import math

@@ -1,7 +1,8 @@
 """Timers: call_later / call_at / add_timeout / remove_timeout.
 
-SPEC section 2 "Timers"; docs/behaviour.md "Timers" and "One iteration".
-Reliability catalog items 40-53.
+docs/behaviour.md "Timers" and "One iteration": the monotonic clock,
+handles and arguments, huge/negative/NaN deadlines, FIFO on ties, never
+early, cancellation, and bounded memory under mass cancellation.
 """
 
 import datetime

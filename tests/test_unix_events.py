@@ -1,5 +1,6 @@
 """The Unix half of the asyncio face: signal handlers, pipe transports and
-subprocesses (SPEC section 4; ``ioloop._unix.UnixMixin``).
+subprocesses (docs/behaviour.md "What is supported";
+``ioloop._unix.UnixMixin``).
 
 Expectations are asyncio's (``asyncio.unix_events._UnixSelectorEventLoop``).
 Tests parametrized over ``anyloop`` run the same code on ioloop and on
