@@ -197,9 +197,11 @@ _EXCLUDED, _DESELECT = _load_control()
 
 
 def _excluded_reason(nodeid):
+    """A key names a file (``test_x.py``), a class (``test_x.py::Cls``) or a
+    test (``test_x.py::Cls::test_y``)."""
+    rel = nodeid.rsplit("/", 1)[-1]
     for key, reason in _EXCLUDED.items():
-        if nodeid == key or nodeid.endswith("/" + key) or nodeid.endswith("::" + key) \
-                or ("::" not in key and nodeid.split("::", 1)[0].endswith(key)):
+        if rel == key or rel.startswith(key + "::"):
             return reason
     return None
 

@@ -67,6 +67,10 @@ INTERNALS = {
     "test_events.py::EPollEventLoopTests::test_create_server_multiple_hosts_ipv6":
         "mock-patches the socket module inside asyncio.base_events and "
         "BaseEventLoop._start_serving/_stop_serving",
+    "test_unix_events.py::SelectorEventLoopUnixSockSendfileTests":
+        "drives asyncio's private _sock_sendfile_native()/_sock_sendfile_native_impl() "
+        "directly, reads loop._selector, and mock-patches the os module inside "
+        "asyncio.unix_events",
 }
 
 
