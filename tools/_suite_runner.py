@@ -3,7 +3,9 @@ files one per child process, bounded, and count the results.
 
 Each file runs as ``python -m pytest -p _suite_plugin FILE`` in its own
 process group, with pytest-timeout per test (signal method: a timed-out test
-fails and the file goes on). The runner follows the plugin's result records
+fails and the file goes on), and without pytest's output capture (tests that
+redirect their own stdout fail under it, on every loop); the output goes to
+the file's log. The runner follows the plugin's result records
 as they are written and ends the process group when
 
 - a test has run past the per-test timeout plus a grace period (the timeout
@@ -109,7 +111,8 @@ def run_file(*, python, path, name, cwd, env, control, work, timeout, file_timeo
         env2["IOLOOP_SUITE_RESULTS"] = results
         env2["IOLOOP_SUITE_CONTROL"] = ctl_path
         cmd = [python, "-m", "pytest", "-p", "_suite_plugin", "-p", "no:cacheprovider",
-               "-q", "-rN", "--timeout", str(timeout), "--timeout-method", "signal",
+               "-q", "-rN", "--capture=no", "--timeout", str(timeout),
+               "--timeout-method", "signal",
                "-o", "addopts=", "--color=no", *pytest_args, path]
         with open(logfile, "a") as lf:
             lf.write(f"\n### attempt {attempts}: {' '.join(cmd)}\n")
