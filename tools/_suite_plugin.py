@@ -197,13 +197,8 @@ _EXCLUDED, _DESELECT = _load_control()
 
 
 def _excluded_reason(nodeid):
-    """A key names a file (``test_x.py``), a class (``test_x.py::Cls``) or a
-    test (``test_x.py::Cls::test_y``)."""
-    rel = nodeid.rsplit("/", 1)[-1]
-    for key, reason in _EXCLUDED.items():
-        if rel == key or rel.startswith(key + "::"):
-            return reason
-    return None
+    from _suite_runner import excluded_reason
+    return excluded_reason(nodeid, _EXCLUDED)
 
 
 def pytest_configure(config):

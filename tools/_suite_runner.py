@@ -348,30 +348,73 @@ def main_loop(*, files, loops, make_env, python, cwd, work, timeout, file_timeou
                     print(f"  {name}: {fmt_counts(counts(fr))} ({fr.seconds:.0f}s)", flush=True)
                     runs[lp].append(fr)
     elapsed = time.monotonic() - t0
+    if json_out:
+        os.makedirs(os.path.dirname(os.path.abspath(json_out)), exist_ok=True)
+        with open(json_out, "w") as f:
+            json.dump({"title": title, "labels": labels, "loops": loops,
+                       "runs": {lp: [to_json(fr) for fr in runs[lp]] for lp in loops}}, f,
+                      indent=1)
+    report(runs, loops, labels, title)
+    print(f"({elapsed:.0f}s in all)")
+    if json_out:
+        print(f"results: {json_out}")
+    return runs
+
+
+def report(runs, loops, labels, title):
     print()
     print(f"## {title}")
     print()
     print(table(runs, loops, labels))
     print()
     for lp in loops:
-        other = None
         others = [o for o in loops if o != lp]
-        if others:
-            other = runs[others[0]]
+        other = runs[others[0]] if others else None
         lines = failure_list(runs[lp], other=other)
         print(f"### Not passing on {labels[lp]} ({len(lines)})")
         print()
         print("\n".join(lines) if lines else "(none)")
         print()
-    print(f"({elapsed:.0f}s in all)")
-    if json_out:
-        os.makedirs(os.path.dirname(os.path.abspath(json_out)), exist_ok=True)
-        with open(json_out, "w") as f:
-            json.dump({"title": title, "labels": labels,
-                       "runs": {lp: [to_json(fr) for fr in runs[lp]] for lp in loops}}, f,
-                      indent=1)
-        print(f"results: {json_out}")
-    return runs
+
+
+def from_json(path, excluded):
+    """Re-read a ``--json`` file: {loop: [FileRun]}, loops, labels, title.
+    Tests that the current exclusion table covers are moved to excluded."""
+    with open(path) as f:
+        data = json.load(f)
+    runs = {}
+    for lp, frs in data["runs"].items():
+        runs[lp] = []
+        for d in frs:
+            fr = FileRun(d["file"])
+            fr.seconds = d["seconds"]
+            fr.restarts = d["restarts"]
+            fr.stuck_at_exit = d["stuck_at_exit"]
+            fr.timed_out = d["timed_out"]
+            fr.crashed = d["crashed"]
+            fr.collect_errors = d["collect_errors"]
+            fr.excluded = dict(d["excluded"])
+            fr.unparametrised = d["unparametrised"]
+            fr.other_selector = d["other_selector"]
+            for nodeid, r in d["tests"].items():
+                reason = excluded_reason(nodeid, excluded)
+                if reason is not None:
+                    fr.excluded[nodeid] = reason
+                else:
+                    fr.tests[nodeid] = r
+            runs[lp].append(fr)
+    loops = data.get("loops") or list(runs)
+    return runs, loops, data["labels"], data["title"]
+
+
+def excluded_reason(nodeid, excluded):
+    """A key names a file (``test_x.py``), a class (``test_x.py::Cls``) or a
+    test (``test_x.py::Cls::test_y``)."""
+    rel = nodeid.rsplit("/", 1)[-1]
+    for key, reason in excluded.items():
+        if rel == key or rel.startswith(key + "::"):
+            return reason
+    return None
 
 
 def python_env(extra=None, pythonpath=()):

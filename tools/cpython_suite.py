@@ -96,8 +96,16 @@ def main(argv=None):
     ap.add_argument("--file-timeout", type=float, default=2400.0, help="seconds per file")
     ap.add_argument("--json", help="write every result (tracebacks included) here")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="files run at once")
+    ap.add_argument("--from-json", metavar="PATH",
+                    help="run nothing: print the tables of a saved --json run again (with the "
+                         "current exclusions and counting rules)")
     ap.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = ap.parse_args(argv)
+
+    if args.from_json:
+        runs, loops, labels, title = sr.from_json(args.from_json, INTERNALS)
+        sr.report(runs, loops, labels, title)
+        return 0
 
     python = args.python
     tdir = locate(python)

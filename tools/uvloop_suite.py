@@ -161,8 +161,19 @@ def main(argv=None):
     ap.add_argument("--exclude-file", help="more exclusions: 'test-id reason' per line")
     ap.add_argument("--json", help="write every result (tracebacks included) here")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="files run at once")
+    ap.add_argument("--from-json", metavar="PATH",
+                    help="run nothing: print the tables of a saved --json run again (with the "
+                         "current exclusions and counting rules)")
     ap.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = ap.parse_args(argv)
+
+    excluded = dict(EXCLUDED)
+    if args.exclude_file:
+        excluded.update(read_exclude_file(args.exclude_file))
+    if args.from_json:
+        runs, loops, labels, title = sr.from_json(args.from_json, excluded)
+        sr.report(runs, loops, labels, title)
+        return 0
 
     python = args.python
     uv_version = check_reference(python)
@@ -170,10 +181,6 @@ def main(argv=None):
     cache = os.path.dirname(tests)
     with open(os.path.join(cache, "pytest.ini"), "w") as f:
         f.write("[pytest]\n")  # rootdir here; no configuration from anywhere else
-
-    excluded = dict(EXCLUDED)
-    if args.exclude_file:
-        excluded.update(read_exclude_file(args.exclude_file))
 
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(tests, "test_*.py")))
     if args.files:
