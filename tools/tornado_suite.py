@@ -53,8 +53,9 @@ def main(argv=None):
         import ioloop
 
         label = f"ioloop({ioloop.implementation})"
-        sys.__stdout__.write(f"tornado-suite: ioloop engine={ioloop.implementation} "
-                             f"from {os.path.dirname(ioloop.__file__)}\n")
+        # Not a "tornado-suite:" line: that prefix marks the one summary line.
+        sys.__stdout__.write(f"ioloop engine: {ioloop.implementation} "
+                             f"(from {os.path.dirname(ioloop.__file__)})\n")
         sys.__stdout__.flush()
 
         class CountingPolicy(ioloop.EventLoopPolicy):
