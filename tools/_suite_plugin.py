@@ -201,7 +201,23 @@ def _excluded_reason(nodeid):
     return excluded_reason(nodeid, _EXCLUDED)
 
 
+def _default_signal_dispositions():
+    """A runner started in the background (``&``, ``nohup``, ``setsid``)
+    passes on SIGINT/SIGQUIT/SIGHUP ignored, and child processes started with
+    ``subprocess`` keep an ignored disposition. Tests that send those signals
+    to a child would then depend on how the runner was started: every test
+    process starts from the defaults instead."""
+    import signal
+    for name in ("SIGHUP", "SIGQUIT"):
+        sig = getattr(signal, name)
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_configure(config):
+    _default_signal_dispositions()
     if SUITE == "uvloop":
         _install_uvloop()
     elif SUITE == "cpython":
