@@ -235,6 +235,8 @@ def main(argv=None):
     print(f"per-file logs: {work}")
     bad = any(r["status"] not in ("passed", "skipped", "xfailed")
               for fr in runs.get("ioloop", []) for r in fr.tests.values())
+    bad = bad or any(fr.stuck_at_exit is not None or fr.timed_out or fr.crashed
+                     for fr in runs.get("ioloop", []))
     return 1 if bad else 0
 
 
