@@ -11,11 +11,14 @@ It is configured through the environment:
                           record when it ends, ``session`` records at the
                           beginning and end. Each line is flushed at once, so
                           a process killed in a hang leaves what it did.
-``IOLOOP_SUITE_CONTROL``  a JSON file from the runner: ``{"excluded":
-                          {nodeid-suffix: reason}, "deselect": [nodeid, ...]}``.
+``IOLOOP_SUITE_CONTROL``  a JSON file from the runner: ``{"excluded": {key:
+                          reason}, "deselect": [nodeid, ...]}``, a key naming a
+                          file, ``file::Class`` or ``file::Class::test``.
 
-What it changes in the process, per suite, is in ``_install_uvloop`` and
-``_install_cpython``; everything else only observes.
+What it changes in the process: the loop factories, per suite
+(``_install_uvloop``, ``_install_cpython``), and ignored SIGINT/SIGQUIT/SIGHUP
+back to their defaults (``_default_signal_dispositions``); everything else
+only observes.
 """
 
 import asyncio
