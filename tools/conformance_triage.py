@@ -1,14 +1,16 @@
 """Run a conformance test module and group its failures by cause.
 
-    PYTHONPATH=src python tools/conformance_triage.py [-o triage.md] [pytest args...]
+    python tools/conformance_triage.py [-o triage.md] [pytest args...]
 
 Default pytest args: ``tests/test_conformance_cpython.py``. Prints (or
 writes) a Markdown list: one group per cause, each with the tests that hit
 it. The cause is the exception type and the first line of its message; an
 exception with no message (``NotImplementedError`` from an
 ``asyncio.AbstractEventLoop`` method the loop does not implement) is named
-by the function that raised it. Pass ``IOLOOP_NO_EXTENSIONS=1`` in the
-environment for the pure-Python engine.
+by the function that raised it. Run it with the Python where ioloop is
+installed (``pip install .``); it prints the engine that ran and where ioloop
+came from first. Pass ``IOLOOP_NO_EXTENSIONS=1`` in the environment for the
+pure-Python engine.
 """
 
 import argparse
@@ -74,12 +76,15 @@ def main(argv=None):
     args, rest = ap.parse_known_args(argv)
     if not rest:
         rest = ["tests/test_conformance_cpython.py"]
+    import ioloop
+    engine = (f"engine `{ioloop.implementation}` (ioloop from "
+              f"{os.path.dirname(ioloop.__file__)})")
+    print(f"conformance-triage: {engine}", flush=True)
     col = _Collector()
     t0 = time.monotonic()
     status = pytest.main(["-q", "-p", "no:cacheprovider", *rest], plugins=[col])
     elapsed = time.monotonic() - t0
-    import ioloop
-    lines = [f"engine `{ioloop.implementation}`, Python {sys.version.split()[0]}, "
+    lines = [f"{engine}, Python {sys.version.split()[0]}, "
              f"{elapsed:.0f}s: {col.summary}", ""]
     for cause, tests in sorted(col.causes.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         lines.append(f"- **{cause}** ({len(tests)}): " + ", ".join(f"`{t}`" for t in sorted(tests)))

@@ -1,7 +1,11 @@
 """Run Tornado's own test suite with ioloop as the asyncio event loop.
 
-    PYTHONPATH=src python tools/tornado_suite.py [tornado runtests args...]
+    python tools/tornado_suite.py [tornado runtests args...]
     python tools/tornado_suite.py --loop asyncio      # baseline: stock asyncio
+
+Run it with the Python where ioloop is installed (``pip install .``); the
+first line it prints names the engine that ran and where ioloop came from
+(``IOLOOP_NO_EXTENSIONS=1`` selects the pure-Python twin).
 
 Installs ``ioloop.EventLoopPolicy()`` as the asyncio policy (Tornado's
 ``AsyncTestCase`` and ``IOLoop.current()`` get their loops from
@@ -22,6 +26,7 @@ created through the policy.
 """
 
 import asyncio
+import os
 import sys
 import time
 
@@ -48,6 +53,10 @@ def main(argv=None):
         import ioloop
 
         label = f"ioloop({ioloop.implementation})"
+        # Not a "tornado-suite:" line: that prefix marks the one summary line.
+        sys.__stdout__.write(f"ioloop engine: {ioloop.implementation} "
+                             f"(from {os.path.dirname(ioloop.__file__)})\n")
+        sys.__stdout__.flush()
 
         class CountingPolicy(ioloop.EventLoopPolicy):
             def new_event_loop(self):
