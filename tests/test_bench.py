@@ -30,8 +30,32 @@ APPLIES = {
     "floor": WORKLOADS,
 }
 REPEAT = 2
-MISSING = "uvloop"   # hidden behind a module that fails to import
+MISSING = "uvloop"   # made unimportable (see _hiding_env)
 BENCH_TIMEOUT = 240
+# What the package's "bench" extra adds: with none of it, the bench still runs.
+OPTIONAL = ("tornado", "uvloop", "rloop", "pyperf")
+MAX_WIDTH = 120
+
+# A sitecustomize that makes the modules named in $BENCH_TEST_HIDE (and
+# their submodules) fail to import as if they were not installed, in the
+# bench and in every worker process it starts (they inherit PYTHONPATH).
+HIDING_SITECUSTOMIZE = """
+import os
+import sys
+
+_HIDDEN = tuple(filter(None, os.environ.get("BENCH_TEST_HIDE", "").split(",")))
+
+
+class _Hide:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if any(name == h or name.startswith(h + ".") for h in _HIDDEN):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Hide)
+"""
 
 # A peer whose create_server fails: an asyncio loop under rloop's name.
 BROKEN_RLOOP = """
@@ -72,6 +96,21 @@ def _table_lines(stdout):
     return table
 
 
+def _hiding_env(tmp_path, *hidden, shadow=None):
+    """The environment for a bench run where ``hidden`` modules are not
+    installed; ``shadow``: {module name: source} put first on the path."""
+    site_dir = tmp_path / "hide-site"
+    site_dir.mkdir()
+    (site_dir / "sitecustomize.py").write_text(HIDING_SITECUSTOMIZE)
+    for name, source in (shadow or {}).items():
+        (site_dir / f"{name}.py").write_text(source)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(site_dir)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["BENCH_TEST_HIDE"] = ",".join(hidden)
+    return env
+
+
 def _run(args, env=None, timeout=BENCH_TIMEOUT):
     return subprocess.run([sys.executable, "-m", "ioloop.bench"] + args,
                           capture_output=True, text=True, timeout=timeout,
@@ -83,13 +122,7 @@ def bench_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
     out = tmp / "bench.json"
     pyperf_dir = tmp / "pyperf"
-    # A peer that is not installed: a module of its name that fails to import.
-    shadow = tmp / "shadow"
-    shadow.mkdir()
-    (shadow / f"{MISSING}.py").write_text("raise ImportError('hidden by test_bench')\n")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = _hiding_env(tmp, MISSING)
     proc = _run(["--quick", "--repeat", str(REPEAT),
                  "--loops", ",".join(LOOPS + (MISSING,)), "--workloads", ",".join(WORKLOADS),
                  "--json", str(out), "--pyperf-dir", str(pyperf_dir)], env=env)
@@ -225,14 +258,9 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
     ratio) and the threadsafe one; and, with no C compiler on PATH, the echo
     workload on the Python load generator with its C floor skipped."""
     out = tmp_path / "builtin.json"
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "pyperf.py").write_text("raise ImportError('hidden by test_bench')\n")
     empty = tmp_path / "empty-bin"
     empty.mkdir()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = _hiding_env(tmp_path, "pyperf")
     env["PATH"] = str(empty)       # no gcc, no cc
     env.pop("CC", None)
     proc = _run(["--quick", "--repeat", "1", "--loops", "ioloop",
@@ -267,12 +295,7 @@ def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
     """A (loop, workload) cell whose worker fails is an ERROR cell and an
     entry in the errors; every other cell is still measured."""
     out = tmp_path / "broken.json"
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "rloop.py").write_text(BROKEN_RLOOP)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = _hiding_env(tmp_path, shadow={"rloop": BROKEN_RLOOP})
     proc = _run(["--quick", "--repeat", "2", "--no-floor", "--loops", "asyncio,rloop",
                  "--workloads", "proto_echo,echo", "--echo-duration", "0.1",
                  "--json", str(out)], env=env, timeout=100)
@@ -288,6 +311,49 @@ def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
     rows = [line for line in _table_lines(proc.stdout) if "rloop" in line.split()[:2]]
     assert len(rows) == 2 and sum("ERROR" in row for row in rows) == 1, proc.stdout
     assert "errors:" in proc.stdout and "total time" in proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_with_no_optional_peer_installed(tmp_path):
+    """Only the package itself: no Tornado, uvloop, rloop or pyperf. Each
+    missing peer is a skipped row; tornado_echo, which needs Tornado on
+    every loop (ioloop's too), is skipped whole with that reason; the
+    built-in harness runs; the run exits 0."""
+    out = tmp_path / "bare.json"
+    env = _hiding_env(tmp_path, *OPTIONAL)
+    proc = _run(["--quick", "--repeat", "1", "--warmups", "0", "--n", "200",
+                 "--workloads", "callbacks,tornado_echo", "--json", str(out)],
+                env=env, timeout=100)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == [] and doc["meta"]["harness"] == "builtin"
+    measured = ("floor", "ioloop", "ioloop-asyncio", "ioloop-py", "asyncio")
+    for peer in ("uvloop", "rloop", "tornado"):
+        assert doc["peers"][peer]["status"] == "skipped", doc["peers"][peer]
+        assert doc["peers"][peer]["reason"] == "not installed"
+        assert peer not in doc["samples"]
+    for loop in measured:
+        assert _positive_number(doc["summary"][loop]["callbacks"]["median"]), loop
+        assert "tornado_echo" not in doc["summary"][loop]
+    assert sorted((s["loop"], s["workload"], s["reason"]) for s in doc["skipped"]) == sorted(
+        (loop, "tornado_echo", "needs tornado, not installed")
+        for loop in ("floor", "ioloop-asyncio", "asyncio"))
+    # The table: every peer has a row in each workload that applies to it,
+    # the missing ones and every tornado_echo row marked skipped.
+    rows = {}
+    workload = None
+    for line in _table_lines(proc.stdout)[2:]:
+        if not line.startswith(" "):
+            workload = line.split()[0]
+        rows.setdefault(workload, []).append(line)
+    assert len(rows["callbacks"]) == 8, proc.stdout
+    assert len(rows["tornado_echo"]) == 4 and all(
+        "skipped (" in line for line in rows["tornado_echo"]), proc.stdout
+    for line in rows["callbacks"]:
+        loop = line.split()[1] if line.startswith("callbacks") else line.split()[0]
+        assert ("skipped (not installed)" in line) == (loop not in measured), line
+    assert "tornado_echo on floor, ioloop-asyncio, asyncio: needs tornado" in proc.stdout
 
 
 def test_bench_rejects_unknown_names():

@@ -142,6 +142,10 @@ APPLICABLE = {
     "tornado_echo": (FLOOR, "ioloop-asyncio", "asyncio", "uvloop"),
 }
 ASYNCIO_API_WORKLOADS = ("proto_echo", "stream_echo", "tornado_echo")
+# Workloads that need a library besides the loop under test (Tornado's
+# TCPServer serves tornado_echo on every loop, ioloop's included): without
+# it, every row of the workload is skipped, with that reason.
+REQUIRES = {"tornado_echo": "tornado"}
 
 # The sizes the project's issue asks for (--full). The default run uses
 # smaller ones where the full size would take the whole run past ~6 minutes
@@ -1606,6 +1610,10 @@ def _wl_stream_echo(api, ms, harness, opts, extra):
 
 
 def _wl_tornado_echo(api, ms, harness, opts, extra):
+    try:
+        import tornado.tcpserver  # noqa: F401
+    except ImportError as exc:
+        raise _Skip(f"needs tornado, not installed ({exc})") from None
     return _wl_echo(api, ms, harness, opts, extra, workload="tornado_echo")
 
 
@@ -2226,7 +2234,7 @@ def _results_table(summary, peers, order, workloads, idle_fds, errors, skipped,
                     rows.append([label, loop, "ERROR (see errors below)"])
                     continue
                 cell = (loop, first_echo if loop == FLOOR and workload in ECHO_WORKLOADS
-                        else workload)
+                        and (loop, workload) not in skipped else workload)
                 s = summary.get(loop, {}).get(name)
                 if s is None:
                     if cell in skipped:
@@ -2296,7 +2304,7 @@ _DESCRIPTIONS = {
 
 
 def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fds, full_ns,
-                 mode, echo=None):
+                 mode, echo=None, unavailable=None):
     lines = ["ioloop benchmark: " + time.strftime("%Y-%m-%d %H:%M:%S %z")]
     lines.append(f"machine : {machine['machine']}, {machine['cpu']}, nproc={machine['nproc']}"
                  + (f", governor={machine['cpu_governor']}" if machine["cpu_governor"] else "")
@@ -2336,6 +2344,9 @@ def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fd
                 desc += f" (on {', '.join(x for x in APPLICABLE[w] if x in order)})"
         else:
             size = f"N={ns[w]:,}"
+        if unavailable and w in unavailable:
+            lines.append(f"  {w.ljust(wwidth)}  skipped ({unavailable[w]}): {desc}")
+            continue
         lines.append(f"  {w.ljust(wwidth)}  {size}, {repeats[w]} run(s): {desc}")
         if ns[w] < full_ns[w] and w not in ECHO_WORKLOADS:
             reduced.append(f"{w} {ns[w]:,} (issue: {full_ns[w]:,})")
@@ -2472,6 +2483,21 @@ def main(argv=None):
         return _main(args, parser, argv, idle_fds, c_dir)
 
 
+def _missing_requirement(workload):
+    """Why ``workload`` cannot run here (a library it needs does not
+    import), or None."""
+    module = REQUIRES.get(workload)
+    if module is None:
+        return None
+    try:
+        __import__(module)
+    except ImportError:
+        return f"needs {module}, not installed"
+    except Exception as exc:  # a broken install: skipped too, with its reason
+        return f"needs {module}, which fails to import: {type(exc).__name__}: {exc}"
+    return None
+
+
 def _applies(loop, workload):
     return loop in APPLICABLE.get(workload, PEERS)
 
@@ -2540,12 +2566,17 @@ def _main(args, parser, argv, idle_fds, c_dir):
     harness = _harness_info(args.harness)
     harness["text"] += (f"; per worker process {args.warmups} warm-up run(s) + {args.values} "
                         f"timed run(s) of N (memory: one measurement)")
-    echo = _echo_setup(args, workloads, c_dir)
+    # Workloads that need a library that is not installed: skipped whole.
+    unavailable = {w: why for w in workloads if (why := _missing_requirement(w))}
+    echo = _echo_setup(args, [w for w in workloads if w not in unavailable], c_dir)
     # Which (loop, workload) cells run: the workload must apply to the loop;
     # the floor of the echo workloads (one C server) runs under the first.
-    first_echo = next((w for w in workloads if w in ECHO_WORKLOADS), None)
+    first_echo = next((w for w in workloads if w in ECHO_WORKLOADS and w not in unavailable),
+                      None)
 
     def scheduled(loop, workload):
+        if workload in unavailable:
+            return False
         if loop == FLOOR and workload in ECHO_WORKLOADS and workload != first_echo:
             return False
         return _applies(loop, workload)
@@ -2555,14 +2586,16 @@ def _main(args, parser, argv, idle_fds, c_dir):
     peers = {name: _probe_peer(name, args.timeout) for name in order}
     mode = "quick" if args.quick else "full" if args.full else "default"
     print(_header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fds,
-                       FULL_N, mode, echo), flush=True)
+                       FULL_N, mode, echo, unavailable), flush=True)
 
     runnable = [name for name in order if peers[name]["status"] == "ok"]
     collector = _Collector(harness["kind"] == "pyperf")
     errors = [{"loop": name, "workload": None, "round": None, "message": peers[name]["reason"]}
               for name in order if peers[name]["status"] == "error"]
     failed = set()
-    skipped = {}
+    # Every row of a workload that cannot run here is a skipped cell.
+    skipped = {(name, w): why for w, why in unavailable.items() for name in runnable
+               if _applies(name, w)}
     schedule = []
     rng = random.Random(args.seed)
     total = sum(repeats[w] for w in workloads for name in runnable if scheduled(name, w))
@@ -2625,7 +2658,8 @@ def _main(args, parser, argv, idle_fds, c_dir):
         interrupted = True
         print("interrupted: summarising the runs done so far", file=sys.stderr, flush=True)
 
-    summary = _summarise(collector, order, workloads, idle_fds, first_echo)
+    summary = _summarise(collector, order, [w for w in workloads if w not in unavailable],
+                         idle_fds, first_echo)
     print()
     print(_results_table(summary, peers, order, workloads, idle_fds, errors, skipped,
                          first_echo))
@@ -2648,8 +2682,11 @@ def _main(args, parser, argv, idle_fds, c_dir):
         print("\n".join(losses))
     if skipped:
         print("\nskipped:")
+        grouped = {}
         for (loop, workload), reason in skipped.items():
-            print(f"  {loop} {workload}: {reason}")
+            grouped.setdefault((workload, reason), []).append(loop)
+        for (workload, reason), loops_skipped in grouped.items():
+            print(f"  {workload} on {', '.join(loops_skipped)}: {reason}")
     if errors:
         print("\nerrors:")
         for e in errors:
