@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+import ioloop
+
 LOOPS = ("ioloop", "ioloop-asyncio", "asyncio")
 # One plain workload, the fd workloads (pingpong, and the four echo servers
 # under a load generator in a separate process) and memory.
@@ -156,8 +158,13 @@ def test_bench_table(bench_run):
     assert len(skipped) == len(WORKLOADS), proc.stdout
     assert any(MISSING in line and "skipped" in line
                for line in proc.stdout.split("workload ")[0].splitlines()), proc.stdout
-    # The header names the harness and each peer's version.
+    # The header names the harness, each peer's version and the engine that
+    # the ioloop rows ran: the compiled one, or the pure-Python one only
+    # when IOLOOP_NO_EXTENSIONS=1 asked for it (the suite's second run).
     assert "harness :" in proc.stdout and "python  :" in proc.stdout
+    engine = ("compiled engine (_core." if ioloop.implementation == "cython"
+              else "pure-Python engine, IOLOOP_NO_EXTENSIONS=1")
+    assert f"ioloop  : {ioloop.__version__}, {engine}" in proc.stdout, proc.stdout
     # The echo load generator and the floor are described.
     assert "echo    :" in proc.stdout and "100 connections" in proc.stdout
     assert "load generator" in proc.stdout and "floor:" in proc.stdout
@@ -354,6 +361,34 @@ def test_bench_with_no_optional_peer_installed(tmp_path):
         loop = line.split()[1] if line.startswith("callbacks") else line.split()[0]
         assert ("skipped (not installed)" in line) == (loop not in measured), line
     assert "tornado_echo on floor, ioloop-asyncio, asyncio: needs tornado" in proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_refuses_the_python_engine_unless_asked(tmp_path):
+    """An ioloop whose compiled engine does not load (here: made
+    unimportable) falls back to the pure-Python one; the bench does not
+    measure that as "ioloop" unless --allow-python-engine (or
+    IOLOOP_NO_EXTENSIONS=1) asks for it, and then it says so."""
+    env = _hiding_env(tmp_path, "ioloop._core")
+    env.pop("IOLOOP_NO_EXTENSIONS", None)
+    env.pop("IOLOOP_REQUIRE_EXTENSIONS", None)
+    args = ["--quick", "--repeat", "1", "--warmups", "0", "--n", "200", "--no-floor",
+            "--loops", "ioloop,asyncio", "--workloads", "callbacks"]
+    proc = _run(args, env=env, timeout=60)
+    assert proc.returncode == 2, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "no working compiled engine" in proc.stderr
+    assert "--allow-python-engine" in proc.stderr and "No module named 'ioloop._core'" in proc.stderr
+    assert "workload" not in proc.stdout        # nothing measured
+    proc = _run(args + ["--allow-python-engine"], env=env, timeout=60)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    flagged = "pure-Python engine: the compiled one did not load"
+    assert f"ioloop  : {ioloop.__version__}, {flagged}" in proc.stdout, proc.stdout
+    assert "WARNING : the ioloop rows measure the " + flagged in proc.stdout
+    assert "WARNING: the ioloop and ioloop-asyncio rows ran the " + flagged in proc.stdout
+    # The other loops do not need the compiled engine.
+    proc = _run(args[:-4] + ["--loops", "asyncio", "--workloads", "callbacks"], env=env,
+                timeout=60)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
 
 
 def test_bench_rejects_unknown_names():

@@ -1821,13 +1821,62 @@ def _peer_version(name):
     return version
 
 
+def _env_flag(name):
+    # The same reading as ioloop's: unset, "", 0, false, no mean off.
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _ioloop_identity():
+    """Which ioloop ``import ioloop`` gives here, and which engine: the
+    package's file, ``implementation`` ("cython": the compiled engine;
+    "python": the pure-Python one), the engine module's file, whether the
+    pure-Python engine was asked for (``IOLOOP_NO_EXTENSIONS=1``) and, when
+    it runs without being asked for, why the compiled one did not load."""
     import ioloop
-    return {
-        "implementation": getattr(ioloop, "implementation", None),
+    implementation = getattr(ioloop, "implementation", None)
+    engine = sys.modules.get("ioloop._core" if implementation == "cython"
+                             else "ioloop._engine_py")
+    ident = {
+        "implementation": implementation,
         "version": getattr(ioloop, "__version__", None),
         "file": os.path.realpath(ioloop.__file__),
+        "engine_file": (os.path.realpath(engine.__file__)
+                        if getattr(engine, "__file__", None) else None),
+        "python_engine_asked": _env_flag("IOLOOP_NO_EXTENSIONS"),
+        "extension_error": None,
     }
+    if implementation != "cython" and not ident["python_engine_asked"]:
+        try:
+            import ioloop._core  # noqa: F401
+        except ImportError as exc:
+            ident["extension_error"] = f"{type(exc).__name__}: {exc}"
+    return ident
+
+
+def _engine_text(ident, short=False):
+    """The engine in a few words, for the output (``short``: without the
+    compiled engine's file name)."""
+    if ident.get("implementation") == "cython":
+        if short or not ident.get("engine_file"):
+            return "compiled engine"
+        return f"compiled engine ({os.path.basename(ident['engine_file'])})"
+    if ident.get("python_engine_asked"):
+        return "pure-Python engine, IOLOOP_NO_EXTENSIONS=1"
+    return "pure-Python engine: the compiled one did not load"
+
+
+def _python_engine_refusal(ident, what="the ioloop rows"):
+    """Why measuring ``ident``'s ioloop would mislead (its compiled engine
+    did not load and the pure-Python one was not asked for), or None."""
+    if ident.get("implementation") == "cython" or ident.get("python_engine_asked"):
+        return None
+    reason = ident.get("extension_error") or f"implementation={ident.get('implementation')!r}"
+    return (f"the ioloop imported from {os.path.dirname(ident['file'])} has no working "
+            f"compiled engine ({reason}), so {what} would measure its pure-Python engine, "
+            "many times slower. Reinstall it where a C compiler and Cython are available "
+            "(with IOLOOP_REQUIRE_EXTENSIONS=1 a failed build is an error instead of a "
+            "silent fall-back), or measure the pure-Python engine on purpose with "
+            "--allow-python-engine (or IOLOOP_NO_EXTENSIONS=1).")
 
 
 def _worker(loop_name, workload, n, args):
@@ -1986,6 +2035,8 @@ def _machine_info():
         "ioloop_version": getattr(ioloop, "__version__", None),
         "ioloop_implementation": getattr(ioloop, "implementation", None),
         "ioloop_file": os.path.realpath(ioloop.__file__),
+        "ioloop_engine": _engine_text(_ioloop_identity()),
+        "ioloop_engine_file": _ioloop_identity()["engine_file"],
     }
     try:
         info["loadavg"] = [round(x, 2) for x in os.getloadavg()]
@@ -2004,11 +2055,12 @@ def _probe_peer(name, timeout):
                 "detail": "no loop library: the same callbacks / syscalls in a bare for loop"}
     if name in ("ioloop", "ioloop-asyncio"):
         ident = _ioloop_identity()
-        detail = f"implementation={ident['implementation']}"
-        detail += (", asyncio API of the same loop" if name == "ioloop-asyncio"
-                   else ", classic API")
+        detail = _engine_text(ident, short=True)
+        detail += ("; asyncio API of the same loop" if name == "ioloop-asyncio"
+                   else "; classic API")
         return {"status": "ok", "version": ident["version"], "detail": detail,
-                "implementation": ident["implementation"], "file": ident["file"]}
+                "implementation": ident["implementation"], "file": ident["file"],
+                "engine_file": ident["engine_file"]}
     if name == "ioloop-py":
         try:
             ident = _run_subprocess(["--probe"], name, timeout)
@@ -2019,8 +2071,9 @@ def _probe_peer(name, timeout):
                     "reason": f"IOLOOP_NO_EXTENSIONS=1 gave implementation "
                               f"{ident.get('implementation')!r}"}
         return {"status": "ok", "version": ident.get("version"),
-                "detail": "implementation=python (IOLOOP_NO_EXTENSIONS=1), classic API",
-                "implementation": "python", "file": ident.get("file")}
+                "detail": "pure-Python engine, IOLOOP_NO_EXTENSIONS=1; classic API",
+                "implementation": "python", "file": ident.get("file"),
+                "engine_file": ident.get("engine_file")}
     if name == "asyncio":
         import asyncio
         loop = asyncio.new_event_loop()
@@ -2313,9 +2366,12 @@ def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fd
         lines.append(f"load    : {' '.join(str(x) for x in machine['loadavg'])} (at start; "
                      "other work on the machine skews every figure)")
     lines.append(f"python  : {machine['python']} ({machine['python_executable']})")
-    lines.append(f"ioloop  : {machine['ioloop_version']}, implementation="
-                 f"{machine['ioloop_implementation']} in the main process "
-                 f"({machine['ioloop_file']})")
+    lines.append(f"ioloop  : {machine['ioloop_version']}, {machine['ioloop_engine']}, from "
+                 f"{os.path.dirname(machine['ioloop_file'])}")
+    if machine["ioloop_implementation"] != "cython" and any(
+            name in ("ioloop", "ioloop-asyncio") for name in order):
+        lines.append(f"WARNING : the ioloop rows measure the {machine['ioloop_engine']}; not "
+                     "the compiled one")
     lines.append(f"harness : {harness['text']}")
     if machine["noisy_env"]:
         lines.append(f"WARNING : {', '.join(machine['noisy_env'])} set: "
@@ -2418,6 +2474,10 @@ def _parser():
     p.add_argument("--timeout", type=float, default=DEFAULT_WORKER_TIMEOUT,
                    help="seconds before a worker is killed as hung "
                         f"(default {DEFAULT_WORKER_TIMEOUT:g})")
+    p.add_argument("--allow-python-engine", action="store_true",
+                   help="measure the ioloop rows even when its compiled engine did not load "
+                        "(they then run the pure-Python engine, and say so); without it the "
+                        "bench refuses, unless IOLOOP_NO_EXTENSIONS=1 asks for that engine")
     p.add_argument("--seed", type=int, default=None,
                    help="seed for the shuffling of the loop order (default: random)")
     p.add_argument("--worker", nargs=3, metavar=("LOOP", "WORKLOAD", "N"), help=argparse.SUPPRESS)
@@ -2542,6 +2602,11 @@ def _main(args, parser, argv, idle_fds, c_dir):
 
     loops = _split_names(args.loops, PEERS, "loop", parser)
     workloads = _split_names(args.workloads, ALL_WORKLOADS, "workload", parser)
+    if not args.allow_python_engine and any(n in ("ioloop", "ioloop-asyncio") for n in loops):
+        refusal = _python_engine_refusal(_ioloop_identity())
+        if refusal:
+            print(f"{parser.prog}: not measuring: {refusal}", file=sys.stderr)
+            return 2
     # Rows in a fixed order (the floor first, then ioloop and its variants,
     # then the peers), whatever order --loops named them in.
     wanted = set(loops) | ({FLOOR} if not args.no_floor else set())
@@ -2676,6 +2741,10 @@ def _main(args, parser, argv, idle_fds, c_dir):
           "  / ioloop-asyncio's), below 1.00x is cheaper than ioloop;\n"
           "  the floor row's ratio is the share of ioloop's cost that is the bare callbacks "
           "or syscalls.")
+    if machine["ioloop_implementation"] != "cython" and any(
+            name in ("ioloop", "ioloop-asyncio") for name in order):
+        print(f"\nWARNING: the ioloop and ioloop-asyncio rows ran the {machine['ioloop_engine']}; "
+              "not the compiled one.")
     losses = _losses(summary, order, workloads, idle_fds)
     if losses:
         print("\nwhere a peer beats ioloop by more than 5% (median):")
@@ -2768,6 +2837,9 @@ def _check_result(result, name, workload, n, peer):
                              f"expected {peer.get('implementation')!r}")
         if peer.get("file") and ident.get("file") != peer.get("file"):
             raise ValueError(f"worker imported {ident.get('file')}, expected {peer.get('file')}")
+        if peer.get("engine_file") and ident.get("engine_file") != peer.get("engine_file"):
+            raise ValueError(f"worker's engine is {ident.get('engine_file')}, expected "
+                             f"{peer.get('engine_file')}")
 
 
 if __name__ == "__main__":
