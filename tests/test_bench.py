@@ -113,6 +113,12 @@ def _hiding_env(tmp_path, *hidden, shadow=None):
     return env
 
 
+def _too_wide(stdout, width=MAX_WIDTH):
+    """The output lines longer than ``width`` columns, but for a lone word
+    (a long path is never broken)."""
+    return [line for line in stdout.splitlines() if len(line) > width and len(line.split()) > 1]
+
+
 def _run(args, env=None, timeout=BENCH_TIMEOUT):
     return subprocess.run([sys.executable, "-m", "ioloop.bench"] + args,
                           capture_output=True, text=True, timeout=timeout,
@@ -125,7 +131,7 @@ def bench_run(tmp_path_factory):
     out = tmp / "bench.json"
     pyperf_dir = tmp / "pyperf"
     env = _hiding_env(tmp, MISSING)
-    proc = _run(["--quick", "--repeat", str(REPEAT),
+    proc = _run(["--quick", "--repeat", str(REPEAT), "--echo-duration", "0.1",
                  "--loops", ",".join(LOOPS + (MISSING,)), "--workloads", ",".join(WORKLOADS),
                  "--json", str(out), "--pyperf-dir", str(pyperf_dir)], env=env)
     return proc, out, pyperf_dir
@@ -166,10 +172,22 @@ def test_bench_table(bench_run):
               else "pure-Python engine, IOLOOP_NO_EXTENSIONS=1")
     assert f"ioloop  : {ioloop.__version__}, {engine}" in proc.stdout, proc.stdout
     # The echo load generator and the floor are described.
-    assert "echo    :" in proc.stdout and "100 connections" in proc.stdout
-    assert "load generator" in proc.stdout and "floor:" in proc.stdout
+    flat = " ".join(proc.stdout.split())    # the text, unwrapped
+    assert "echo    :" in proc.stdout and "100 connections" in flat
+    assert "load generator" in flat and "floor:" in flat
     # Progress goes to stderr, not into the table.
     assert "round" in proc.stderr
+    # The echo servers' CPU figures: a table of their own, a row per echo
+    # row that was measured (not the floor rows that repeat the echo one).
+    echo_table = proc.stdout.split("echo servers:")[1].split("\n\n")[0].splitlines()[3:]
+    assert len(echo_table) == 4 + 2 * 3, proc.stdout
+    assert all("us/req" in line and line.count("%") == 2 for line in echo_table), echo_table
+
+
+@pytest.mark.timeout(BENCH_TIMEOUT + 60)
+def test_bench_output_fits_in_120_columns(bench_run):
+    proc, _, _ = bench_run
+    assert not _too_wide(proc.stdout), proc.stdout
 
 
 @pytest.mark.timeout(BENCH_TIMEOUT + 60)
@@ -272,7 +290,7 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
     env.pop("CC", None)
     proc = _run(["--quick", "--repeat", "1", "--loops", "ioloop",
                  "--workloads", "idle,threadsafe,echo", "--idle-fds", "200",
-                 "--echo-duration", "0.1", "--json", str(out)], env=env, timeout=100)
+                 "--echo-duration", "0.1", "--json", str(out), "--wide"], env=env, timeout=100)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     doc = json.loads(out.read_text())
     assert doc["meta"]["harness"] == "builtin" and doc["pyperf"] == {}
@@ -281,8 +299,9 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
         assert _positive_number(summary["threadsafe"]["median_ns_per_op"])
         assert _positive_number(summary["idle-0"]["median_ns_per_op"])
         assert _positive_number(summary["idle-200"]["ratio_vs_idle0"])
-    assert "200 idle fds" in proc.stdout
-    assert "built-in" in proc.stdout and "pyperf not installed" in proc.stdout
+    flat = " ".join(proc.stdout.split())    # the text, unwrapped
+    assert "200 idle fds" in flat
+    assert "built-in" in flat and "pyperf not installed" in flat
     # Echo without a C compiler.
     assert doc["meta"]["echo"]["generator"] == "python"
     assert not doc["meta"]["echo"]["c_build"]["ok"]
@@ -291,10 +310,15 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
     assert echo["generator"] == "python" and _positive_number(echo["req_per_s"])
     assert "echo" not in doc["summary"]["floor"]
     assert [(s["loop"], s["workload"]) for s in doc["skipped"]] == [("floor", "echo")]
-    assert "Python load generator" in proc.stdout
+    assert "Python load generator" in flat
     floor_row = [line for line in _table_lines(proc.stdout)
                  if line.split()[:2] == ["echo", "floor"]]
     assert len(floor_row) == 1 and "skipped" in floor_row[0], proc.stdout
+    # --wide: the echo servers' CPU figures stay on their rows.
+    ioloop_row = [line for line in _table_lines(proc.stdout) if line.split()[:1] == ["ioloop"]
+                  and "req/s" in line]
+    assert len(ioloop_row) == 1 and "server CPU" in ioloop_row[0], proc.stdout
+    assert "echo servers:" not in proc.stdout
 
 
 @pytest.mark.timeout(120)
@@ -328,14 +352,15 @@ def test_bench_with_no_optional_peer_installed(tmp_path):
     built-in harness runs; the run exits 0."""
     out = tmp_path / "bare.json"
     env = _hiding_env(tmp_path, *OPTIONAL)
+    peers = ("ioloop-asyncio", "asyncio", "uvloop", "rloop", "tornado")
     proc = _run(["--quick", "--repeat", "1", "--warmups", "0", "--n", "200",
-                 "--workloads", "callbacks,tornado_echo", "--json", str(out)],
-                env=env, timeout=100)
+                 "--loops", ",".join(peers), "--workloads", "callbacks,tornado_echo",
+                 "--json", str(out)], env=env, timeout=100)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
     assert doc["errors"] == [] and doc["meta"]["harness"] == "builtin"
-    measured = ("floor", "ioloop", "ioloop-asyncio", "ioloop-py", "asyncio")
+    measured = ("floor", "ioloop-asyncio", "asyncio")
     for peer in ("uvloop", "rloop", "tornado"):
         assert doc["peers"][peer]["status"] == "skipped", doc["peers"][peer]
         assert doc["peers"][peer]["reason"] == "not installed"
@@ -354,13 +379,15 @@ def test_bench_with_no_optional_peer_installed(tmp_path):
         if not line.startswith(" "):
             workload = line.split()[0]
         rows.setdefault(workload, []).append(line)
-    assert len(rows["callbacks"]) == 8, proc.stdout
+    assert len(rows["callbacks"]) == 1 + len(peers), proc.stdout
     assert len(rows["tornado_echo"]) == 4 and all(
         "skipped (" in line for line in rows["tornado_echo"]), proc.stdout
     for line in rows["callbacks"]:
         loop = line.split()[1] if line.startswith("callbacks") else line.split()[0]
         assert ("skipped (not installed)" in line) == (loop not in measured), line
-    assert "tornado_echo on floor, ioloop-asyncio, asyncio: needs tornado" in proc.stdout
+    assert "tornado_echo on floor, ioloop-asyncio, asyncio: needs tornado" in " ".join(
+        proc.stdout.split())
+    assert not _too_wide(proc.stdout), proc.stdout
 
 
 @pytest.mark.timeout(120)
@@ -376,15 +403,18 @@ def test_bench_refuses_the_python_engine_unless_asked(tmp_path):
             "--loops", "ioloop,asyncio", "--workloads", "callbacks"]
     proc = _run(args, env=env, timeout=60)
     assert proc.returncode == 2, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    assert "no working compiled engine" in proc.stderr
-    assert "--allow-python-engine" in proc.stderr and "No module named 'ioloop._core'" in proc.stderr
+    message = " ".join(proc.stderr.split())     # as one line, not wrapped
+    assert "has no working compiled engine (ModuleNotFoundError: No module named " \
+        "'ioloop._core')" in message, proc.stderr
+    assert "--allow-python-engine" in message
     assert "workload" not in proc.stdout        # nothing measured
     proc = _run(args + ["--allow-python-engine"], env=env, timeout=60)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     flagged = "pure-Python engine: the compiled one did not load"
-    assert f"ioloop  : {ioloop.__version__}, {flagged}" in proc.stdout, proc.stdout
-    assert "WARNING : the ioloop rows measure the " + flagged in proc.stdout
-    assert "WARNING: the ioloop and ioloop-asyncio rows ran the " + flagged in proc.stdout
+    flat = " ".join(proc.stdout.split())    # the text, unwrapped
+    assert f"ioloop : {ioloop.__version__}, {flagged}" in flat, proc.stdout
+    assert "WARNING : the ioloop rows measure the " + flagged in flat
+    assert "WARNING: the ioloop and ioloop-asyncio rows ran the " + flagged in flat
     # The other loops do not need the compiled engine.
     proc = _run(args[:-4] + ["--loops", "asyncio", "--workloads", "callbacks"], env=env,
                 timeout=60)
