@@ -45,14 +45,24 @@ The peers: ``ioloop`` (``ioloop.IOLoop``, classic API: ``add_callback``,
 pure-Python twin, ``IOLOOP_NO_EXTENSIONS=1``, classic API), ``asyncio``,
 ``uvloop`` and ``rloop`` (asyncio API) and ``tornado``
 (``tornado.ioloop.IOLoop`` on asyncio, classic API as Tornado users have
-it). A peer that is not installed is reported as skipped. ``floor`` is no
-loop at all: the callbacks called N times in a plain ``for`` loop (for
-``timers``, the live ones; for ``threadsafe``, taken from a ``deque`` that
-the second thread fills); for the fd workloads the bare syscalls (blocking
-``send``/``recv``); for the echo workloads an epoll echo server in C
-(compiled at start, reported as skipped without a C compiler; measured once
-and shown for every echo workload); for ``memory`` a ``heapq`` of
-``(deadline, callback)`` tuples.
+it). A peer that is not installed is reported as skipped, and so is a
+workload that needs a library that is not (``tornado_echo`` needs Tornado,
+on every loop). ``floor`` is no loop at all: the callbacks called N times
+in a plain ``for`` loop (for ``timers``, the live ones; for ``threadsafe``,
+taken from a ``deque`` that the second thread fills); for the fd workloads
+the bare syscalls (blocking ``send``/``recv``); for the echo workloads an
+epoll echo server in C (compiled at start, reported as skipped without a C
+compiler; measured once and shown for every echo workload); for ``memory``
+a ``heapq`` of ``(deadline, callback)`` tuples.
+
+Which ioloop it measures
+------------------------
+The one ``import ioloop`` gives (the header names its directory and its
+engine, and every worker must import the same). An installation whose
+compiled engine did not build or load runs the pure-Python one: the bench
+then refuses to measure the ``ioloop`` and ``ioloop-asyncio`` rows, unless
+``--allow-python-engine`` (or ``IOLOOP_NO_EXTENSIONS=1``) asks for that
+engine, and the output then says which engine those rows ran.
 
 The echo load
 -------------
@@ -91,6 +101,10 @@ back). The parent repeats every measurement R times, interleaving the loops
 (their order is shuffled for every round and workload) so that drift in the
 machine's speed spreads over all of them. Nothing here is a stored result:
 every number printed was measured in this run.
+
+The output fits in 120 columns: the echo servers' CPU figures have a table
+of their own, and a note too long for its row becomes a numbered footnote
+under the table; ``--wide`` keeps every line whole and every note on its row.
 """
 
 import argparse
@@ -148,10 +162,10 @@ ASYNCIO_API_WORKLOADS = ("proto_echo", "stream_echo", "tornado_echo")
 # it, every row of the workload is skipped, with that reason.
 REQUIRES = {"tornado_echo": "tornado"}
 
-# The sizes the project's issue asks for (--full). The default run uses
-# smaller ones where the full size would take the whole run past ~6 minutes
-# on a 2-core machine (the slow peers, Tornado and the pure-Python twin,
-# cost 10-40x ioloop per operation); the header says which were reduced.
+# The full sizes (--full). The default run uses smaller ones where the
+# full size would take the whole run past ~6 minutes on a 2-core machine
+# (the slow peers, Tornado and the pure-Python engine, cost 10-40x ioloop
+# per operation); the header says which were reduced.
 # The echo workloads are timed, not counted: their "N" is the length of one
 # timed run in milliseconds (the load generator counts the replies).
 FULL_N = {
@@ -2528,23 +2542,28 @@ def _parser():
         prog="python -m ioloop.bench",
         description="Benchmark ioloop against asyncio, uvloop, rloop and Tornado, next to "
                     "a no-loop floor (each measurement in a fresh subprocess; pyperf "
-                    "worker processes when pyperf is installed).")
+                    "worker processes when pyperf is installed). Peers that are not "
+                    "installed are shown as skipped; pip install 'ioloop-epoll[bench]' "
+                    "installs them all, and pyperf.")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
                       help=f"small N ({QUICK_N['callbacks']:,} callbacks, "
                            f"{QUICK_N['memory']:,} timers for memory) and repeat {QUICK_REPEAT}: "
                            "a smoke test, not a measurement")
     size.add_argument("--full", action="store_true",
-                      help=f"the issue's sizes ({FULL_N['callbacks']:,} callbacks, "
-                           f"{FULL_N['chain']:,} chained, {FULL_N['timers']:,} timers, ...); "
-                           "takes several times longer than the default")
+                      help=f"the large sizes ({FULL_N['callbacks']:,} callbacks, "
+                           f"{FULL_N['chain']:,} chained, {FULL_N['timers']:,} timers, ..., "
+                           f"{FULL_N['echo'] / 1000:g} s echo runs); takes several times "
+                           "longer than the default, which reduces the slowest ones")
     p.add_argument("--loops", default=",".join(LOOPS),
                    help=f"comma-separated loops (default: all of {','.join(LOOPS)}); "
-                        f"the '{FLOOR}' row is always added unless --no-floor")
+                        f"the '{FLOOR}' row is always added unless --no-floor; a loop that "
+                        "is not installed is shown as skipped")
     p.add_argument("--no-floor", action="store_true", help="do not measure the no-loop floor")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help=f"comma-separated workloads (default: {','.join(WORKLOADS)}; "
-                        f"also: {','.join(EXTRA_WORKLOADS)})")
+                        f"also: {','.join(EXTRA_WORKLOADS)}); tornado_echo needs Tornado, "
+                        "and is skipped without it")
     p.add_argument("--repeat", type=int, default=None,
                    help=f"worker processes per loop and workload (default {DEFAULT_REPEAT}, "
                         f"{QUICK_REPEAT} with --quick; memory runs "
@@ -2555,7 +2574,8 @@ def _parser():
     p.add_argument("--warmups", type=int, default=DEFAULT_WARMUPS,
                    help=f"untimed warm-up runs per worker process (default {DEFAULT_WARMUPS})")
     p.add_argument("--n", type=int, default=None, metavar="N",
-                   help="operations per run for every workload (overrides the defaults)")
+                   help="operations per run for every workload but the echo ones (instead "
+                        "of the sizes of the default run, --quick or --full)")
     p.add_argument("--idle-fds", type=int, default=None, metavar="K",
                    help=f"idle fds for the idle workload (default {IDLE_FDS:,})")
     p.add_argument("--json", metavar="FILE",
