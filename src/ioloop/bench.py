@@ -2056,6 +2056,7 @@ def _governor():
 
 def _machine_info():
     import ioloop
+    ident = _ioloop_identity()
     info = {
         "machine": platform.machine(),
         "cpu": _cpu_model(),
@@ -2067,8 +2068,8 @@ def _machine_info():
         "ioloop_version": getattr(ioloop, "__version__", None),
         "ioloop_implementation": getattr(ioloop, "implementation", None),
         "ioloop_file": os.path.realpath(ioloop.__file__),
-        "ioloop_engine": _engine_text(_ioloop_identity()),
-        "ioloop_engine_file": _ioloop_identity()["engine_file"],
+        "ioloop_engine": _engine_text(ident),
+        "ioloop_engine_file": ident["engine_file"],
     }
     try:
         info["loadavg"] = [round(x, 2) for x in os.getloadavg()]
