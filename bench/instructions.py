@@ -22,12 +22,21 @@ Workloads:
   stream_echo  the same with asyncio streams (start_server, read, write,
                drain)
 
+It measures the ioloop that ``import ioloop`` gives (``pip install .``
+first; nothing is taken from a source tree's ``src/``) and prints its
+version, its engine and where it was imported from. When that ioloop's
+compiled engine did not build or load, it refuses to measure the ioloop
+rows (they would count the pure-Python engine's instructions) unless
+``--allow-python-engine`` (or ``IOLOOP_NO_EXTENSIONS=1``) asks for that
+engine. A loop that is not installed (uvloop, rloop) is skipped with a note.
+
 Needs valgrind (``apt-get install valgrind``) and, for the echo workloads, a
 C compiler. Takes a few minutes: everything runs about 50x slower under
 callgrind.
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -35,20 +44,41 @@ import sys
 import tempfile
 import time
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-if os.path.isdir(os.path.join(SRC, "ioloop")):
-    sys.path.insert(0, SRC)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
-
 LOOPS = ("ioloop", "ioloop-asyncio", "uvloop", "rloop", "asyncio")
 WORKLOADS = ("chain", "callbacks", "proto_echo", "stream_echo")
 SIZES = {"chain": (10_000, 60_000), "callbacks": (10_000, 60_000)}
 ECHO_MS = (1_500, 4_500)
 ECHO_LOOPS_SKIP = {"ioloop"}  # the classic API has no create_server
+# The module each loop needs besides ioloop.
+LOOP_MODULES = {"uvloop": "uvloop", "rloop": "rloop"}
+
+
+def _identity():
+    """This process's ioloop and engine, as one JSON line for the parent."""
+    from ioloop import bench
+    ident = bench._ioloop_identity()
+    return json.dumps({k: ident[k] for k in ("implementation", "file", "engine_file")})
+
+
+def _check_identity(kind, text, expected):
+    """A worker of an ioloop row must have run the ioloop (and engine) that
+    the parent reported."""
+    if not kind.startswith("ioloop"):
+        return
+    try:
+        ident = json.loads(text)
+    except ValueError:
+        raise RuntimeError(f"{kind}: the worker did not say which ioloop it ran: "
+                           f"{text[-300:]!r}") from None
+    for key in ("implementation", "file", "engine_file"):
+        if ident.get(key) != expected.get(key):
+            raise RuntimeError(f"{kind}: the worker ran {key}={ident.get(key)!r}, "
+                               f"not {expected.get(key)!r}")
 
 
 def _worker_callbacks(kind, workload, n):
     from ioloop import bench
+    print(_identity(), flush=True)
     api = bench._make_api(kind)
     if workload == "chain":
         left = bench._chain(api, n)
@@ -94,7 +124,7 @@ def _worker_echo(kind, workload, seconds):
             server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
         else:
             server = await loop.create_server(Echo, "127.0.0.1", 0, backlog=1024)
-        print("ready", server.sockets[0].getsockname()[1], flush=True)
+        print("ready", server.sockets[0].getsockname()[1], _identity(), flush=True)
         # The parent closes our stdin when the load generator is done.
         done = loop.create_future()
         loop.add_reader(sys.stdin.fileno(), lambda: done.done() or done.set_result(None))
@@ -117,19 +147,20 @@ def _valgrind(args):
             sys.executable, os.path.abspath(__file__), "--worker"] + args
 
 
-def _measure_callbacks(kind, workload):
+def _measure_callbacks(kind, workload, expected):
     counts = []
     for n in SIZES[workload]:
         proc = subprocess.run(_valgrind([kind, workload, str(n)]), capture_output=True,
                               text=True, timeout=900)
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr[-2000:])
+        _check_identity(kind, (proc.stdout.strip().splitlines() or [""])[0], expected)
         counts.append(_collected(proc.stderr))
     small, large = SIZES[workload]
     return (counts[1] - counts[0]) / (large - small), "instructions per callback"
 
 
-def _measure_echo(kind, workload, load_bin):
+def _measure_echo(kind, workload, load_bin, expected):
     points = []
     for ms in ECHO_MS:
         server = subprocess.Popen(_valgrind([kind, workload, str(ms / 1000 + 120)]),
@@ -140,7 +171,8 @@ def _measure_echo(kind, workload, load_bin):
             if not line.startswith("ready"):
                 raise RuntimeError(f"{kind} {workload}: the server did not start: "
                                    + server.stderr.read()[-2000:])
-            port = line.split()[1]
+            _ready, port, ident = line.split(maxsplit=2)
+            _check_identity(kind, ident, expected)
             load = subprocess.run([load_bin, port, "100", "64", "1", "60000"],
                                   input=f"run {ms}\n", capture_output=True, text=True,
                                   timeout=300)
@@ -160,8 +192,13 @@ def _measure_echo(kind, workload, load_bin):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--loops", default=",".join(LOOPS))
-    p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument("--loops", default=",".join(LOOPS),
+                   help=f"comma-separated loops (default: {','.join(LOOPS)})")
+    p.add_argument("--workloads", default=",".join(WORKLOADS),
+                   help=f"comma-separated workloads (default: {','.join(WORKLOADS)})")
+    p.add_argument("--allow-python-engine", action="store_true",
+                   help="measure the ioloop rows even when ioloop's compiled engine did not "
+                        "load (they then count the pure-Python engine, and say so)")
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -171,9 +208,6 @@ def main(argv=None):
         else:
             _worker_echo(kind, workload, float(amount))
         return 0
-    if subprocess.run(["valgrind", "--version"], capture_output=True).returncode != 0:
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
-        return 2
     loops = [x for x in args.loops.split(",") if x]
     workloads = [x for x in args.workloads.split(",") if x]
     for name in loops:
@@ -182,17 +216,46 @@ def main(argv=None):
     for name in workloads:
         if name not in WORKLOADS:
             p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)})")
+    from ioloop import bench
+    ident = bench._ioloop_identity()
+    if any(kind.startswith("ioloop") for kind in loops) and not args.allow_python_engine:
+        refusal = bench._python_engine_refusal(ident)
+        if refusal:
+            print(bench._wrap(f"{p.prog}: not measuring: {refusal}", bench.WIDTH),
+                  file=sys.stderr)
+            return 2
+    try:
+        valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True)
+    except OSError:
+        valgrind = None
+    if valgrind is None or valgrind.returncode != 0:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    skipped = {}
+    for kind in loops:
+        module = LOOP_MODULES.get(kind)
+        if module:
+            try:
+                __import__(module)
+            except ImportError:
+                skipped[kind] = "not installed"
     load_bin = None
+    echo_note = None
     if any(w.endswith("_echo") for w in workloads):
-        from ioloop import bench
         tools = bench._build_c_tools(tempfile.mkdtemp(prefix="ioloop-instr-"))
         if not tools["ok"]:
-            print(f"echo workloads skipped: {tools['error']}", file=sys.stderr)
+            echo_note = f"echo workloads skipped: {tools['error']}"
+            print(echo_note, file=sys.stderr)
             workloads = [w for w in workloads if not w.endswith("_echo")]
         else:
             load_bin = os.path.join(tools["dir"], "echo_load")
-    print(f"python {sys.version.split()[0]}; user-space instructions per operation "
-          f"under callgrind (difference of two run sizes)")
+    print(f"python {sys.version.split()[0]}, {valgrind.stdout.strip()}; user-space "
+          "instructions per operation under callgrind (difference of two run sizes)")
+    print(bench._wrap(f"ioloop {ident['version']}, {bench._engine_text(ident)}, from "
+                      f"{os.path.dirname(ident['file'])}", bench.WIDTH, "  ", ""))
+    if ident["implementation"] != "cython" and any(k.startswith("ioloop") for k in loops):
+        print(bench._wrap(f"WARNING: the ioloop rows count the {bench._engine_text(ident)}; "
+                          "not the compiled one", bench.WIDTH, "  ", ""))
     rows = []
     t0 = time.monotonic()
     for workload in workloads:
@@ -200,17 +263,17 @@ def main(argv=None):
         for kind in loops:
             if workload.endswith("_echo") and kind in ECHO_LOOPS_SKIP:
                 continue
-            try:
-                __import__({"uvloop": "uvloop", "rloop": "rloop"}.get(kind, "asyncio"))
-            except ImportError:
-                print(f"  {workload:12} {kind:15} skipped (not installed)", flush=True)
+            if kind in skipped:
+                rows.append((workload, kind, None, f"skipped ({skipped[kind]})", None))
+                print(f"  {workload:12} {kind:15} skipped ({skipped[kind]})", flush=True)
                 continue
             try:
                 if workload in SIZES:
-                    value, unit = _measure_callbacks(kind, workload)
+                    value, unit = _measure_callbacks(kind, workload, ident)
                 else:
-                    value, unit = _measure_echo(kind, workload, load_bin)
+                    value, unit = _measure_echo(kind, workload, load_bin, ident)
             except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+                rows.append((workload, kind, None, "ERROR (above)", None))
                 print(f"  {workload:12} {kind:15} ERROR: {exc}", flush=True)
                 continue
             base = base or value
@@ -220,8 +283,15 @@ def main(argv=None):
     print()
     print(f"{'workload':12} {'loop':15} {'instructions':>12}  vs first")
     for workload, kind, value, unit, ratio in rows:
-        print(f"{workload:12} {kind:15} {value:>12,.0f}  {ratio:.2f}x")
-    return 0
+        if value is None:
+            print(f"{workload:12} {kind:15} {unit}")
+        else:
+            print(f"{workload:12} {kind:15} {value:>12,.0f}  {ratio:.2f}x")
+    print("\nvs first: instructions / those of the workload's first loop measured (the "
+          "ioloop row, or\nioloop-asyncio for the echo workloads, which need an asyncio loop).")
+    if echo_note:
+        print(echo_note)
+    return 1 if any(unit == "ERROR (above)" for _w, _k, _v, unit, _r in rows) else 0
 
 
 if __name__ == "__main__":

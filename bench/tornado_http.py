@@ -15,6 +15,15 @@ server process calls ``asyncio.run(main(), loop_factory=...)`` (or
 ``loop.run_until_complete``) with the loop under test, and Tornado's
 ``IOLoop.current()`` wraps it.
 
+It measures the ioloop that ``import ioloop`` gives (``pip install .``
+first; nothing is taken from a source tree's ``src/``), prints its version,
+engine and directory, and checks that every server process ran that one.
+When that ioloop's compiled engine did not build or load, it refuses to
+measure it (it would be the pure-Python engine) unless
+``--allow-python-engine`` (or ``IOLOOP_NO_EXTENSIONS=1``) asks for that
+engine. A loop that is not installed (uvloop, rloop) is skipped; Tornado
+itself is required.
+
 This is heavier than ``python -m ioloop.bench`` (an HTTP stack and a C load
 generator); it is not part of the package and not run by the tests.
 """
@@ -34,11 +43,11 @@ import time
 
 LOOPS = ("ioloop", "asyncio", "uvloop", "rloop")
 
-# From a source checkout, measure the ioloop in src/ (its extension built in
-# place), in this process and in the server processes.
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-if not os.path.isdir(os.path.join(SRC, "ioloop")):
-    SRC = None
+
+def _ioloop_identity():
+    from ioloop import bench
+    ident = bench._ioloop_identity()
+    return {k: ident[k] for k in ("implementation", "file", "engine_file")}
 
 
 def _new_loop(name):
@@ -81,6 +90,7 @@ def serve(name):
             "loop": f"{type(running).__module__}.{type(running).__qualname__}",
             "tornado_ioloop": type(current).__name__,
             "wraps_running_loop": getattr(current, "asyncio_loop", None) is running,
+            "ioloop": _ioloop_identity() if name == "ioloop" else None,
         }) + "\n")
         sys.stdout.flush()
         done = asyncio.get_running_loop().create_future()
@@ -143,12 +153,8 @@ def python_client(port, conns, duration):
     print(json.dumps({"requests": done, "seconds": elapsed}))
 
 
-def _measure(name, client, conns, duration, threads):
-    env = dict(os.environ)
-    if SRC:
-        env["PYTHONPATH"] = os.pathsep.join([SRC] + [p for p in env.get("PYTHONPATH", "")
-                                                     .split(os.pathsep) if p])
-    server = subprocess.Popen([sys.executable, __file__, "--serve", name], env=env,
+def _measure(name, client, conns, duration, threads, expected):
+    server = subprocess.Popen([sys.executable, __file__, "--serve", name],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = server.stdout.readline()
@@ -158,6 +164,8 @@ def _measure(name, client, conns, duration, threads):
         port = info["port"]
         if not info["loop"].startswith(name) or not info["wraps_running_loop"]:
             raise RuntimeError(f"{name}: Tornado is not running on the {name} loop: {info}")
+        if name == "ioloop" and info["ioloop"] != expected:
+            raise RuntimeError(f"the server ran the ioloop {info['ioloop']}, not {expected}")
         if client == "wrk":
             proc = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}",
                                    f"-d{max(1, round(duration))}s", f"http://127.0.0.1:{port}/"],
@@ -195,15 +203,19 @@ def _available(name):
 
 
 def main(argv=None):
-    if SRC and SRC not in sys.path:
-        sys.path.insert(0, SRC)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--loops", default=",".join(LOOPS))
-    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    p.add_argument("--loops", default=",".join(LOOPS),
+                   help=f"comma-separated loops (default: {','.join(LOOPS)})")
+    p.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                   help="load generator (default: wrk when installed)")
     p.add_argument("--connections", type=int, default=50)
-    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: 2-core box)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="wrk threads (default 1: on 2 cores the server needs the other)")
     p.add_argument("--duration", type=int, default=5, help="seconds per run (default 5)")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=3, help="runs per loop (default 3)")
+    p.add_argument("--allow-python-engine", action="store_true",
+                   help="measure ioloop even when its compiled engine did not load (it then "
+                        "runs the pure-Python engine, and says so)")
     p.add_argument("--serve", help=argparse.SUPPRESS)
     p.add_argument("--load", nargs=3, metavar=("PORT", "CONNS", "SECONDS"),
                    help=argparse.SUPPRESS)
@@ -221,18 +233,34 @@ def main(argv=None):
     unknown = [x for x in loops if x not in LOOPS]
     if unknown:
         p.error(f"unknown loop(s) {', '.join(unknown)}; choose from {', '.join(LOOPS)}")
-    skipped = {name: why for name in loops if (why := _available(name))}
-    runnable = [name for name in loops if name not in skipped]
     try:
         import tornado
         tornado_version = tornado.version
     except ImportError:
-        raise SystemExit("tornado is not installed (pip install tornado)")
-    print(f"Tornado {tornado_version} hello world, {client}"
-          + (" (wrk not found: apt-get install wrk for a faster load generator)"
-             if client == "python" and args.client == "auto" else "")
-          + f", {args.connections} connections, {args.duration:g}s x {args.repeat} per loop, "
-          f"Python {sys.version.split()[0]}, nproc={len(os.sched_getaffinity(0))}")
+        print("Tornado is not installed (pip install tornado)", file=sys.stderr)
+        return 2
+    from ioloop import bench
+    ident = bench._ioloop_identity()
+    if "ioloop" in loops and not args.allow_python_engine:
+        refusal = bench._python_engine_refusal(ident, what="the ioloop row")
+        if refusal:
+            print(bench._wrap(f"{p.prog}: not measuring: {refusal}", bench.WIDTH),
+                  file=sys.stderr)
+            return 2
+    skipped = {name: why for name in loops if (why := _available(name))}
+    runnable = [name for name in loops if name not in skipped]
+    print(bench._wrap(f"Tornado {tornado_version} hello world, {client}"
+                      + (" (wrk not found: apt-get install wrk for a faster load generator)"
+                         if client == "python" and args.client == "auto" else "")
+                      + f", {args.connections} connections, {args.duration:g}s x "
+                      f"{args.repeat} per loop, Python {sys.version.split()[0]}, "
+                      f"nproc={len(os.sched_getaffinity(0))}", bench.WIDTH, "  ", ""))
+    print(bench._wrap(f"ioloop {ident['version']}, {bench._engine_text(ident)}, from "
+                      f"{os.path.dirname(ident['file'])}", bench.WIDTH, "  ", ""))
+    if ident["implementation"] != "cython" and "ioloop" in loops:
+        print(bench._wrap(f"WARNING: the ioloop row runs the {bench._engine_text(ident)}; not "
+                          "the compiled one", bench.WIDTH, "  ", ""))
+    expected = {k: ident[k] for k in ("implementation", "file", "engine_file")}
     results = {name: [] for name in runnable}
     errors = {}
     for rnd in range(args.repeat):
@@ -243,7 +271,7 @@ def main(argv=None):
                 continue
             try:
                 rps, info = _measure(name, client, args.connections, args.duration,
-                                 args.threads)
+                                     args.threads, expected)
             except (RuntimeError, subprocess.CalledProcessError, OSError, ValueError) as exc:
                 errors[name] = str(exc)
                 print(f"  round {rnd + 1} {name}: ERROR {exc}", file=sys.stderr)

@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+import ioloop
+
 LOOPS = ("ioloop", "ioloop-asyncio", "asyncio")
 # One plain workload, the fd workloads (pingpong, and the four echo servers
 # under a load generator in a separate process) and memory.
@@ -30,8 +32,32 @@ APPLIES = {
     "floor": WORKLOADS,
 }
 REPEAT = 2
-MISSING = "uvloop"   # hidden behind a module that fails to import
+MISSING = "uvloop"   # made unimportable (see _hiding_env)
 BENCH_TIMEOUT = 240
+# What the package's "bench" extra adds: with none of it, the bench still runs.
+OPTIONAL = ("tornado", "uvloop", "rloop", "pyperf")
+MAX_WIDTH = 120
+
+# A sitecustomize that makes the modules named in $BENCH_TEST_HIDE (and
+# their submodules) fail to import as if they were not installed, in the
+# bench and in every worker process it starts (they inherit PYTHONPATH).
+HIDING_SITECUSTOMIZE = """
+import os
+import sys
+
+_HIDDEN = tuple(filter(None, os.environ.get("BENCH_TEST_HIDE", "").split(",")))
+
+
+class _Hide:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if any(name == h or name.startswith(h + ".") for h in _HIDDEN):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _Hide)
+"""
 
 # A peer whose create_server fails: an asyncio loop under rloop's name.
 BROKEN_RLOOP = """
@@ -72,6 +98,27 @@ def _table_lines(stdout):
     return table
 
 
+def _hiding_env(tmp_path, *hidden, shadow=None):
+    """The environment for a bench run where ``hidden`` modules are not
+    installed; ``shadow``: {module name: source} put first on the path."""
+    site_dir = tmp_path / "hide-site"
+    site_dir.mkdir()
+    (site_dir / "sitecustomize.py").write_text(HIDING_SITECUSTOMIZE)
+    for name, source in (shadow or {}).items():
+        (site_dir / f"{name}.py").write_text(source)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(site_dir)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["BENCH_TEST_HIDE"] = ",".join(hidden)
+    return env
+
+
+def _too_wide(stdout, width=MAX_WIDTH):
+    """The output lines longer than ``width`` columns, but for a lone word
+    (a long path is never broken)."""
+    return [line for line in stdout.splitlines() if len(line) > width and len(line.split()) > 1]
+
+
 def _run(args, env=None, timeout=BENCH_TIMEOUT):
     return subprocess.run([sys.executable, "-m", "ioloop.bench"] + args,
                           capture_output=True, text=True, timeout=timeout,
@@ -83,14 +130,8 @@ def bench_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bench")
     out = tmp / "bench.json"
     pyperf_dir = tmp / "pyperf"
-    # A peer that is not installed: a module of its name that fails to import.
-    shadow = tmp / "shadow"
-    shadow.mkdir()
-    (shadow / f"{MISSING}.py").write_text("raise ImportError('hidden by test_bench')\n")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    proc = _run(["--quick", "--repeat", str(REPEAT),
+    env = _hiding_env(tmp, MISSING)
+    proc = _run(["--quick", "--repeat", str(REPEAT), "--echo-duration", "0.1",
                  "--loops", ",".join(LOOPS + (MISSING,)), "--workloads", ",".join(WORKLOADS),
                  "--json", str(out), "--pyperf-dir", str(pyperf_dir)], env=env)
     return proc, out, pyperf_dir
@@ -123,13 +164,30 @@ def test_bench_table(bench_run):
     assert len(skipped) == len(WORKLOADS), proc.stdout
     assert any(MISSING in line and "skipped" in line
                for line in proc.stdout.split("workload ")[0].splitlines()), proc.stdout
-    # The header names the harness and each peer's version.
+    # The header names the harness, each peer's version and the engine that
+    # the ioloop rows ran: the compiled one, or the pure-Python one only
+    # when IOLOOP_NO_EXTENSIONS=1 asked for it (the suite's second run).
     assert "harness :" in proc.stdout and "python  :" in proc.stdout
+    engine = ("compiled engine (_core." if ioloop.implementation == "cython"
+              else "pure-Python engine, IOLOOP_NO_EXTENSIONS=1")
+    assert f"ioloop  : {ioloop.__version__}, {engine}" in proc.stdout, proc.stdout
     # The echo load generator and the floor are described.
-    assert "echo    :" in proc.stdout and "100 connections" in proc.stdout
-    assert "load generator" in proc.stdout and "floor:" in proc.stdout
+    flat = " ".join(proc.stdout.split())    # the text, unwrapped
+    assert "echo    :" in proc.stdout and "100 connections" in flat
+    assert "load generator" in flat and "floor:" in flat
     # Progress goes to stderr, not into the table.
     assert "round" in proc.stderr
+    # The echo servers' CPU figures: a table of their own, a row per echo
+    # row that was measured (not the floor rows that repeat the echo one).
+    echo_table = proc.stdout.split("echo servers:")[1].split("\n\n")[0].splitlines()[3:]
+    assert len(echo_table) == 4 + 2 * 3, proc.stdout
+    assert all("us/req" in line and line.count("%") == 2 for line in echo_table), echo_table
+
+
+@pytest.mark.timeout(BENCH_TIMEOUT + 60)
+def test_bench_output_fits_in_120_columns(bench_run):
+    proc, _, _ = bench_run
+    assert not _too_wide(proc.stdout), proc.stdout
 
 
 @pytest.mark.timeout(BENCH_TIMEOUT + 60)
@@ -225,19 +283,14 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
     ratio) and the threadsafe one; and, with no C compiler on PATH, the echo
     workload on the Python load generator with its C floor skipped."""
     out = tmp_path / "builtin.json"
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "pyperf.py").write_text("raise ImportError('hidden by test_bench')\n")
     empty = tmp_path / "empty-bin"
     empty.mkdir()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = _hiding_env(tmp_path, "pyperf")
     env["PATH"] = str(empty)       # no gcc, no cc
     env.pop("CC", None)
     proc = _run(["--quick", "--repeat", "1", "--loops", "ioloop",
                  "--workloads", "idle,threadsafe,echo", "--idle-fds", "200",
-                 "--echo-duration", "0.1", "--json", str(out)], env=env, timeout=100)
+                 "--echo-duration", "0.1", "--json", str(out), "--wide"], env=env, timeout=100)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     doc = json.loads(out.read_text())
     assert doc["meta"]["harness"] == "builtin" and doc["pyperf"] == {}
@@ -246,8 +299,9 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
         assert _positive_number(summary["threadsafe"]["median_ns_per_op"])
         assert _positive_number(summary["idle-0"]["median_ns_per_op"])
         assert _positive_number(summary["idle-200"]["ratio_vs_idle0"])
-    assert "200 idle fds" in proc.stdout
-    assert "built-in" in proc.stdout and "pyperf not installed" in proc.stdout
+    flat = " ".join(proc.stdout.split())    # the text, unwrapped
+    assert "200 idle fds" in flat
+    assert "built-in" in flat and "pyperf not installed" in flat
     # Echo without a C compiler.
     assert doc["meta"]["echo"]["generator"] == "python"
     assert not doc["meta"]["echo"]["c_build"]["ok"]
@@ -256,10 +310,15 @@ def test_bench_without_pyperf_idle_and_threadsafe(tmp_path):
     assert echo["generator"] == "python" and _positive_number(echo["req_per_s"])
     assert "echo" not in doc["summary"]["floor"]
     assert [(s["loop"], s["workload"]) for s in doc["skipped"]] == [("floor", "echo")]
-    assert "Python load generator" in proc.stdout
+    assert "Python load generator" in flat
     floor_row = [line for line in _table_lines(proc.stdout)
                  if line.split()[:2] == ["echo", "floor"]]
     assert len(floor_row) == 1 and "skipped" in floor_row[0], proc.stdout
+    # --wide: the echo servers' CPU figures stay on their rows.
+    ioloop_row = [line for line in _table_lines(proc.stdout) if line.split()[:1] == ["ioloop"]
+                  and "req/s" in line]
+    assert len(ioloop_row) == 1 and "server CPU" in ioloop_row[0], proc.stdout
+    assert "echo servers:" not in proc.stdout
 
 
 @pytest.mark.timeout(120)
@@ -267,12 +326,7 @@ def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
     """A (loop, workload) cell whose worker fails is an ERROR cell and an
     entry in the errors; every other cell is still measured."""
     out = tmp_path / "broken.json"
-    shadow = tmp_path / "shadow"
-    shadow.mkdir()
-    (shadow / "rloop.py").write_text(BROKEN_RLOOP)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(shadow)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env = _hiding_env(tmp_path, shadow={"rloop": BROKEN_RLOOP})
     proc = _run(["--quick", "--repeat", "2", "--no-floor", "--loops", "asyncio,rloop",
                  "--workloads", "proto_echo,echo", "--echo-duration", "0.1",
                  "--json", str(out)], env=env, timeout=100)
@@ -288,6 +342,83 @@ def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
     rows = [line for line in _table_lines(proc.stdout) if "rloop" in line.split()[:2]]
     assert len(rows) == 2 and sum("ERROR" in row for row in rows) == 1, proc.stdout
     assert "errors:" in proc.stdout and "total time" in proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_with_no_optional_peer_installed(tmp_path):
+    """Only the package itself: no Tornado, uvloop, rloop or pyperf. Each
+    missing peer is a skipped row; tornado_echo, which needs Tornado on
+    every loop (ioloop's too), is skipped whole with that reason; the
+    built-in harness runs; the run exits 0."""
+    out = tmp_path / "bare.json"
+    env = _hiding_env(tmp_path, *OPTIONAL)
+    peers = ("ioloop-asyncio", "asyncio", "uvloop", "rloop", "tornado")
+    proc = _run(["--quick", "--repeat", "1", "--warmups", "0", "--n", "200",
+                 "--loops", ",".join(peers), "--workloads", "callbacks,tornado_echo",
+                 "--json", str(out)], env=env, timeout=100)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == [] and doc["meta"]["harness"] == "builtin"
+    measured = ("floor", "ioloop-asyncio", "asyncio")
+    for peer in ("uvloop", "rloop", "tornado"):
+        assert doc["peers"][peer]["status"] == "skipped", doc["peers"][peer]
+        assert doc["peers"][peer]["reason"] == "not installed"
+        assert peer not in doc["samples"]
+    for loop in measured:
+        assert _positive_number(doc["summary"][loop]["callbacks"]["median"]), loop
+        assert "tornado_echo" not in doc["summary"][loop]
+    assert sorted((s["loop"], s["workload"], s["reason"]) for s in doc["skipped"]) == sorted(
+        (loop, "tornado_echo", "needs tornado, not installed")
+        for loop in ("floor", "ioloop-asyncio", "asyncio"))
+    # The table: every peer has a row in each workload that applies to it,
+    # the missing ones and every tornado_echo row marked skipped.
+    rows = {}
+    workload = None
+    for line in _table_lines(proc.stdout)[2:]:
+        if not line.startswith(" "):
+            workload = line.split()[0]
+        rows.setdefault(workload, []).append(line)
+    assert len(rows["callbacks"]) == 1 + len(peers), proc.stdout
+    assert len(rows["tornado_echo"]) == 4 and all(
+        "skipped (" in line for line in rows["tornado_echo"]), proc.stdout
+    for line in rows["callbacks"]:
+        loop = line.split()[1] if line.startswith("callbacks") else line.split()[0]
+        assert ("skipped (not installed)" in line) == (loop not in measured), line
+    assert "tornado_echo on floor, ioloop-asyncio, asyncio: needs tornado" in " ".join(
+        proc.stdout.split())
+    assert not _too_wide(proc.stdout), proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_refuses_the_python_engine_unless_asked(tmp_path):
+    """An ioloop whose compiled engine does not load (here: made
+    unimportable) falls back to the pure-Python one; the bench does not
+    measure that as "ioloop" unless --allow-python-engine (or
+    IOLOOP_NO_EXTENSIONS=1) asks for it, and then it says so."""
+    env = _hiding_env(tmp_path, "ioloop._core")
+    env.pop("IOLOOP_NO_EXTENSIONS", None)
+    env.pop("IOLOOP_REQUIRE_EXTENSIONS", None)
+    args = ["--quick", "--repeat", "1", "--warmups", "0", "--n", "200", "--no-floor",
+            "--loops", "ioloop,asyncio", "--workloads", "callbacks"]
+    proc = _run(args, env=env, timeout=60)
+    assert proc.returncode == 2, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    message = " ".join(proc.stderr.split())     # as one line, not wrapped
+    assert "has no working compiled engine (ModuleNotFoundError: No module named " \
+        "'ioloop._core')" in message, proc.stderr
+    assert "--allow-python-engine" in message
+    assert "workload" not in proc.stdout        # nothing measured
+    proc = _run(args + ["--allow-python-engine"], env=env, timeout=60)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    flagged = "pure-Python engine: the compiled one did not load"
+    flat = " ".join(proc.stdout.split())    # the text, unwrapped
+    assert f"ioloop : {ioloop.__version__}, {flagged}" in flat, proc.stdout
+    assert "WARNING : the ioloop rows measure the " + flagged in flat
+    assert "WARNING: the ioloop and ioloop-asyncio rows ran the " + flagged in flat
+    # The other loops do not need the compiled engine.
+    proc = _run(args[:-4] + ["--loops", "asyncio", "--workloads", "callbacks"], env=env,
+                timeout=60)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
 
 
 def test_bench_rejects_unknown_names():
