@@ -53,7 +53,7 @@ cdef enum:
     ERROR_MASK = 0x018
     # A fd that fired this many iterations in a row is re-checked with
     # fstat(): a dup'd fd closed without remove_handler keeps firing forever
-    # (uvloop#61, libuv#1148) and must be dropped, not spun on.
+    # (uvloop and libuv both ran into it) and must be dropped, not spun on.
     STALE_CHECK_EVERY = 64
     # epoll_wait's buffer grows up to this when it comes back full; the
     # kernel rotates level-triggered fds, so nothing starves meanwhile.
@@ -1377,7 +1377,7 @@ cdef class Loop:
                 err = errno
                 if err == ENOENT:
                     # The fd was closed and its number reused since: the
-                    # kernel dropped the old registration (cpython#88968).
+                    # kernel dropped the old registration when it was closed.
                     self._register(n, EPOLLOUT if writer else EPOLLIN,
                                    KIND_ASYNCIO, None,
                                    None if writer else h, h if writer else None)

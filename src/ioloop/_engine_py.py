@@ -246,7 +246,7 @@ class Loop:
         # Thread-safe posting (add_callback) and close() must not interleave
         # in Python code: the engine in C is atomic under the GIL instead.
         # Reentrant: a signal handler or a __del__ may post while we post
-        # (a plain lock deadlocked Tornado 4.4, tornado#1874).
+        # (a plain lock deadlocked Tornado 4.4 that way).
         self._post_lock = threading.RLock()
         self._epoll = select.epoll()
         self._open_wakers()
@@ -932,7 +932,8 @@ class Loop:
             try:
                 self._epoll.modify(n, mask)
             except FileNotFoundError:
-                # Closed and reused since: the kernel dropped it (cpython#88968).
+                # Closed and reused since: the kernel dropped the old
+                # registration when it was closed.
                 self._register(n, bit, _ASYNCIO, None,
                                None if writer else h, h if writer else None)
                 return
