@@ -8,6 +8,8 @@ tests/typing/ holds small programs:
   under test.
 - ``fail_*.py``: wrong programs. Each line marked ``# E`` must be reported
   by both checkers, and no other line.
+- ``compat_asyncio.py``: the engine's signatures against typeshed's
+  ``asyncio.AbstractEventLoop``; only the methods it lists may differ.
 
 pyright is basedpyright (it bundles its Node.js runtime, so it needs no
 download) in pyright's "standard" mode. The checkers run in a temporary
@@ -23,6 +25,7 @@ checks run once, in the compiled-engine run of the suite; the programs run
 on both engines.
 """
 
+import ast
 import collections
 import importlib.util
 import json
@@ -41,6 +44,7 @@ import ioloop
 PROGRAMS_DIR = Path(__file__).resolve().parent / "typing"
 PASS = sorted(p.name for p in PROGRAMS_DIR.glob("pass_*.py"))
 FAIL = sorted(p.name for p in PROGRAMS_DIR.glob("fail_*.py"))
+COMPAT = "compat_asyncio.py"
 REPO = Path(__file__).resolve().parent.parent
 SRC_PKG = REPO / "src" / "ioloop"
 PKG_MODULES = sorted(
@@ -110,7 +114,7 @@ def _mypy_findings(stdout):
 @pytest.fixture(scope="module")
 def programs_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("typing")
-    for name in PASS + FAIL:
+    for name in PASS + FAIL + [COMPAT]:
         shutil.copy(PROGRAMS_DIR / name, d / name)
     _pyright_config(d)
     return d
@@ -123,7 +127,7 @@ def checked(programs_dir):
 
     def run(checker):
         if checker not in results:
-            files = PASS + FAIL
+            files = PASS + FAIL + [COMPAT]
             if checker == "mypy":
                 _need("mypy")
                 proc = _run([sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
@@ -174,6 +178,23 @@ def test_wrong_program_rejected_on_marked_lines(checked, checker, program):
         f"{checker} on {program}:\n"
         + "".join(f"  not rejected, line {i}: {text[i - 1].strip()}\n" for i in missed)
         + "".join(f"  unexpected error, line {i}: {msg}\n" for i, msg in errors if i in extra))
+
+
+@static
+@pytest.mark.timeout(CHECK_TIMEOUT + 60)
+@pytest.mark.parametrize("checker", ["mypy", "pyright"])
+def test_engine_signatures_match_asyncio(checked, checker):
+    tree = ast.parse((PROGRAMS_DIR / COMPAT).read_text())
+    expected = sorted(next(ast.literal_eval(node.value) for node in tree.body
+                           if isinstance(node, ast.Assign)
+                           and node.targets[0].id == "INCOMPATIBLE"))
+    findings, _ = checked(checker)
+    pattern = (r'Definition of "(\w+)" in base class' if checker == "mypy"
+               else r'define method "(\w+)" in incompatible way')
+    incompatible = sorted(m[1] for _, _, msg in findings.get(COMPAT, [])
+                          for m in [re.search(pattern, msg)] if m)
+    others = [msg for _, _, msg in findings.get(COMPAT, []) if not re.search(pattern, msg)]
+    assert incompatible == expected and not others, (incompatible, others)
 
 
 @pytest.mark.timeout(RUN_TIMEOUT + 30)
