@@ -4,13 +4,32 @@ Tornado's classic ``IOLoop`` API (``add_handler``, ``add_timeout``,
 ``add_callback``, ``start``) with its engine in Cython on ``<sys/epoll.h>``;
 the same loop object is a complete asyncio event loop.
 
-``ioloop.implementation`` says which engine is in use: ``"cython"`` or
-``"python"`` (the pure-Python twin, forced with ``IOLOOP_NO_EXTENSIONS=1``).
+- ``IOLoop``: the loop. ``IOLoop.current()`` for the classic API;
+  ``ioloop.run(main())`` or ``asyncio.run(main(),
+  loop_factory=ioloop.new_event_loop)`` for asyncio.
+- ``PeriodicCallback``: calls a function every N milliseconds.
+- ``Handle`` and ``TimerHandle``: what ``call_soon`` and
+  ``call_later``/``call_at``/``add_timeout`` return.
+- ``TimeoutError``: raised by ``IOLoop.run_sync`` when its timeout expires.
+  The builtin ``TimeoutError`` (``asyncio.TimeoutError`` is the same class)
+  on Python 3.11+, a subclass of both on 3.10.
+- ``run``, ``new_event_loop``, ``EventLoopPolicy`` and ``install``: the
+  asyncio entry points.
+- ``implementation``: the engine in use, ``"cython"`` or ``"python"`` (the
+  pure-Python twin, forced with ``IOLOOP_NO_EXTENSIONS=1``).
 """
 
-from ._loop import Handle, IOLoop, TimeoutError, TimerHandle, implementation
+from typing import TYPE_CHECKING
+
+from ._loop import IOLoop, TimeoutError, implementation
 from ._periodic import PeriodicCallback
 from ._asyncio import EventLoopPolicy, install, new_event_loop, run
+
+if TYPE_CHECKING:
+    # Type checkers see the pure-Python engine, whichever runs (as ._loop does).
+    from ._engine_py import Handle, TimerHandle
+else:
+    from ._loop import Handle, TimerHandle
 
 __version__ = "0.1.0"
 

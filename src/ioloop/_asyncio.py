@@ -1,30 +1,52 @@
 """asyncio entry points: ``new_event_loop``, ``run`` and the policy shims."""
 
+from __future__ import annotations
+
 import asyncio
 import sys
 import warnings
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._loop import IOLoop
 
 __all__ = ["new_event_loop", "run", "EventLoopPolicy", "install"]
 
+_T = TypeVar("_T")
 
-def new_event_loop():
-    """A new ioloop event loop (for ``asyncio.run(loop_factory=...)``)."""
+
+def new_event_loop() -> IOLoop:
+    """Returns a new ioloop event loop, not running and not current.
+
+    The loop factory for asyncio: ``asyncio.run(main(),
+    loop_factory=ioloop.new_event_loop)`` (Python 3.12+) or
+    ``asyncio.Runner(loop_factory=ioloop.new_event_loop)`` (3.11+). The
+    same as ``IOLoop()``.
+    """
     return IOLoop()
 
 
-def run(main, *, debug=None, **run_kwargs):
-    """Run coroutine ``main`` on a new ioloop loop, like ``asyncio.run``."""
+def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None) -> _T:
+    """Runs coroutine ``main`` on a new ioloop loop and returns its result.
+
+    Like ``asyncio.run`` (and ``uvloop.run``): it creates the loop, runs
+    ``main`` to completion, then cancels the tasks left over, finishes
+    the async generators and the default executor, and closes the loop.
+    ``debug`` turns asyncio's debug mode on or off (``None``: leave it as
+    the environment says).
+
+    Raises ``RuntimeError`` if called from a running event loop; an
+    exception raised by ``main`` propagates.
+    """
     if sys.version_info >= (3, 12):
-        return asyncio.run(main, debug=debug, loop_factory=new_event_loop, **run_kwargs)
+        return asyncio.run(main, debug=debug, loop_factory=new_event_loop)
     if sys.version_info >= (3, 11):
         with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
             return runner.run(main)
     return _run_310(main, debug)  # pragma: no cover - Python 3.10
 
 
-def _run_310(main, debug):  # pragma: no cover - Python 3.10
+def _run_310(main: Coroutine[Any, Any, _T], debug: bool | None) -> _T:  # pragma: no cover - Python 3.10
     if asyncio._get_running_loop() is not None:
         raise RuntimeError("ioloop.run() cannot be called from a running event loop")
     if not asyncio.iscoroutine(main):
@@ -49,32 +71,57 @@ def _run_310(main, debug):  # pragma: no cover - Python 3.10
             loop.close()
 
 
-_PolicyBase = (getattr(asyncio.events, "BaseDefaultEventLoopPolicy", None)
-               or getattr(asyncio.events, "_BaseDefaultEventLoopPolicy", None))
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 14):
+        from asyncio.events import _BaseDefaultEventLoopPolicy as _PolicyBase
+    else:
+        from asyncio.events import BaseDefaultEventLoopPolicy as _PolicyBase
+else:
+    # Renamed in 3.14 (policies are deprecated), due to go in 3.16.
+    _PolicyBase = (getattr(asyncio.events, "BaseDefaultEventLoopPolicy", None)
+                   or getattr(asyncio.events, "_BaseDefaultEventLoopPolicy", None))
 
 if _PolicyBase is not None:
-    class EventLoopPolicy(_PolicyBase):  # type: ignore[valid-type,misc]
-        """asyncio policy whose new loops are ioloop loops (a compatibility
-        shim: asyncio's policy system is deprecated from Python 3.14)."""
+    class EventLoopPolicy(_PolicyBase):
+        """asyncio event loop policy whose new loops are ioloop loops.
+
+        ``asyncio.set_event_loop_policy(ioloop.EventLoopPolicy())`` (or
+        ``ioloop.install()``) makes ``asyncio.new_event_loop()`` and
+        ``asyncio.run()`` create ioloop loops. A compatibility shim:
+        asyncio's policy system is deprecated from Python 3.14; prefer
+        ``ioloop.run()`` or ``loop_factory``.
+        """
 
         _loop_factory = staticmethod(new_event_loop)
 
-        def new_event_loop(self):
+        def new_event_loop(self) -> IOLoop:
+            """Returns a new ioloop event loop (see ``ioloop.new_event_loop``)."""
             return new_event_loop()
 
         # Child watchers (deprecated, gone in 3.14) are not used: ioloop
         # reaps its children with pidfds. Accept one for compatibility.
-        _watcher = None
+        _watcher: Any = None
 
-        def get_child_watcher(self):
+        def get_child_watcher(self) -> Any:
+            """Returns the watcher given to ``set_child_watcher`` (or None).
+
+            ioloop does not use child watchers: it waits for its child
+            processes with pidfds. This only keeps old code working.
+            """
             return self._watcher
 
-        def set_child_watcher(self, watcher):
+        def set_child_watcher(self, watcher: Any) -> None:
+            """Stores ``watcher`` for ``get_child_watcher``; ioloop does not
+            use it."""
             self._watcher = watcher
 
-    def install():
-        """Make asyncio create ioloop loops (deprecated with asyncio's
-        policies; prefer ``ioloop.run`` or ``loop_factory``)."""
+    def install() -> None:
+        """Makes asyncio create ioloop loops, by installing ``EventLoopPolicy``.
+
+        Deprecated with asyncio's policies (a ``DeprecationWarning`` from
+        Python 3.12 on): prefer ``ioloop.run(main())`` or
+        ``asyncio.run(main(), loop_factory=ioloop.new_event_loop)``.
+        """
         if sys.version_info >= (3, 12):
             warnings.warn("ioloop.install() is deprecated in favour of ioloop.run() "
                           "or asyncio.run(loop_factory=ioloop.new_event_loop)",
@@ -85,6 +132,8 @@ if _PolicyBase is not None:
 else:  # pragma: no cover - Pythons without policies
     EventLoopPolicy = None  # type: ignore[misc,assignment]
 
-    def install():
+    def install() -> None:
+        """Raises ``RuntimeError``: this Python has no asyncio event loop
+        policies (use ``ioloop.run()`` or ``loop_factory``)."""
         raise RuntimeError("this Python has no asyncio event loop policies; "
                            "use ioloop.run() or asyncio.run(loop_factory=ioloop.new_event_loop)")

@@ -1,30 +1,67 @@
 """Type stub for the compiled engine ``ioloop._core`` (kept honest by
 ``mypy.stubtest``; see tests/test_stub.py). The pure-Python twin
-``ioloop._engine_py`` has the same surface."""
+``ioloop._engine_py`` has the same surface, the same types and the same
+docstrings (tests/test_docstrings.py compares them)."""
 
 import asyncio
 import contextvars
+import datetime
+from _typeshed import FileDescriptorLike, HasFileno
 from collections.abc import Callable
-from typing import Any, final
+from typing import Any, TypeVar, final, overload
 
-from typing_extensions import disjoint_base
+from typing_extensions import ParamSpec, TypeVarTuple, Unpack, disjoint_base
+
+_P = ParamSpec("_P")
+_Ts = TypeVarTuple("_Ts")
+_FD = TypeVar("_FD", bound=int | HasFileno)
 
 @final
 class Handle:
-    """A scheduled callback (``call_soon``, ``add_callback``, a reader)."""
+    """A callback scheduled with ``call_soon`` or ``call_soon_threadsafe``.
 
-    def cancel(self) -> None: ...
-    def cancelled(self) -> bool: ...
-    def get_context(self) -> contextvars.Context: ...
+    Returned by those methods; not created directly. ``cancel()`` keeps the
+    callback from running.
+    """
+
+    def cancel(self) -> None:
+        """Keeps the callback from running, if it has not run yet.
+
+        The handle drops its references to the callback and its arguments
+        at once. Cancelling twice, or after the callback ran, is harmless.
+        Call it from the loop's thread.
+        """
+    def cancelled(self) -> bool:
+        """Returns ``True`` once ``cancel()`` has been called."""
+    def get_context(self) -> contextvars.Context:
+        """Returns the ``contextvars.Context`` the callback runs in."""
 
 @final
 class TimerHandle:
-    """A timer (``call_later``, ``call_at``, ``add_timeout``)."""
+    """A timer scheduled with ``call_later``, ``call_at`` or ``add_timeout``.
 
-    def cancel(self) -> None: ...
-    def cancelled(self) -> bool: ...
-    def when(self) -> float: ...
-    def get_context(self) -> contextvars.Context: ...
+    Returned by those methods; not created directly. Pass it to
+    ``remove_timeout`` (or call its ``cancel()``) to cancel the timer.
+    """
+
+    def cancel(self) -> None:
+        """Keeps the callback from running, if it has not run yet.
+
+        The same as ``loop.remove_timeout(timer)``. The timer drops its
+        references to the callback and its arguments at once. Cancelling
+        twice, or after the callback ran, is harmless. Call it from the
+        loop's thread.
+        """
+    def cancelled(self) -> bool:
+        """Returns ``True`` once the timer has been cancelled (by ``cancel()``
+        or ``remove_timeout``).
+        """
+    def when(self) -> float:
+        """Returns the time the timer is due, in seconds on the loop's
+        ``time()`` scale.
+        """
+    def get_context(self) -> contextvars.Context:
+        """Returns the ``contextvars.Context`` the callback runs in."""
 
 @disjoint_base
 class Loop:
@@ -33,54 +70,262 @@ class Loop:
     slow_callback_duration: float
     _py_owned_fds: int
     def time(self) -> float:
-        """Seconds on CLOCK_MONOTONIC (the ``time.monotonic()`` scale)."""
-    def get_debug(self) -> bool: ...
-    def set_debug(self, enabled: bool) -> None: ...
+        """Returns the loop's current time, in seconds (a float).
+
+        The clock is ``CLOCK_MONOTONIC``, the scale of ``time.monotonic()``: it
+        never goes backwards and ignores changes to the system clock, but its
+        zero is arbitrary. ``call_at`` and ``add_timeout`` take deadlines on
+        this scale.
+        """
+    def get_debug(self) -> bool:
+        """Returns ``True`` if debug mode is on (see ``set_debug``)."""
+    def set_debug(self, enabled: bool) -> None:
+        """Turns debug mode on or off.
+
+        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
+        each callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more. A loop created while asyncio's debug
+        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
+        mode.
+        """
     def fileno(self) -> int:
-        """The epoll fd."""
-    def is_running(self) -> bool: ...
-    def is_closed(self) -> bool: ...
-    def add_callback(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> None:
-        """Run ``callback(*args, **kwargs)`` on the next iteration. Thread-safe;
-        dropped silently after ``close()``."""
+        """Returns the fd of the loop's epoll set (-1 once the loop is closed).
+
+        For inspection only: do not close it or change its registrations.
+        """
+    def is_running(self) -> bool:
+        """Returns ``True`` while the loop runs (in ``start()``, ``run_forever()``,
+        ``run_until_complete()`` or ``run_sync()``)."""
+    def is_closed(self) -> bool:
+        """Returns ``True`` once ``close()`` has been called."""
+    def add_callback(self, callback: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Calls ``callback(*args, **kwargs)`` on the next iteration of the loop.
+
+        This is the one method (with ``call_soon_threadsafe``, its asyncio
+        form) that is safe to call from any thread, and from a signal handler:
+        use it to hand work over to the loop's thread. It wakes the loop up if
+        it is waiting for I/O. Callbacks run in the order they were added, each
+        in a copy of the ``contextvars`` context it was added from.
+
+        An exception raised by the callback goes to
+        ``handle_callback_exception`` and the loop carries on. If the callback
+        returns an awaitable, the loop runs it to completion as a task.
+
+        Returns ``None``: the call cannot be cancelled (``call_soon`` returns a
+        ``Handle`` that can). After ``close()`` the call is silently dropped.
+        Raises ``TypeError`` if ``callback`` is not callable.
+        """
     def call_soon(
-        self, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
-    ) -> Handle: ...
+        self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts], context: contextvars.Context | None = None
+    ) -> Handle:
+        """Schedules ``callback(*args)`` for the next iteration.
+
+        The asyncio form of ``add_callback``, sharing its queue: callbacks run
+        in the order they were scheduled. Returns a ``Handle``, whose
+        ``cancel()`` keeps the callback from running. ``context`` is the
+        ``contextvars.Context`` to run it in (default: a copy of the current
+        one). Call it from the loop's thread; from another thread, use
+        ``call_soon_threadsafe``.
+
+        Raises ``TypeError`` if ``callback`` is not callable and
+        ``RuntimeError`` if the loop is closed.
+        """
     def call_soon_threadsafe(
-        self, callback: Callable[..., object], *args: Any, context: contextvars.Context | None = None
-    ) -> Handle: ...
-    def call_at(self, when: float, callback: Callable[..., object], *args: Any, **kwargs: Any) -> TimerHandle:
-        """Run at ``when`` on the ``time()`` scale; ``context=`` is reserved for
-        asyncio's context argument, other keywords go to the callback."""
-    def call_later(self, delay: float, callback: Callable[..., object], *args: Any, **kwargs: Any) -> TimerHandle:
-        """Run after ``delay`` seconds (never early)."""
-    def add_timeout(self, deadline: Any, callback: Callable[..., object], *args: Any, **kwargs: Any) -> TimerHandle:
-        """``deadline``: a number on the ``time()`` scale or a ``timedelta``."""
+        self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts], context: contextvars.Context | None = None
+    ) -> Handle:
+        """Like ``call_soon``, but safe to call from any thread.
+
+        It wakes the loop up if it is waiting for I/O. Returns a ``Handle``.
+        Raises ``TypeError`` if ``callback`` is not callable and
+        ``RuntimeError`` if the loop is closed.
+        """
+    @overload
+    def call_at(
+        self, when: float, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts], context: contextvars.Context | None = None
+    ) -> TimerHandle:
+        """Calls ``callback(*args, **kwargs)`` at time ``when``.
+
+        ``when`` is an absolute time in seconds on the scale of ``time()``. The
+        callback never runs early; timers due at the same time run in the order
+        they were scheduled. As in asyncio, a keyword argument ``context`` is
+        the ``contextvars.Context`` to run the callback in (default: a copy of
+        the current one); the other keyword arguments go to the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``when`` is not a real number or ``callback`` is
+        not callable, ``ValueError`` if ``when`` is NaN and ``RuntimeError`` if
+        the loop is closed.
+        """
+    @overload
+    def call_at(self, when: float, callback: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> TimerHandle: ...
+    @overload
+    def call_later(
+        self, delay: float, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts], context: contextvars.Context | None = None
+    ) -> TimerHandle:
+        """Calls ``callback(*args, **kwargs)`` after ``delay`` seconds.
+
+        ``delay`` is in seconds, an int or a float (``PeriodicCallback`` is the
+        one that counts in milliseconds). The callback never runs early; with a
+        ``delay`` of zero or less it is due at once. Keyword arguments are
+        handled as by ``call_at``: ``context`` is asyncio's, the others go to
+        the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``delay`` is not a real number or ``callback``
+        is not callable, ``ValueError`` if ``delay`` is NaN and ``RuntimeError``
+        if the loop is closed.
+        """
+    @overload
+    def call_later(self, delay: float, callback: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> TimerHandle: ...
+    def add_timeout(
+        self, deadline: float | datetime.timedelta, callback: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs
+    ) -> TimerHandle:
+        """Calls ``callback(*args, **kwargs)`` at ``deadline``.
+
+        ``deadline`` is either a number, an absolute time in seconds on the
+        scale of ``time()`` (``loop.time() + 5`` is five seconds from now), or
+        a ``datetime.timedelta``, relative to now. The callback never runs
+        early. Unlike ``call_at`` and ``call_later``, every keyword argument,
+        ``context`` included, goes to the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``deadline`` is neither a real number nor a
+        ``timedelta`` or ``callback`` is not callable, ``ValueError`` if
+        ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
+        """
     def remove_timeout(self, timeout: object) -> None:
-        """Cancel a timer; ignores fired, cancelled and foreign handles."""
-    def stop(self) -> None: ...
-    def add_handler(self, fd: Any, handler: Callable[[Any, int], object], events: int) -> None:
-        """Call ``handler(fd, events)`` with the combined epoll mask; ERROR is
-        always watched."""
-    def update_handler(self, fd: Any, events: int) -> None: ...
-    def remove_handler(self, fd: Any) -> None: ...
-    def add_reader(self, fd: Any, callback: Callable[..., object], *args: Any) -> None: ...
-    def add_writer(self, fd: Any, callback: Callable[..., object], *args: Any) -> None: ...
-    def remove_reader(self, fd: Any) -> bool: ...
-    def remove_writer(self, fd: Any) -> bool: ...
+        """Cancels a timer.
+
+        ``timeout`` is a ``TimerHandle`` returned by ``add_timeout``,
+        ``call_later`` or ``call_at``. Safe to call after the timer has run or
+        been cancelled; any other object, a timer of another loop included, is
+        ignored. Call it from the loop's thread.
+        """
+    def stop(self) -> None:
+        """Stops the loop after the current iteration.
+
+        ``start()`` (or ``run_forever()``) returns once the callbacks, handlers
+        and timers of this iteration have run; what is scheduled for later
+        stays scheduled, and runs if the loop is started again. Called while
+        the loop is not running, it makes the next ``start()`` return after one
+        iteration. To stop the loop from another thread, use
+        ``loop.add_callback(loop.stop)``.
+        """
+    def add_handler(self, fd: _FD, handler: Callable[[_FD, int], object], events: int) -> None:
+        """Calls ``handler(fd, events)`` whenever ``fd`` is ready for ``events``.
+
+        ``fd`` is an int file descriptor or an object with a ``fileno()``
+        method, such as a socket; the handler gets it back exactly as passed.
+        ``events`` is a mask of ``IOLoop.READ``, ``IOLoop.WRITE`` and the other
+        ``IOLoop`` constants (Linux epoll bits); ``IOLoop.ERROR`` is always
+        watched. The handler receives the mask of the events that occurred, on
+        every iteration while they last (level-triggered, unless ``IOLoop.EDGE``
+        is in the mask). An exception it raises goes to
+        ``handle_callback_exception`` (a ``BrokenPipeError`` is ignored: the
+        peer went away) and the loop carries on.
+
+        One registration per fd: change its mask with ``update_handler``, and
+        call ``remove_handler`` before closing the fd. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
+        an int or ``fd`` is neither an int nor an object with ``fileno()``;
+        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
+        range; ``FileExistsError`` if ``fd`` is already registered with this
+        loop; ``PermissionError`` if epoll cannot watch it (a regular file);
+        ``RuntimeError`` if the loop is closed.
+        """
+    def update_handler(self, fd: FileDescriptorLike, events: int) -> None:
+        """Changes the events ``fd`` is watched for to ``events``.
+
+        ``fd`` is the int or object given to ``add_handler``; ``IOLoop.ERROR``
+        is always watched. Call it from the loop's thread.
+
+        Raises ``ValueError`` if ``fd`` is not registered with ``add_handler``
+        (or was closed without ``remove_handler``) or ``events`` is out of
+        range, ``TypeError`` if ``events`` is not an int and ``RuntimeError`` if
+        the loop is closed.
+        """
+    def remove_handler(self, fd: FileDescriptorLike) -> None:
+        """Stops watching ``fd``, the int or object given to ``add_handler``.
+
+        It takes effect at once: the handler is not called again, not even for
+        events already polled in this iteration, and ``fd`` may be closed right
+        after. A socket closed before this call is still found. Does nothing if
+        ``fd`` is not registered or the loop is closed. Call it from the loop's
+        thread.
+        """
+    def add_reader(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts]) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is readable (asyncio API).
+
+        ``fd`` is an int or an object with ``fileno()``. A reader already set
+        for ``fd`` is replaced; a writer is kept. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
+        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
+        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
+        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        or the loop is closed.
+        """
+    def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts]) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is writable (asyncio API).
+
+        ``fd`` is an int or an object with ``fileno()``. A writer already set
+        for ``fd`` is replaced; a reader is kept. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
+        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
+        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
+        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        or the loop is closed.
+        """
+    def remove_reader(self, fd: FileDescriptorLike) -> bool:
+        """Stops watching ``fd`` for reading (asyncio API).
+
+        Returns ``True`` if a reader was removed, ``False`` if there was none
+        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
+        transport. Call it from the loop's thread.
+        """
+    def remove_writer(self, fd: FileDescriptorLike) -> bool:
+        """Stops watching ``fd`` for writing (asyncio API).
+
+        Returns ``True`` if a writer was removed, ``False`` if there was none
+        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
+        transport. Call it from the loop's thread.
+        """
     def reinit_after_fork(self) -> None:
-        """Give a forked child its own epoll set and waker."""
+        """Makes a loop inherited through ``fork()`` usable in the child.
+
+        After ``os.fork()`` the child's copy of the loop raises ``RuntimeError``
+        from every method that schedules, registers or runs, until this is
+        called. It gives the child its own epoll set and wake-up fds and
+        registers the same fds with them; pending callbacks and timers are
+        kept. The parent's loop is not affected. Raises ``RuntimeError`` if the
+        loop is closed.
+        """
+    # Internal: called by the facade (ioloop.IOLoop) and its mixins.
     def _run(self) -> None: ...
     def _timer_count(self) -> int: ...
-    def _lookup(self, fd: Any) -> int: ...
-    def _handler_objects(self) -> list[Any]: ...
-    def _add_rw(self, fd: Any, callback: Callable[..., object], args: tuple[Any, ...], writer: bool) -> None: ...
-    def _ensure_fd_no_transport(self, fd: Any) -> None: ...
-    def _remove_rw(self, fd: Any, writer: bool) -> bool: ...
+    def _lookup(self, fd: object) -> int: ...
+    def _handler_objects(self) -> list[object]: ...
+    def _add_rw(self, fd: FileDescriptorLike, callback: Callable[..., object], args: tuple[object, ...], writer: bool) -> None: ...
+    def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None: ...
+    def _process_signals(self, data: bytes) -> None: ...
+    def _remove_rw(self, fd: FileDescriptorLike, writer: bool) -> bool: ...
     def _signal_wakeup_fd(self) -> int: ...
     def _mark_closed(self) -> None: ...
     def _close(self) -> None: ...
-
 
 @disjoint_base
 class StreamCore:

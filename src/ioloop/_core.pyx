@@ -53,7 +53,7 @@ cdef enum:
     ERROR_MASK = 0x018
     # A fd that fired this many iterations in a row is re-checked with
     # fstat(): a dup'd fd closed without remove_handler keeps firing forever
-    # (uvloop#61, libuv#1148) and must be dropped, not spun on.
+    # (uvloop and libuv both ran into it) and must be dropped, not spun on.
     STALE_CHECK_EVERY = 64
     # epoll_wait's buffer grows up to this when it comes back full; the
     # kernel rotates level-triggered fds, so nothing starves meanwhile.
@@ -165,9 +165,19 @@ cdef inline void _release_timer(PyObject *obj) noexcept:
 @cython.final
 @cython.no_gc
 cdef class Handle:
-    """A scheduled callback (``call_soon``, ``add_callback``, a reader)."""
+    """A callback scheduled with ``call_soon`` or ``call_soon_threadsafe``.
+
+    Returned by those methods; not created directly. ``cancel()`` keeps the
+    callback from running.
+    """
 
     def cancel(self):
+        """Keeps the callback from running, if it has not run yet.
+
+        The handle drops its references to the callback and its arguments
+        at once. Cancelling twice, or after the callback ran, is harmless.
+        Call it from the loop's thread.
+        """
         if not self._cancelled:
             self._cancelled = True
             # Release the closure at once: a cancelled handle may sit in
@@ -175,9 +185,11 @@ cdef class Handle:
             _release_handle(<PyObject *>self)
 
     def cancelled(self):
+        """Returns ``True`` once ``cancel()`` has been called."""
         return self._cancelled
 
     def get_context(self):
+        """Returns the ``contextvars.Context`` the callback runs in."""
         return PyContext_New() if self.context is None else self.context
 
     def __repr__(self):
@@ -192,9 +204,20 @@ cdef class Handle:
 @cython.final
 @cython.no_gc
 cdef class TimerHandle:
-    """A timer (``call_later``, ``call_at``, ``add_timeout``)."""
+    """A timer scheduled with ``call_later``, ``call_at`` or ``add_timeout``.
+
+    Returned by those methods; not created directly. Pass it to
+    ``remove_timeout`` (or call its ``cancel()``) to cancel the timer.
+    """
 
     def cancel(self):
+        """Keeps the callback from running, if it has not run yet.
+
+        The same as ``loop.remove_timeout(timer)``. The timer drops its
+        references to the callback and its arguments at once. Cancelling
+        twice, or after the callback ran, is harmless. Call it from the
+        loop's thread.
+        """
         if not self._cancelled:
             self._cancelled = True
             _release_timer(<PyObject *>self)
@@ -202,12 +225,19 @@ cdef class TimerHandle:
                 (<Loop>self._loop)._timer_cancelled()
 
     def cancelled(self):
+        """Returns ``True`` once the timer has been cancelled (by ``cancel()``
+        or ``remove_timeout``).
+        """
         return self._cancelled
 
     def when(self):
+        """Returns the time the timer is due, in seconds on the loop's
+        ``time()`` scale.
+        """
         return self._when
 
     def get_context(self):
+        """Returns the ``contextvars.Context`` the callback runs in."""
         return PyContext_New() if self.context is None else self.context
 
     def __repr__(self):
@@ -413,23 +443,44 @@ cdef class Loop:
     # -- clock and debug ---------------------------------------------------
 
     def time(self):
-        """Seconds on CLOCK_MONOTONIC (the ``time.monotonic()`` scale)."""
+        """Returns the loop's current time, in seconds (a float).
+
+        The clock is ``CLOCK_MONOTONIC``, the scale of ``time.monotonic()``: it
+        never goes backwards and ignores changes to the system clock, but its
+        zero is arbitrary. ``call_at`` and ``add_timeout`` take deadlines on
+        this scale.
+        """
         return _monotonic()
 
     def get_debug(self):
+        """Returns ``True`` if debug mode is on (see ``set_debug``)."""
         return self._debug_enabled
 
     def set_debug(self, enabled):
+        """Turns debug mode on or off.
+
+        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
+        each callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more. A loop created while asyncio's debug
+        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
+        mode.
+        """
         self._debug_enabled = bool(enabled)
 
     def fileno(self):
-        """The epoll fd (for embedding and inspection)."""
+        """Returns the fd of the loop's epoll set (-1 once the loop is closed).
+
+        For inspection only: do not close it or change its registrations.
+        """
         return self._epfd
 
     def is_running(self):
+        """Returns ``True`` while the loop runs (in ``start()``, ``run_forever()``,
+        ``run_until_complete()`` or ``run_sync()``)."""
         return self._running
 
     def is_closed(self):
+        """Returns ``True`` once ``close()`` has been called."""
         return self._closed
 
     # -- callbacks ---------------------------------------------------------
@@ -467,9 +518,27 @@ cdef class Loop:
         return h
 
     def call_soon(self, callback, *args, context=None):
+        """Schedules ``callback(*args)`` for the next iteration.
+
+        The asyncio form of ``add_callback``, sharing its queue: callbacks run
+        in the order they were scheduled. Returns a ``Handle``, whose
+        ``cancel()`` keeps the callback from running. ``context`` is the
+        ``contextvars.Context`` to run it in (default: a copy of the current
+        one). Call it from the loop's thread; from another thread, use
+        ``call_soon_threadsafe``.
+
+        Raises ``TypeError`` if ``callback`` is not callable and
+        ``RuntimeError`` if the loop is closed.
+        """
         return self._call_soon(callback, args, context)
 
     def call_soon_threadsafe(self, callback, *args, context=None):
+        """Like ``call_soon``, but safe to call from any thread.
+
+        It wakes the loop up if it is waiting for I/O. Returns a ``Handle``.
+        Raises ``TypeError`` if ``callback`` is not callable and
+        ``RuntimeError`` if the loop is closed.
+        """
         # Every post is thread-safe here: under the GIL _push_handle and the
         # wake-up check run no Python code.
         return self._call_soon(callback, args, context)
@@ -546,20 +615,74 @@ cdef class Loop:
         return h
 
     def call_at(self, when, callback, *args, **kwargs):
+        """Calls ``callback(*args, **kwargs)`` at time ``when``.
+
+        ``when`` is an absolute time in seconds on the scale of ``time()``. The
+        callback never runs early; timers due at the same time run in the order
+        they were scheduled. As in asyncio, a keyword argument ``context`` is
+        the ``contextvars.Context`` to run the callback in (default: a copy of
+        the current one); the other keyword arguments go to the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``when`` is not a real number or ``callback`` is
+        not callable, ``ValueError`` if ``when`` is NaN and ``RuntimeError`` if
+        the loop is closed.
+        """
         context = kwargs.pop("context", None) if kwargs else None
         return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context)
 
     def call_later(self, delay, callback, *args, **kwargs):
+        """Calls ``callback(*args, **kwargs)`` after ``delay`` seconds.
+
+        ``delay`` is in seconds, an int or a float (``PeriodicCallback`` is the
+        one that counts in milliseconds). The callback never runs early; with a
+        ``delay`` of zero or less it is due at once. Keyword arguments are
+        handled as by ``call_at``: ``context`` is asyncio's, the others go to
+        the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``delay`` is not a real number or ``callback``
+        is not callable, ``ValueError`` if ``delay`` is NaN and ``RuntimeError``
+        if the loop is closed.
+        """
         context = kwargs.pop("context", None) if kwargs else None
         return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
                               callback, args, kwargs, context)
 
     def add_timeout(self, deadline, callback, *args, **kwargs):
+        """Calls ``callback(*args, **kwargs)`` at ``deadline``.
+
+        ``deadline`` is either a number, an absolute time in seconds on the
+        scale of ``time()`` (``loop.time() + 5`` is five seconds from now), or
+        a ``datetime.timedelta``, relative to now. The callback never runs
+        early. Unlike ``call_at`` and ``call_later``, every keyword argument,
+        ``context`` included, goes to the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``deadline`` is neither a real number nor a
+        ``timedelta`` or ``callback`` is not callable, ``ValueError`` if
+        ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
+        """
         return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
                               callback, args, kwargs, None)
 
     def remove_timeout(self, timeout):
-        """Cancel a timer; ignores fired, cancelled and foreign handles."""
+        """Cancels a timer.
+
+        ``timeout`` is a ``TimerHandle`` returned by ``add_timeout``,
+        ``call_later`` or ``call_at``. Safe to call after the timer has run or
+        been cancelled; any other object, a timer of another loop included, is
+        ignored. Call it from the loop's thread.
+        """
         if isinstance(timeout, TimerHandle) and (<TimerHandle>timeout)._loop == <PyObject *>self:
             timeout.cancel()
 
@@ -692,8 +815,15 @@ cdef class Loop:
     # -- the loop ----------------------------------------------------------
 
     def stop(self):
-        """Stop after the current iteration (or after the next one, if the
-        loop is not running yet)."""
+        """Stops the loop after the current iteration.
+
+        ``start()`` (or ``run_forever()``) returns once the callbacks, handlers
+        and timers of this iteration have run; what is scheduled for later
+        stays scheduled, and runs if the loop is started again. Called while
+        the loop is not running, it makes the next ``start()`` return after one
+        iteration. To stop the loop from another thread, use
+        ``loop.add_callback(loop.stop)``.
+        """
         self._stopping = True
         if self._polling:
             self._wake()
@@ -1120,6 +1250,29 @@ cdef class Loop:
         return 0
 
     def add_handler(self, fd, handler, events):
+        """Calls ``handler(fd, events)`` whenever ``fd`` is ready for ``events``.
+
+        ``fd`` is an int file descriptor or an object with a ``fileno()``
+        method, such as a socket; the handler gets it back exactly as passed.
+        ``events`` is a mask of ``IOLoop.READ``, ``IOLoop.WRITE`` and the other
+        ``IOLoop`` constants (Linux epoll bits); ``IOLoop.ERROR`` is always
+        watched. The handler receives the mask of the events that occurred, on
+        every iteration while they last (level-triggered, unless ``IOLoop.EDGE``
+        is in the mask). An exception it raises goes to
+        ``handle_callback_exception`` (a ``BrokenPipeError`` is ignored: the
+        peer went away) and the loop carries on.
+
+        One registration per fd: change its mask with ``update_handler``, and
+        call ``remove_handler`` before closing the fd. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
+        an int or ``fd`` is neither an int nor an object with ``fileno()``;
+        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
+        range; ``FileExistsError`` if ``fd`` is already registered with this
+        loop; ``PermissionError`` if epoll cannot watch it (a regular file);
+        ``RuntimeError`` if the loop is closed.
+        """
         cdef int n
         cdef uint32_t mask
         _check_callable(handler, "handler")
@@ -1132,6 +1285,16 @@ cdef class Loop:
         self._register(n, mask, KIND_CLASSIC, fd, h, None)
 
     def update_handler(self, fd, events):
+        """Changes the events ``fd`` is watched for to ``events``.
+
+        ``fd`` is the int or object given to ``add_handler``; ``IOLoop.ERROR``
+        is always watched. Call it from the loop's thread.
+
+        Raises ``ValueError`` if ``fd`` is not registered with ``add_handler``
+        (or was closed without ``remove_handler``) or ``events`` is out of
+        range, ``TypeError`` if ``events`` is not an int and ``RuntimeError`` if
+        the loop is closed.
+        """
         cdef int n, err
         cdef uint32_t mask = _event_mask(events) | ERROR_MASK
         self._check_open()
@@ -1163,6 +1326,14 @@ cdef class Loop:
         return n
 
     def remove_handler(self, fd):
+        """Stops watching ``fd``, the int or object given to ``add_handler``.
+
+        It takes effect at once: the handler is not called again, not even for
+        events already polled in this iteration, and ``fd`` may be closed right
+        after. A socket closed before this call is still found. Does nothing if
+        ``fd`` is not registered or the loop is closed. Call it from the loop's
+        thread.
+        """
         cdef int n
         if self._epfd < 0:
             return None
@@ -1206,7 +1377,7 @@ cdef class Loop:
                 err = errno
                 if err == ENOENT:
                     # The fd was closed and its number reused since: the
-                    # kernel dropped the old registration (cpython#88968).
+                    # kernel dropped the old registration when it was closed.
                     self._register(n, EPOLLOUT if writer else EPOLLIN,
                                    KIND_ASYNCIO, None,
                                    None if writer else h, h if writer else None)
@@ -1294,21 +1465,57 @@ cdef class Loop:
     # Python transports are checked by the facade's _ensure_fd_no_transport,
     # asked only while such a transport is alive.
     def add_reader(self, fd, callback, *args):
+        """Calls ``callback(*args)`` whenever ``fd`` is readable (asyncio API).
+
+        ``fd`` is an int or an object with ``fileno()``. A reader already set
+        for ``fd`` is replaced; a writer is kept. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
+        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
+        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
+        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        or the loop is closed.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, False)
 
     def add_writer(self, fd, callback, *args):
+        """Calls ``callback(*args)`` whenever ``fd`` is writable (asyncio API).
+
+        ``fd`` is an int or an object with ``fileno()``. A writer already set
+        for ``fd`` is replaced; a reader is kept. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
+        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
+        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
+        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        or the loop is closed.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, True)
 
     def remove_reader(self, fd):
+        """Stops watching ``fd`` for reading (asyncio API).
+
+        Returns ``True`` if a reader was removed, ``False`` if there was none
+        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
+        transport. Call it from the loop's thread.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, False)
 
     def remove_writer(self, fd):
+        """Stops watching ``fd`` for writing (asyncio API).
+
+        Returns ``True`` if a writer was removed, ``False`` if there was none
+        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
+        transport. Call it from the loop's thread.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
@@ -1345,13 +1552,19 @@ cdef class Loop:
         return 0
 
     def reinit_after_fork(self):
-        """Give a forked child its own epoll set and waker.
+        """Makes a loop inherited through ``fork()`` usable in the child.
 
-        The parent's epoll set is shared with the child after fork(); the
-        child must never edit it, so nothing here calls EPOLL_CTL on it.
-        Registered handlers are re-added to the new set; timers and
-        callbacks are kept.
+        After ``os.fork()`` the child's copy of the loop raises ``RuntimeError``
+        from every method that schedules, registers or runs, until this is
+        called. It gives the child its own epoll set and wake-up fds and
+        registers the same fds with them; pending callbacks and timers are
+        kept. The parent's loop is not affected. Raises ``RuntimeError`` if the
+        loop is closed.
         """
+        # The parent's epoll set is shared with the child after fork(); the
+        # child must never edit it, so nothing here calls EPOLL_CTL on it.
+        # Registered handlers are re-added to the new set; timers and
+        # callbacks are kept.
         cdef int fd
         if self._closed:
             raise RuntimeError("IOLoop is closed")
@@ -1584,9 +1797,21 @@ cdef extern from *:
         "add_callback", (PyCFunction)(void (*)(void))ioloop_add_callback_entry,
         METH_FASTCALL | METH_KEYWORDS,
         "add_callback($self, callback, *args, **kwargs)\\n--\\n\\n"
-        "Call ``callback(*args, **kwargs)`` on the next loop iteration.\\n\\n"
-        "Safe from any thread (and from signal handlers via\\n"
-        "add_callback_from_signal). Returns None."
+        "Calls ``callback(*args, **kwargs)`` on the next iteration of the loop.\\n"
+        "\\n"
+        "This is the one method (with ``call_soon_threadsafe``, its asyncio\\n"
+        "form) that is safe to call from any thread, and from a signal handler:\\n"
+        "use it to hand work over to the loop's thread. It wakes the loop up if\\n"
+        "it is waiting for I/O. Callbacks run in the order they were added, each\\n"
+        "in a copy of the ``contextvars`` context it was added from.\\n"
+        "\\n"
+        "An exception raised by the callback goes to\\n"
+        "``handle_callback_exception`` and the loop carries on. If the callback\\n"
+        "returns an awaitable, the loop runs it to completion as a task.\\n"
+        "\\n"
+        "Returns ``None``: the call cannot be cancelled (``call_soon`` returns a\\n"
+        "``Handle`` that can). After ``close()`` the call is silently dropped.\\n"
+        "Raises ``TypeError`` if ``callback`` is not callable."
     };
     static int ioloop_install_method(PyTypeObject *tp, PyMethodDef *def) {
         PyObject *descr;
@@ -1602,6 +1827,18 @@ cdef extern from *:
         PyType_Modified(tp);
         return rc;
     }
+    static int ioloop_drop_vtable_entry(PyTypeObject *tp) {
+        if (tp->tp_dict == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, "ioloop: type without a dict");
+            return -1;
+        }
+        if (PyDict_DelItemString(tp->tp_dict, "__pyx_vtable__") < 0) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) return -1;
+            PyErr_Clear();
+        }
+        PyType_Modified(tp);
+        return 0;
+    }
     """
     ctypedef PyObject *(*ioloop_fastcall_t)(PyObject *, PyObject **, Py_ssize_t, PyObject *)
     ioloop_fastcall_t ioloop_add_callback_impl
@@ -1609,6 +1846,7 @@ cdef extern from *:
         pass
     PyMethodDef ioloop_add_callback_def
     int ioloop_install_method(PyTypeObject *tp, PyMethodDef *d) except -1
+    int ioloop_drop_vtable_entry(PyTypeObject *tp) except -1
 
 
 
@@ -1653,3 +1891,11 @@ cdef object _add_callback_fastcall(object self, PyObject **args, Py_ssize_t narg
 
 ioloop_add_callback_impl = <ioloop_fastcall_t><void *>_add_callback_fastcall
 ioloop_install_method(<PyTypeObject *>Loop, &ioloop_add_callback_def)
+
+# help(ioloop.IOLoop) lists everything IOLoop inherits from Loop, and Cython
+# leaves Loop's C method table in the type's dict as ``__pyx_vtable__`` (a
+# capsule). Nothing reads it once this module is initialised (a subclass,
+# IOLoop included, gets the table from C), except another Cython module
+# that cimports Loop, which ioloop does not support. It goes, so that
+# help() shows only the API.
+ioloop_drop_vtable_entry(<PyTypeObject *>Loop)

@@ -4,10 +4,18 @@ Same contract, same iteration order, built on ``select.epoll``, ``heapq``
 and ``collections.deque``. Used when the extension is not built or when
 ``IOLOOP_NO_EXTENSIONS=1``. Read ``_core.pyx`` for the reasoning behind each
 rule; comments here only note where the twin has to do things differently.
+
+Type checkers see this module for both engines (``ioloop._loop`` imports it
+under ``TYPE_CHECKING``); ``_core.pyi``, the stub of the compiled engine,
+says the same, and the public methods carry the same docstrings in all three
+(tests/test_docstrings.py compares them).
 """
+
+from __future__ import annotations
 
 import collections
 import contextvars
+import datetime
 import errno
 import heapq
 import logging
@@ -15,6 +23,17 @@ import os
 import select
 import signal
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike, HasFileno
+    from typing_extensions import ParamSpec, TypeVarTuple, Unpack
+
+    _P = ParamSpec("_P")
+    _Ts = TypeVarTuple("_Ts")
+    # What add_handler was given: the handler is called with that same object.
+    _FD = TypeVar("_FD", bound="int | HasFileno")
 
 _logger = logging.getLogger("ioloop")
 
@@ -29,14 +48,14 @@ _WRITE_LIKE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 _fork_epoch = 0
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     global _fork_epoch
     _fork_epoch += 1
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
-_monotonic = __import__("time").monotonic
+_monotonic: Callable[[], float] = __import__("time").monotonic
 
 
 from ._common import (  # noqa: E402
@@ -48,17 +67,33 @@ from ._common import (  # noqa: E402
 )
 from . import _common  # noqa: E402
 
+_Callback = Callable[..., object]
 
-def _fd_error(exc, fd):
-    return _common.fd_error(exc.errno, fd)
+
+def _fd_error(exc: OSError, fd: int) -> OSError:
+    return _common.fd_error(exc.errno or 0, fd)
 
 
 class Handle:
-    """A scheduled callback (``call_soon``, ``add_callback``, a reader)."""
+    """A callback scheduled with ``call_soon`` or ``call_soon_threadsafe``.
+
+    Returned by those methods; not created directly. ``cancel()`` keeps the
+    callback from running.
+    """
 
     __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled", "__weakref__")
 
-    def __init__(self, loop, callback, args, kwargs, context):
+    # None once cancelled (the references are dropped at once).
+    callback: _Callback | None
+    args: tuple[object, ...] | None
+    kwargs: dict[str, object] | None
+    context: contextvars.Context
+    loop: Loop
+    _cancelled: bool
+
+    def __init__(self, loop: Loop, callback: _Callback, args: tuple[object, ...],
+                 kwargs: dict[str, object] | None,
+                 context: contextvars.Context | None) -> None:
         self.callback = callback
         self.args = args
         self.kwargs = kwargs or None
@@ -66,50 +101,85 @@ class Handle:
         self.loop = loop
         self._cancelled = False
 
-    def cancel(self):
+    def cancel(self) -> None:
+        """Keeps the callback from running, if it has not run yet.
+
+        The handle drops its references to the callback and its arguments
+        at once. Cancelling twice, or after the callback ran, is harmless.
+        Call it from the loop's thread.
+        """
         if not self._cancelled:
             self._cancelled = True
             self.callback = self.args = self.kwargs = None
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
+        """Returns ``True`` once ``cancel()`` has been called."""
         return self._cancelled
 
-    def get_context(self):
+    def get_context(self) -> contextvars.Context:
+        """Returns the ``contextvars.Context`` the callback runs in."""
         return self.context
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._cancelled:
             return "<Handle cancelled>"
         return _handle_repr("Handle", self.callback, self.args, None)
 
 
 class TimerHandle:
-    """A timer (``call_later``, ``call_at``, ``add_timeout``)."""
+    """A timer scheduled with ``call_later``, ``call_at`` or ``add_timeout``.
+
+    Returned by those methods; not created directly. Pass it to
+    ``remove_timeout`` (or call its ``cancel()``) to cancel the timer.
+    """
 
     __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled",
                  "in_heap", "_when", "seq", "__weakref__")
 
-    def cancel(self):
+    # Set by Loop._schedule; None once cancelled.
+    callback: _Callback | None
+    args: tuple[object, ...] | None
+    kwargs: dict[str, object] | None
+    context: contextvars.Context
+    loop: Loop | None
+    _cancelled: bool
+    in_heap: bool
+    _when: float
+    seq: int
+
+    def cancel(self) -> None:
+        """Keeps the callback from running, if it has not run yet.
+
+        The same as ``loop.remove_timeout(timer)``. The timer drops its
+        references to the callback and its arguments at once. Cancelling
+        twice, or after the callback ran, is harmless. Call it from the
+        loop's thread.
+        """
         if not self._cancelled:
             self._cancelled = True
             self.callback = self.args = self.kwargs = None
             if self.in_heap and self.loop is not None:
                 self.loop._timer_cancelled()
 
-    def cancelled(self):
+    def cancelled(self) -> bool:
+        """Returns ``True`` once the timer has been cancelled (by ``cancel()``
+        or ``remove_timeout``)."""
         return self._cancelled
 
-    def when(self):
+    def when(self) -> float:
+        """Returns the time the timer is due, in seconds on the loop's
+        ``time()`` scale."""
         return self._when
 
-    def get_context(self):
+    def get_context(self) -> contextvars.Context:
+        """Returns the ``contextvars.Context`` the callback runs in."""
         return self.context
 
-    def __lt__(self, other):
+    def __lt__(self, other: TimerHandle) -> bool:
         # heapq ordering: deadline, then insertion (FIFO on ties).
         return (self._when, self.seq) < (other._when, other.seq)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._cancelled:
             return f"<TimerHandle cancelled when={self._when}>"
         return _handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
@@ -119,7 +189,8 @@ class _FdEntry:
     __slots__ = ("kind", "events", "obj", "reader", "writer", "dev", "ino",
                  "streak", "last_iter", "changed_batch")
 
-    def __init__(self, kind, events, obj, reader, writer, dev, ino, batch):
+    def __init__(self, kind: int, events: int, obj: object, reader: Handle | None,
+                 writer: Handle | None, dev: int, ino: int, batch: int) -> None:
         self.kind = kind
         self.events = events
         self.obj = obj
@@ -139,7 +210,17 @@ _ASYNCIO = 2
 class Loop:
     """The engine (pure Python). ``ioloop.IOLoop`` adds the facade."""
 
-    def __init__(self, *args, **kwargs):
+    slow_callback_duration: float
+    _py_owned_fds: int
+
+    if TYPE_CHECKING:
+        # Provided by the facade (ioloop.IOLoop): the engine's only calls
+        # into it. Any: the facade decides what it accepts.
+        def _report_exception(self, report: Any) -> None: ...
+        def _check_slow(self, callback: Any, t0: float) -> None: ...
+        def _handle_callback_result(self, result: Any) -> None: ...
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
         self._closed = False
         self._py_owned_fds = 0  # live transports (see add_reader)
         self._running = False
@@ -153,23 +234,24 @@ class Loop:
         self._iteration = 0
         self._batch = 0
         self._last_poll = 0.0
-        self._fds = {}
-        self._changed = {}  # fd -> batch of its last removal
-        self._pending = collections.deque()  # undispatched events
-        self._heap = []
+        self._fds: dict[int, _FdEntry] = {}
+        self._changed: dict[int, int] = {}  # fd -> batch of its last removal
+        # Undispatched events.
+        self._pending: collections.deque[tuple[int, int]] = collections.deque()
+        self._heap: list[TimerHandle] = []
         self._heap_cancelled = 0
         self._timer_seq = 0
-        self._due = collections.deque()
-        self._ready = collections.deque()
+        self._due: collections.deque[TimerHandle] = collections.deque()
+        self._ready: collections.deque[Handle] = collections.deque()
         # Thread-safe posting (add_callback) and close() must not interleave
         # in Python code: the engine in C is atomic under the GIL instead.
         # Reentrant: a signal handler or a __del__ may post while we post
-        # (a plain lock deadlocked Tornado 4.4, tornado#1874).
+        # (a plain lock deadlocked Tornado 4.4 that way).
         self._post_lock = threading.RLock()
         self._epoll = select.epoll()
         self._open_wakers()
 
-    def _open_wakers(self):
+    def _open_wakers(self) -> None:
         # Created with the loop, before any user fd: a stale registration of
         # a user fd can then never share a number with them.
         self._waker_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
@@ -179,46 +261,68 @@ class Loop:
 
     # -- helpers -------------------------------------------------------------
 
-    def _check_fork(self):
+    def _check_fork(self) -> None:
         if self._fork_epoch != _fork_epoch:
             raise RuntimeError(
                 "this IOLoop was created in the parent process; call "
                 "reinit_after_fork() before using it after fork()")
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("IOLoop is closed")
         self._check_fork()
 
-    def _wake(self):
+    def _wake(self) -> None:
         self._polling = False
         try:
             os.eventfd_write(self._waker_fd, 1)
         except OSError:
             pass
 
-    def time(self):
-        """Seconds on CLOCK_MONOTONIC (the ``time.monotonic()`` scale)."""
+    def time(self) -> float:
+        """Returns the loop's current time, in seconds (a float).
+
+        The clock is ``CLOCK_MONOTONIC``, the scale of ``time.monotonic()``: it
+        never goes backwards and ignores changes to the system clock, but its
+        zero is arbitrary. ``call_at`` and ``add_timeout`` take deadlines on
+        this scale.
+        """
         return _monotonic()
 
-    def get_debug(self):
+    def get_debug(self) -> bool:
+        """Returns ``True`` if debug mode is on (see ``set_debug``)."""
         return self._debug_enabled
 
-    def set_debug(self, enabled):
+    def set_debug(self, enabled: bool) -> None:
+        """Turns debug mode on or off.
+
+        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
+        each callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more. A loop created while asyncio's debug
+        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
+        mode.
+        """
         self._debug_enabled = bool(enabled)
 
-    def fileno(self):
+    def fileno(self) -> int:
+        """Returns the fd of the loop's epoll set (-1 once the loop is closed).
+
+        For inspection only: do not close it or change its registrations.
+        """
         return self._epoll.fileno() if not self._epoll.closed else -1
 
-    def is_running(self):
+    def is_running(self) -> bool:
+        """Returns ``True`` while the loop runs (in ``start()``, ``run_forever()``,
+        ``run_until_complete()`` or ``run_sync()``)."""
         return self._running
 
-    def is_closed(self):
+    def is_closed(self) -> bool:
+        """Returns ``True`` once ``close()`` has been called."""
         return self._closed
 
     # -- callbacks -------------------------------------------------------------
 
-    def _post(self, handle):
+    def _post(self, handle: Handle) -> bool:
         with self._post_lock:
             if self._closed:
                 return False
@@ -229,7 +333,24 @@ class Loop:
                 self._wake()
         return True
 
-    def add_callback(self, callback, *args, **kwargs):
+    def add_callback(self, callback: Callable[_P, object], *args: _P.args,
+                     **kwargs: _P.kwargs) -> None:
+        """Calls ``callback(*args, **kwargs)`` on the next iteration of the loop.
+
+        This is the one method (with ``call_soon_threadsafe``, its asyncio
+        form) that is safe to call from any thread, and from a signal handler:
+        use it to hand work over to the loop's thread. It wakes the loop up if
+        it is waiting for I/O. Callbacks run in the order they were added, each
+        in a copy of the ``contextvars`` context it was added from.
+
+        An exception raised by the callback goes to
+        ``handle_callback_exception`` and the loop carries on. If the callback
+        returns an awaitable, the loop runs it to completion as a task.
+
+        Returns ``None``: the call cannot be cancelled (``call_soon`` returns a
+        ``Handle`` that can). After ``close()`` the call is silently dropped.
+        Raises ``TypeError`` if ``callback`` is not callable.
+        """
         _check_callable(callback, "callback")
         if self._closed:
             return None
@@ -237,7 +358,20 @@ class Loop:
         self._post(Handle(self, callback, args, kwargs, None))
         return None
 
-    def call_soon(self, callback, *args, context=None):
+    def call_soon(self, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts],
+                  context: contextvars.Context | None = None) -> Handle:
+        """Schedules ``callback(*args)`` for the next iteration.
+
+        The asyncio form of ``add_callback``, sharing its queue: callbacks run
+        in the order they were scheduled. Returns a ``Handle``, whose
+        ``cancel()`` keeps the callback from running. ``context`` is the
+        ``contextvars.Context`` to run it in (default: a copy of the current
+        one). Call it from the loop's thread; from another thread, use
+        ``call_soon_threadsafe``.
+
+        Raises ``TypeError`` if ``callback`` is not callable and
+        ``RuntimeError`` if the loop is closed.
+        """
         _check_callable(callback, "callback")
         self._check_open()
         h = Handle(self, callback, args, None, context)
@@ -245,12 +379,22 @@ class Loop:
             raise RuntimeError("IOLoop is closed")
         return h
 
-    def call_soon_threadsafe(self, callback, *args, context=None):
+    def call_soon_threadsafe(self, callback: Callable[[Unpack[_Ts]], object],
+                             *args: Unpack[_Ts],
+                             context: contextvars.Context | None = None) -> Handle:
+        """Like ``call_soon``, but safe to call from any thread.
+
+        It wakes the loop up if it is waiting for I/O. Returns a ``Handle``.
+        Raises ``TypeError`` if ``callback`` is not callable and
+        ``RuntimeError`` if the loop is closed.
+        """
         return self.call_soon(callback, *args, context=context)
 
     # -- timers ----------------------------------------------------------------
 
-    def _schedule(self, when, callback, args, kwargs, context):
+    def _schedule(self, when: float, callback: _Callback, args: tuple[object, ...],
+                  kwargs: dict[str, object] | None,
+                  context: contextvars.Context | None) -> TimerHandle:
         _check_callable(callback, "callback")
         self._check_open()
         h = TimerHandle()
@@ -269,25 +413,99 @@ class Loop:
             self._wake()
         return h
 
-    def call_at(self, when, callback, *args, **kwargs):
-        context = kwargs.pop("context", None) if kwargs else None
+    # call_at and call_later take asyncio's calls (a context keyword) and
+    # Tornado's (keyword arguments for the callback): one overload each.
+    @overload
+    def call_at(self, when: float, callback: Callable[[Unpack[_Ts]], object],
+                *args: Unpack[_Ts], context: contextvars.Context | None = None) -> TimerHandle: ...
+    @overload
+    def call_at(self, when: float, callback: Callable[_P, object],
+                *args: _P.args, **kwargs: _P.kwargs) -> TimerHandle: ...
+
+    def call_at(self, when: float, callback: _Callback,
+                *args: object, **kwargs: object) -> TimerHandle:
+        """Calls ``callback(*args, **kwargs)`` at time ``when``.
+
+        ``when`` is an absolute time in seconds on the scale of ``time()``. The
+        callback never runs early; timers due at the same time run in the order
+        they were scheduled. As in asyncio, a keyword argument ``context`` is
+        the ``contextvars.Context`` to run the callback in (default: a copy of
+        the current one); the other keyword arguments go to the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``when`` is not a real number or ``callback`` is
+        not callable, ``ValueError`` if ``when`` is NaN and ``RuntimeError`` if
+        the loop is closed.
+        """
+        # The overloads type ``context``; here it is whatever was passed.
+        context: Any = kwargs.pop("context", None) if kwargs else None
         return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context)
 
-    def call_later(self, delay, callback, *args, **kwargs):
-        context = kwargs.pop("context", None) if kwargs else None
+    @overload
+    def call_later(self, delay: float, callback: Callable[[Unpack[_Ts]], object],
+                   *args: Unpack[_Ts], context: contextvars.Context | None = None) -> TimerHandle: ...
+    @overload
+    def call_later(self, delay: float, callback: Callable[_P, object],
+                   *args: _P.args, **kwargs: _P.kwargs) -> TimerHandle: ...
+
+    def call_later(self, delay: float, callback: _Callback,
+                   *args: object, **kwargs: object) -> TimerHandle:
+        """Calls ``callback(*args, **kwargs)`` after ``delay`` seconds.
+
+        ``delay`` is in seconds, an int or a float (``PeriodicCallback`` is the
+        one that counts in milliseconds). The callback never runs early; with a
+        ``delay`` of zero or less it is due at once. Keyword arguments are
+        handled as by ``call_at``: ``context`` is asyncio's, the others go to
+        the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``delay`` is not a real number or ``callback``
+        is not callable, ``ValueError`` if ``delay`` is NaN and ``RuntimeError``
+        if the loop is closed.
+        """
+        context: Any = kwargs.pop("context", None) if kwargs else None
         return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
                               callback, args, kwargs, context)
 
-    def add_timeout(self, deadline, callback, *args, **kwargs):
+    def add_timeout(self, deadline: float | datetime.timedelta, callback: Callable[_P, object],
+                    *args: _P.args, **kwargs: _P.kwargs) -> TimerHandle:
+        """Calls ``callback(*args, **kwargs)`` at ``deadline``.
+
+        ``deadline`` is either a number, an absolute time in seconds on the
+        scale of ``time()`` (``loop.time() + 5`` is five seconds from now), or
+        a ``datetime.timedelta``, relative to now. The callback never runs
+        early. Unlike ``call_at`` and ``call_later``, every keyword argument,
+        ``context`` included, goes to the callback.
+
+        Returns a ``TimerHandle``: cancel the timer with ``remove_timeout`` or
+        its ``cancel()``. Call it from the loop's thread; from another thread,
+        hand the call over with ``add_callback``.
+
+        Raises ``TypeError`` if ``deadline`` is neither a real number nor a
+        ``timedelta`` or ``callback`` is not callable, ``ValueError`` if
+        ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
+        """
         return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
                               callback, args, kwargs, None)
 
-    def remove_timeout(self, timeout):
-        """Cancel a timer; ignores fired, cancelled and foreign handles."""
+    def remove_timeout(self, timeout: object) -> None:
+        """Cancels a timer.
+
+        ``timeout`` is a ``TimerHandle`` returned by ``add_timeout``,
+        ``call_later`` or ``call_at``. Safe to call after the timer has run or
+        been cancelled; any other object, a timer of another loop included, is
+        ignored. Call it from the loop's thread.
+        """
         if isinstance(timeout, TimerHandle) and timeout.loop is self:
             timeout.cancel()
 
-    def _timer_cancelled(self):
+    def _timer_cancelled(self) -> None:
         self._heap_cancelled += 1
         if (self._heap_cancelled > _COMPACT_MIN_CANCELLED
                 and self._heap_cancelled * 2 > len(self._heap)):
@@ -298,10 +516,10 @@ class Loop:
             heapq.heapify(self._heap)
             self._heap_cancelled = 0
 
-    def _timer_count(self):
+    def _timer_count(self) -> int:
         return len(self._heap)
 
-    def _collect_due(self):
+    def _collect_due(self) -> None:
         heap = self._heap
         if not heap:
             return
@@ -316,7 +534,9 @@ class Loop:
 
     # -- running ---------------------------------------------------------------
 
-    def _run_callback(self, callback, args, kwargs, context, report):
+    def _run_callback(self, callback: _Callback | None, args: tuple[object, ...] | None,
+                      kwargs: dict[str, object] | None, context: contextvars.Context,
+                      report: object) -> None:
         t0 = _monotonic() if self._debug_enabled else 0.0
         try:
             context.run(self._call, callback, args, kwargs)
@@ -328,19 +548,32 @@ class Loop:
         if self._debug_enabled:
             self._check_slow(report, t0)
 
-    def _call(self, callback, args, kwargs):
-        result = callback(*args) if kwargs is None else callback(*args, **kwargs)
+    def _call(self, callback: _Callback | None, args: tuple[object, ...] | None,
+              kwargs: dict[str, object] | None) -> None:
+        # Never called for a cancelled handle, the only kind whose callback
+        # and args are None.
+        result = (callback(*args) if kwargs is None  # type: ignore[misc]
+                  else callback(*args, **kwargs))  # type: ignore[misc]
         if result is not None:
             # Still in the callback's context: a task made from a returned
             # awaitable inherits it (as on Tornado 6).
             self._handle_callback_result(result)
 
-    def stop(self):
+    def stop(self) -> None:
+        """Stops the loop after the current iteration.
+
+        ``start()`` (or ``run_forever()``) returns once the callbacks, handlers
+        and timers of this iteration have run; what is scheduled for later
+        stays scheduled, and runs if the loop is started again. Called while
+        the loop is not running, it makes the next ``start()`` return after one
+        iteration. To stop the loop from another thread, use
+        ``loop.add_callback(loop.stop)``.
+        """
         self._stopping = True
         if self._polling:
             self._wake()
 
-    def _run(self):
+    def _run(self) -> None:
         self._check_open()
         if self._running:
             raise RuntimeError("This event loop is already running")
@@ -356,7 +589,7 @@ class Loop:
             self._stopping = False
             self._running = False
 
-    def _poll_before_stop(self):
+    def _poll_before_stop(self) -> None:
         # The last iteration skipped its poll (callbacks were ready and the
         # previous poll was recent), so stop() would return without looking
         # at I/O that is already ready -- asyncio polls in every iteration,
@@ -369,7 +602,7 @@ class Loop:
         if self._rebuild_needed:
             self._rebuild_epoll()
 
-    def _poll_timeout(self):
+    def _poll_timeout(self) -> float:
         if self._ready or self._stopping or self._due:
             return 0
         heap = self._heap
@@ -384,7 +617,7 @@ class Loop:
         # epoll.poll() rounds up to whole milliseconds itself.
         return min(delta, _MAX_POLL_SECONDS)
 
-    def _run_once(self):
+    def _run_once(self) -> bool:
         """One iteration; returns False if it skipped the poll."""
         self._iteration += 1
         polled = True
@@ -410,12 +643,12 @@ class Loop:
 
         due = self._due
         while due:
-            h = due.popleft()
-            if not h._cancelled:
-                self._run_callback(h.callback, h.args, h.kwargs, h.context, h.callback)
+            t = due.popleft()
+            if not t._cancelled:
+                self._run_callback(t.callback, t.args, t.kwargs, t.context, t.callback)
         return polled
 
-    def _poll(self):
+    def _poll(self) -> None:
         # Set _polling before looking at the queue (see _post).
         self._polling = True
         timeout = self._poll_timeout()
@@ -431,13 +664,13 @@ class Loop:
         self._batch += 1
         self._pending.extend(events)
 
-    def _dispatch(self):
+    def _dispatch(self) -> None:
         pending = self._pending
         while pending:
             fd, events = pending.popleft()
             self._dispatch_one(fd, events)
 
-    def _dispatch_one(self, fd, events):
+    def _dispatch_one(self, fd: int, events: int) -> None:
         if fd == self._waker_fd:
             try:
                 os.eventfd_read(fd)
@@ -475,7 +708,7 @@ class Loop:
             self._drop_stale(fd)
             return
         if e.kind == _CLASSIC:
-            h = e.reader
+            h: Handle = e.reader  # type: ignore[assignment]  # a classic entry's handler
             t0 = _monotonic() if self._debug_enabled else 0.0
             try:
                 h.context.run(self._call, h.callback, (e.obj, events), None)
@@ -506,25 +739,26 @@ class Loop:
     # -- fd table --------------------------------------------------------------
 
     @staticmethod
-    def _stat(fd):
+    def _stat(fd: int) -> tuple[int, int]:
         try:
             st = os.fstat(fd)
         except OSError:
             return 0, 0
         return st.st_dev, st.st_ino
 
-    def _fd_matches(self, fd, e):
+    def _fd_matches(self, fd: int, e: _FdEntry) -> bool:
         try:
             st = os.fstat(fd)
         except OSError:
             return False
         return st.st_dev == e.dev and st.st_ino == e.ino
 
-    def _clear_entry(self, fd):
+    def _clear_entry(self, fd: int) -> None:
         self._fds.pop(fd, None)
         self._changed[fd] = self._batch
 
-    def _register(self, fd, events, kind, obj, reader, writer):
+    def _register(self, fd: int, events: int, kind: int, obj: object,
+                  reader: Handle | None, writer: Handle | None) -> None:
         old = self._fds.get(fd)
         try:
             self._epoll.register(fd, events)
@@ -549,7 +783,7 @@ class Loop:
             # so it drops any lingering kernel registration by rebuilding.
             self._rebuild_epoll(log=False)
 
-    def _drop_stale(self, fd):
+    def _drop_stale(self, fd: int) -> None:
         if not self._stale_logged:
             self._stale_logged = True
             _logger.warning(
@@ -558,7 +792,7 @@ class Loop:
         self._clear_entry(fd)
         self._rebuild_needed = True
 
-    def _rebuild_epoll(self, log=True):
+    def _rebuild_epoll(self, log: bool = True) -> None:
         self._rebuild_needed = False
         if self._epoll.closed:
             return
@@ -584,7 +818,30 @@ class Loop:
                 self._clear_entry(fd)
         self._pending.clear()
 
-    def add_handler(self, fd, handler, events):
+    def add_handler(self, fd: _FD, handler: Callable[[_FD, int], object], events: int) -> None:
+        """Calls ``handler(fd, events)`` whenever ``fd`` is ready for ``events``.
+
+        ``fd`` is an int file descriptor or an object with a ``fileno()``
+        method, such as a socket; the handler gets it back exactly as passed.
+        ``events`` is a mask of ``IOLoop.READ``, ``IOLoop.WRITE`` and the other
+        ``IOLoop`` constants (Linux epoll bits); ``IOLoop.ERROR`` is always
+        watched. The handler receives the mask of the events that occurred, on
+        every iteration while they last (level-triggered, unless ``IOLoop.EDGE``
+        is in the mask). An exception it raises goes to
+        ``handle_callback_exception`` (a ``BrokenPipeError`` is ignored: the
+        peer went away) and the loop carries on.
+
+        One registration per fd: change its mask with ``update_handler``, and
+        call ``remove_handler`` before closing the fd. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
+        an int or ``fd`` is neither an int nor an object with ``fileno()``;
+        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
+        range; ``FileExistsError`` if ``fd`` is already registered with this
+        loop; ``PermissionError`` if epoll cannot watch it (a regular file);
+        ``RuntimeError`` if the loop is closed.
+        """
         _check_callable(handler, "handler")
         mask = _event_mask(events) | _ERROR_MASK
         self._check_open()
@@ -594,7 +851,17 @@ class Loop:
         h = Handle(self, handler, (), None, None)
         self._register(n, mask, _CLASSIC, fd, h, None)
 
-    def update_handler(self, fd, events):
+    def update_handler(self, fd: FileDescriptorLike, events: int) -> None:
+        """Changes the events ``fd`` is watched for to ``events``.
+
+        ``fd`` is the int or object given to ``add_handler``; ``IOLoop.ERROR``
+        is always watched. Call it from the loop's thread.
+
+        Raises ``ValueError`` if ``fd`` is not registered with ``add_handler``
+        (or was closed without ``remove_handler``) or ``events`` is out of
+        range, ``TypeError`` if ``events`` is not an int and ``RuntimeError`` if
+        the loop is closed.
+        """
         mask = _event_mask(events) | _ERROR_MASK
         self._check_open()
         n = self._lookup(fd)
@@ -611,7 +878,7 @@ class Loop:
             raise _fd_error(exc, n) from None
         e.events = mask
 
-    def _lookup(self, fd):
+    def _lookup(self, fd: object) -> int:
         try:
             n = _fileno(fd)
         except (TypeError, ValueError, OSError):
@@ -622,7 +889,15 @@ class Loop:
                     return i
         return n
 
-    def remove_handler(self, fd):
+    def remove_handler(self, fd: FileDescriptorLike) -> None:
+        """Stops watching ``fd``, the int or object given to ``add_handler``.
+
+        It takes effect at once: the handler is not called again, not even for
+        events already polled in this iteration, and ``fd`` may be closed right
+        after. A socket closed before this call is still found. Does nothing if
+        ``fd`` is not registered or the loop is closed. Call it from the loop's
+        thread.
+        """
         if self._epoll.closed:
             return None
         n = self._lookup(fd)
@@ -636,13 +911,14 @@ class Loop:
             pass
         self._clear_entry(n)
 
-    def _handler_objects(self):
+    def _handler_objects(self) -> list[object]:
         return [e.obj for fd, e in self._fds.items() if e.kind == _CLASSIC
                 and (not isinstance(e.obj, int) or self._fd_matches(fd, e))]
 
     # -- asyncio readers and writers ---------------------------------------------
 
-    def _add_rw(self, fd, callback, args, writer):
+    def _add_rw(self, fd: FileDescriptorLike, callback: _Callback, args: tuple[object, ...],
+                writer: bool) -> None:
         _check_callable(callback, "callback")
         self._check_open()
         n = _fileno(fd)
@@ -656,7 +932,8 @@ class Loop:
             try:
                 self._epoll.modify(n, mask)
             except FileNotFoundError:
-                # Closed and reused since: the kernel dropped it (cpython#88968).
+                # Closed and reused since: the kernel dropped the old
+                # registration when it was closed.
                 self._register(n, bit, _ASYNCIO, None,
                                None if writer else h, h if writer else None)
                 return
@@ -675,7 +952,7 @@ class Loop:
             return
         self._register(n, bit, _ASYNCIO, None, None if writer else h, h if writer else None)
 
-    def _remove_rw(self, fd, writer):
+    def _remove_rw(self, fd: FileDescriptorLike, writer: bool) -> bool:
         if self._epoll.closed:
             return False
         try:
@@ -710,39 +987,86 @@ class Loop:
 
     # While a transport is alive, the facade's _ensure_fd_no_transport
     # refuses changes to its fd (as asyncio does).
-    def add_reader(self, fd, callback, *args):
+    def add_reader(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object],
+                   *args: Unpack[_Ts]) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is readable (asyncio API).
+
+        ``fd`` is an int or an object with ``fileno()``. A reader already set
+        for ``fd`` is replaced; a writer is kept. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
+        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
+        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
+        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        or the loop is closed.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, False)
 
-    def add_writer(self, fd, callback, *args):
+    def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object],
+                   *args: Unpack[_Ts]) -> None:
+        """Calls ``callback(*args)`` whenever ``fd`` is writable (asyncio API).
+
+        ``fd`` is an int or an object with ``fileno()``. A writer already set
+        for ``fd`` is replaced; a reader is kept. Call it from the loop's
+        thread.
+
+        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
+        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
+        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
+        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        or the loop is closed.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         self._add_rw(fd, callback, args, True)
 
-    def remove_reader(self, fd):
+    def remove_reader(self, fd: FileDescriptorLike) -> bool:
+        """Stops watching ``fd`` for reading (asyncio API).
+
+        Returns ``True`` if a reader was removed, ``False`` if there was none
+        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
+        transport. Call it from the loop's thread.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, False)
 
-    def remove_writer(self, fd):
+    def remove_writer(self, fd: FileDescriptorLike) -> bool:
+        """Stops watching ``fd`` for writing (asyncio API).
+
+        Returns ``True`` if a writer was removed, ``False`` if there was none
+        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
+        transport. Call it from the loop's thread.
+        """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
 
-    def _ensure_fd_no_transport(self, fd):
+    def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None:
         """Overridden by the facade (it knows the transports)."""
 
     # -- signals, fork, close --------------------------------------------------
 
-    def _process_signals(self, data):
+    def _process_signals(self, data: bytes) -> None:
         """Signal numbers (one byte each) read from the wakeup fd."""
 
-    def _signal_wakeup_fd(self):
+    def _signal_wakeup_fd(self) -> int:
         self._check_open()
         return self._sig_wfd
 
-    def reinit_after_fork(self):
+    def reinit_after_fork(self) -> None:
+        """Makes a loop inherited through ``fork()`` usable in the child.
+
+        After ``os.fork()`` the child's copy of the loop raises ``RuntimeError``
+        from every method that schedules, registers or runs, until this is
+        called. It gives the child its own epoll set and wake-up fds and
+        registers the same fds with them; pending callbacks and timers are
+        kept. The parent's loop is not affected. Raises ``RuntimeError`` if the
+        loop is closed.
+        """
         if self._closed:
             raise RuntimeError("IOLoop is closed")
         # Never edit the parent's (shared) epoll set: just drop our fds.
@@ -764,11 +1088,11 @@ class Loop:
         self._post_lock = threading.RLock()
         self._fork_epoch = _fork_epoch
 
-    def _mark_closed(self):
+    def _mark_closed(self) -> None:
         with self._post_lock:
             self._closed = True
 
-    def _close(self):
+    def _close(self) -> None:
         with self._post_lock:
             self._closed = True
             if not self._epoll.closed:
@@ -787,7 +1111,7 @@ class Loop:
         self._fds.clear()
         self._changed.clear()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             try:
                 self._close()
