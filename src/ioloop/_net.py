@@ -10,6 +10,7 @@ blocking socket would block the loop.
 
 import asyncio
 import collections.abc
+import enum
 import errno
 import io
 import itertools
@@ -46,7 +47,18 @@ _PY313 = sys.version_info >= (3, 13)
 ACCEPT_RETRY_DELAY = 1.0
 SENDFILE_FALLBACK_CHUNK = 256 * 1024
 _HAS_IPV6 = socket.has_ipv6
-_unset = object()
+
+
+class _Unset(enum.Enum):
+    """The default of an argument whose absence means something."""
+
+    UNSET = "unset"
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_unset = _Unset.UNSET
 
 
 def _check_ssl_socket(sock):
