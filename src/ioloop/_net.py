@@ -150,8 +150,9 @@ def _interleave_addrinfos(addrinfos, first_family_count=1):
 
 def _raise_connect_errors(exceptions_: list[OSError], all_errors: bool) -> NoReturn:
     try:
-        if all_errors:
-            raise ExceptionGroup("create_connection failed", exceptions_)  # noqa: F821
+        # (create_connection refuses all_errors=True before Python 3.11.)
+        if all_errors and sys.version_info >= (3, 11):
+            raise ExceptionGroup("create_connection failed", exceptions_)
         if len(exceptions_) == 1:
             raise exceptions_[0]
         model = str(exceptions_[0])
@@ -915,9 +916,13 @@ class NetMixin(_LoopBase):
 
         When no address can be connected, the `OSError` is raised (one
         combined error if they differ); with ``all_errors=True``, an
-        `ExceptionGroup` of all of them. Raises `ValueError` for
-        conflicting arguments.
+        `ExceptionGroup` of all of them (Python 3.11+: before, ``all_errors``
+        true is a `TypeError`). Raises `ValueError` for conflicting
+        arguments.
         """
+        if all_errors and not _PY311:
+            raise TypeError("create_connection(all_errors=True) needs Python 3.11+ "
+                            "(ExceptionGroup)")
         if server_hostname is not None and not ssl:
             raise ValueError("server_hostname is only meaningful with ssl")
         if server_hostname is None and ssl:
