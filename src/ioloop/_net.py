@@ -42,14 +42,21 @@ except ImportError:  # no compiled engine: the twin's transport serves
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Iterable, Sequence
-    from typing import IO, Any, Final, NoReturn, TypeVar
+    from typing import IO, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
 
     from _typeshed import ReadableBuffer, StrPath, WriteableBuffer
-    from socket import _Address, _GetAddrInfoResult, _RetAddress
+    from socket import _Address, _RetAddress
 
     from ._engine_py import Loop as _Engine
 
     _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
+    # One getaddrinfo() answer, spelled out as typeshed's socket stub does
+    # (its own alias for it is private, and not in every typeshed).
+    _AddrInfo: TypeAlias = (
+        tuple[Literal[socket.AddressFamily.AF_INET], socket.SocketKind, int, str,
+              tuple[str, int]]
+        | tuple[Literal[socket.AddressFamily.AF_INET6], socket.SocketKind, int, str,
+                tuple[str, int, int, int] | tuple[int, bytes]])
 
     class _LoopBase(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
         """What the mixins see of the loop they are mixed into."""
@@ -419,7 +426,7 @@ class NetMixin(_LoopBase):
 
     async def getaddrinfo(self, host: bytes | str | None, port: bytes | str | int | None, *,
                           family: int = 0, type: int = 0, proto: int = 0,
-                          flags: int = 0) -> _GetAddrInfoResult:
+                          flags: int = 0) -> list[_AddrInfo]:
         """Resolves ``host`` and ``port``, like `socket.getaddrinfo`.
 
         The lookup runs in the default executor, so the loop is not blocked
