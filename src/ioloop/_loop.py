@@ -155,8 +155,10 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
     EDGE = 1 << 31
     EXCLUSIVE = 1 << 28
 
-    _instance: ClassVar[IOLoop | None] = None
-    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+    # (Type comments: a class-level annotation would put __annotations__
+    # into help(IOLoop).)
+    _instance = None  # type: ClassVar[IOLoop | None]
+    _instance_lock = threading.Lock()  # type: ClassVar[threading.Lock]
 
     def __init__(self, make_current: bool = False) -> None:
         """Creates a new loop.
@@ -613,7 +615,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         timeout: float | None = None,
     ) -> _T | None: ...
 
-    def run_sync(self, func: Callable[[], object], timeout: float | None = None) -> object:
+    def run_sync(self, func: Callable[[], Any], timeout: float | None = None) -> Any:
         """Starts the `IOLoop`, runs the given function, and stops the loop.
 
         ``func`` is called with no arguments on the loop and must return an
@@ -764,6 +766,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
         extra: dict[str, Any]
+        task: asyncio.Task[_T]
         if self._task_factory is None:
             extra = {}
             if context is not None:
