@@ -373,7 +373,8 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
     def _handle_callback_result(self, result):
         # A callback that returns an awaitable has it run to completion, and
         # its exception reported (Tornado's _run_callback). Anything else is
-        # ignored -- in particular {} or [] (tornado#1803).
+        # ignored -- in particular {} or [], which Tornado's convert_yielded
+        # would take for a collection of futures.
         if asyncio.isfuture(result) or inspect.isawaitable(result):
             try:
                 fut = asyncio.ensure_future(result, loop=self)
