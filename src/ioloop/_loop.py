@@ -409,6 +409,8 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         Subclasses may override it. An exception it raises is logged and
         does not stop the loop. `KeyboardInterrupt` and `SystemExit` raised
         by a callback do not come here: they propagate out of `start()`.
+        Nor does a `BrokenPipeError` raised by an I/O handler: it is
+        ignored.
         """
         exc = sys.exc_info()[1]
         self.call_exception_handler({
@@ -563,7 +565,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     def run_forever(self) -> None:
         """Runs the loop until `stop()` is called: asyncio's name for
-        `start()`, which see."""
+        `start()` (see there for details)."""
         self.start()
 
     def run_until_complete(self, future: _AwaitableLike[_T]) -> _T:
@@ -848,7 +850,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
         The wait happens in a helper thread, so the loop keeps running.
         After ``timeout`` seconds (None: no limit), a `RuntimeWarning` is
-        issued and the executor is left to finish on its own. From then on,
+        issued and the executor is shut down without waiting. From then on,
         ``run_in_executor(None, ...)`` raises `RuntimeError`.
         `asyncio.run` and `ioloop.run` call this before closing the loop.
         """

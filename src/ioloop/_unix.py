@@ -725,8 +725,9 @@ class UnixMixin(_LoopBase):
         returns ``(transport, protocol)`` once it has started.
 
         ``stdin``, ``stdout`` and ``stderr`` are as for `subprocess.Popen`
-        (default: pipes, which the protocol, a
-        `asyncio.SubprocessProtocol`, reads and the transport writes);
+        (default: pipes, connected to the loop: the protocol, usually an
+        `asyncio.SubprocessProtocol`, gets the output, and
+        ``transport.get_pipe_transport(0)`` writes to the child's stdin);
         other keywords go to `subprocess.Popen`. The pipes are bytes only:
         ``universal_newlines``, ``text``, ``encoding``, ``errors``,
         ``shell`` and ``bufsize`` must keep their defaults (`ValueError`
