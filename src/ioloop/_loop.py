@@ -370,7 +370,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             raise TypeError(f"future must be an asyncio or concurrent.futures Future, "
                             f"not {type(future).__name__}: {future!r}")
 
-    def _handle_callback_result(self, result):
+    def _handle_callback_result(self, result: object) -> None:
         # A callback that returns an awaitable has it run to completion, and
         # its exception reported (Tornado's _run_callback). Anything else is
         # ignored -- in particular {} or [], which Tornado's convert_yielded
@@ -383,7 +383,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             self._callback_tasks.add(fut)
             fut.add_done_callback(self._callback_task_done)
 
-    def _callback_task_done(self, fut):
+    def _callback_task_done(self, fut: asyncio.Future[Any]) -> None:
         self._callback_tasks.discard(fut)
         if fut.cancelled():
             return
@@ -421,7 +421,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # The engine calls the next three (its only calls into the facade).
 
-    def _report_exception(self, report):
+    def _report_exception(self, report: Callable[..., object]) -> None:
         # Called while the callback's exception is being handled.
         try:
             self.handle_callback_exception(report)
@@ -431,7 +431,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             logger.error("Exception in handle_callback_exception for %r",
                          report, exc_info=True)
 
-    def _check_slow(self, callback, t0):
+    def _check_slow(self, callback: Callable[..., object], t0: float) -> None:
         # Debug mode: name the slow callback as asyncio does (a task step is
         # named by its task, hence its coroutine).
         dt = self.time() - t0
@@ -520,7 +520,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- running -----------------------------------------------------------------
 
-    def _check_runnable(self):
+    def _check_runnable(self) -> None:
         if self.is_closed():
             raise RuntimeError("IOLoop is closed")
         if self.is_running():
@@ -900,10 +900,10 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- async generators --------------------------------------------------------
 
-    def _asyncgen_firstiter_hook(self, agen):
+    def _asyncgen_firstiter_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
         self._asyncgens.add(agen)
 
-    def _asyncgen_finalizer_hook(self, agen):
+    def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
         self._asyncgens.discard(agen)
         if not self.is_closed():
             self.call_soon_threadsafe(self.create_task, agen.aclose())

@@ -40,7 +40,7 @@ from ._transports import FlowControl, check_data, set_result_unless_cancelled
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Mapping
-    from typing import IO, Any, Literal, TypeVar
+    from typing import IO, Any, Literal, TypeAlias, TypeVar
 
     from typing_extensions import TypeVarTuple, Unpack
 
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
     _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
     _Ts = TypeVarTuple("_Ts")
+    # add_signal_handler's callback, its arguments and its context.
+    _SignalEntry: TypeAlias = tuple[Callable[..., object], tuple[Any, ...], contextvars.Context]
 else:
     _LoopBase = object
 
@@ -464,7 +466,7 @@ class UnixMixin(_LoopBase):
     # -- lazily created state
 
     @property
-    def _signal_handlers(self):
+    def _signal_handlers(self) -> dict[int, _SignalEntry]:
         """{signum: (callback, args, context)}."""
         try:
             return self.__dict__["_unix_signal_handlers"]
@@ -473,7 +475,7 @@ class UnixMixin(_LoopBase):
             return d
 
     @property
-    def _unix_children(self):
+    def _unix_children(self) -> dict[int, tuple[int, SubprocessTransport]]:
         """{pidfd: (pid, transport)} for children watched by pidfd."""
         try:
             return self.__dict__["_unix_children_map"]
@@ -483,7 +485,7 @@ class UnixMixin(_LoopBase):
 
     # -- signals
 
-    def _check_signal(self, sig):
+    def _check_signal(self, sig: int) -> None:
         if not isinstance(sig, int):
             raise TypeError(f"sig must be an int, not {sig!r}")
         if sig not in signal.valid_signals():
@@ -563,7 +565,7 @@ class UnixMixin(_LoopBase):
             self._unix_release_wakeup()
         return True
 
-    def _unix_release_wakeup(self):
+    def _unix_release_wakeup(self) -> None:
         # Back to "no wakeup fd" (as asyncio does), but only if the wakeup
         # fd is still ours: another loop may have taken it since.
         fd = self.__dict__.pop("_unix_wakeup_fd", None)
@@ -576,14 +578,14 @@ class UnixMixin(_LoopBase):
         except (ValueError, OSError) as exc:
             logger.info("set_wakeup_fd(-1) failed: %s", exc)
 
-    def _unix_owns_wakeup(self):
+    def _unix_owns_wakeup(self) -> bool:
         """True while add_signal_handler has the wakeup fd pointed at this
         loop: start() must then leave it in place when it returns, so
         signals that arrive while the loop is stopped are delivered on the
         next run (as with asyncio, which never touches it in run_forever)."""
         return "_unix_wakeup_fd" in self.__dict__
 
-    def _unix_wakeup_enter(self):
+    def _unix_wakeup_enter(self) -> int | None:
         """For ``start()``: in the main thread, point the wakeup fd at this
         loop unless another one is set (Twisted, a test, another loop).
         Returns a token for ``_unix_wakeup_exit``."""
@@ -600,7 +602,7 @@ class UnixMixin(_LoopBase):
             signal.set_wakeup_fd(old)  # someone else's: leave it
         return None  # already ours (add_signal_handler): keep it
 
-    def _unix_wakeup_exit(self, token):
+    def _unix_wakeup_exit(self, token: int | None) -> None:
         """For ``start()``'s exit: undo ``_unix_wakeup_enter`` unless signal
         handlers still need the wakeup fd (signals that arrive while the
         loop is stopped are then delivered on the next run, as on asyncio's
@@ -850,7 +852,7 @@ class UnixMixin(_LoopBase):
 
     # -- close
 
-    def _close_unix(self):
+    def _close_unix(self) -> None:
         """Called by ``close()``: removes every signal handler (restoring the
         default dispositions and the wakeup fd) and stops watching children
         (a child that already exited is reaped; one still running is left
