@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+import ioloop
+
 from netsupport import (HAS_IPV6, Lifecycle, Recorder, close_server, digest, handler_log,
                         payload, run, slow_reader, small_buffers, tcp_listener,
                         tcp_server)
@@ -976,6 +978,32 @@ def test_connection_refused(aloop, refused_port):
     async def main():
         with pytest.raises(ConnectionRefusedError):
             await aloop.create_connection(asyncio.Protocol, "127.0.0.1", refused_port)
+
+    run(aloop, main())
+
+
+def test_connection_refused_all_errors(aloop, refused_port):
+    """all_errors=True: every connect error comes in an ExceptionGroup
+    (asyncio: Python 3.12+; ioloop: 3.11+, the first Python with
+    ExceptionGroup). Where it cannot be honoured, it is a TypeError naming
+    the argument, never a NameError."""
+    supported = sys.version_info >= (3, 12) or (
+        sys.version_info >= (3, 11) and isinstance(aloop, ioloop.IOLoop))
+
+    async def main():
+        if supported:
+            with pytest.raises(ExceptionGroup) as info:  # noqa: F821 (3.11+)
+                await aloop.create_connection(asyncio.Protocol, "127.0.0.1", refused_port,
+                                              all_errors=True)
+            assert [type(e) for e in info.value.exceptions] == [ConnectionRefusedError]
+        else:
+            with pytest.raises(TypeError, match="all_errors"):
+                await aloop.create_connection(asyncio.Protocol, "127.0.0.1", refused_port,
+                                              all_errors=True)
+        if isinstance(aloop, ioloop.IOLoop):  # asyncio < 3.12 has no all_errors at all
+            with pytest.raises(ConnectionRefusedError):
+                await aloop.create_connection(asyncio.Protocol, "127.0.0.1", refused_port,
+                                              all_errors=False)
 
     run(aloop, main())
 

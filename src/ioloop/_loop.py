@@ -10,6 +10,8 @@ futures and executors, the exception-handler API and the rest of
 ``asyncio.AbstractEventLoop``.
 """
 
+from __future__ import annotations
+
 import asyncio
 import concurrent.futures
 import inspect
@@ -20,12 +22,12 @@ import socket
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 __all__ = ["IOLoop", "TimeoutError", "implementation"]
 
 
-def _env_flag(name):
+def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -49,6 +51,39 @@ else:
 from ._net import NetMixin
 from ._unix import UnixMixin
 
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
+    from contextvars import Context
+    from typing import Any, ClassVar, Literal, ParamSpec, Protocol, TypeAlias, TypeVar
+
+    from _typeshed import FileDescriptorLike
+    from typing_extensions import TypeVarTuple, Unpack
+
+    _T = TypeVar("_T")
+    _P = ParamSpec("_P")
+    _Ts = TypeVarTuple("_Ts")
+    _FdT = TypeVar("_FdT", bound=FileDescriptorLike)
+    _FutureT = TypeVar("_FutureT", bound=asyncio.Future[Any] | concurrent.futures.Future[Any])
+
+    # What run_until_complete() and create_task() accept, as in typeshed:
+    # generator-based coroutines only before Python 3.12.
+    if sys.version_info >= (3, 12):
+        _AwaitableLike: TypeAlias = Awaitable[_T]
+        _CoroutineLike: TypeAlias = Coroutine[Any, Any, _T]
+    else:
+        _AwaitableLike: TypeAlias = Generator[Any, None, _T] | Awaitable[_T]
+        _CoroutineLike: TypeAlias = Generator[Any, None, _T] | Coroutine[Any, Any, _T]
+
+    _ExceptionHandler: TypeAlias = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+
+    class _TaskFactory(Protocol):
+        # The same protocol as typeshed's asyncio.events._TaskFactory.
+        def __call__(self, loop: asyncio.AbstractEventLoop,
+                     factory: _CoroutineLike[_T], /) -> asyncio.Future[_T]: ...
+
+    class _SupportsClose(Protocol):
+        def close(self) -> object: ...
+
 logger = logging.getLogger("ioloop")
 _asyncio_logger = logging.getLogger("asyncio")
 
@@ -63,7 +98,7 @@ _PY312 = sys.version_info >= (3, 12)
 
 
 class _Current(threading.local):
-    loop = None
+    loop: IOLoop | None = None
 
 
 _current = _Current()
@@ -100,8 +135,13 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
     The same object is an ``asyncio.AbstractEventLoop``: coroutines, tasks
     and ``asyncio.sleep`` run on it (``ioloop.run(main())``).
 
-    Only ``add_callback`` (and ``call_soon_threadsafe``) may be called from
-    another thread.
+    Times are in seconds on the ``time()`` clock (``CLOCK_MONOTONIC``).
+    An `IOLoop` belongs to the thread that runs it: only ``add_callback``
+    (and ``call_soon_threadsafe``) may be called from another thread.
+
+    The event masks (``READ``, ``WRITE``, ``ERROR``, ``PRI``, ``RDHUP``,
+    ``ONESHOT``, ``EDGE``, ``EXCLUSIVE``) are the raw Linux epoll bits,
+    passed through unchanged.
     """
 
     # Raw Linux epoll bits, passed through unchanged.
@@ -115,22 +155,30 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
     EDGE = 1 << 31
     EXCLUSIVE = 1 << 28
 
-    _instance = None
-    _instance_lock = threading.Lock()
+    # (Type comments: a class-level annotation would put __annotations__
+    # into help(IOLoop).)
+    _instance = None  # type: ClassVar[IOLoop | None]
+    _instance_lock = threading.Lock()  # type: ClassVar[threading.Lock]
 
-    def __init__(self, make_current=False):
-        """Create a loop. It becomes current only with ``make_current=True``
-        (or while it runs)."""
+    def __init__(self, make_current: bool = False) -> None:
+        """Creates a new loop.
+
+        A new `IOLoop` is not current: it becomes current in its thread
+        while it runs (``start``, ``run_sync``, ``run_until_complete``), or
+        at once with ``make_current=True``, which raises `RuntimeError` if
+        this thread already has a current `IOLoop`. The loop starts in debug
+        mode when asyncio's is on (``PYTHONASYNCIODEBUG=1``, ``-X dev``).
+        """
         super().__init__()
-        self._thread_id = None
-        self._exception_handler = None
-        self._default_executor = None
+        self._thread_id: int | None = None
+        self._exception_handler: _ExceptionHandler | None = None
+        self._default_executor: concurrent.futures.Executor | None = None
         self._executor_shutdown_called = False
-        self._task_factory = None
-        self._asyncgens = weakref.WeakSet()
+        self._task_factory: _TaskFactory | None = None
+        self._asyncgens: weakref.WeakSet[AsyncGenerator[Any, Any]] = weakref.WeakSet()
         self._asyncgens_shutdown_called = False
         # Tasks made from awaitables returned by callbacks: keep them alive.
-        self._callback_tasks = set()
+        self._callback_tasks: set[asyncio.Future[Any]] = set()
         debug_mode = getattr(asyncio.coroutines, "_is_debug_mode", None)
         if debug_mode is not None and debug_mode():
             self.set_debug(True)
@@ -139,15 +187,23 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                 raise RuntimeError("current IOLoop already exists")
             self.make_current()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"<{type(self).__name__} engine={implementation} "
                 f"running={self.is_running()} closed={self.is_closed()}>")
 
     # -- instance / current ------------------------------------------------------
 
     @staticmethod
-    def instance():
-        """The process-wide singleton, created on first use (thread-safe)."""
+    def instance() -> IOLoop:
+        """Returns the process-wide `IOLoop`, creating it on first use.
+
+        Unlike Tornado 5 and later, where ``instance()`` is an alias for
+        `current()`, this is a true singleton, shared by all threads: a
+        thread that is not the loop's own may use it only to call
+        ``add_callback``. Safe to call from any thread (the loop is created
+        under a lock). `install()` chooses the loop; `close()` on it, or
+        `clear_instance()`, forgets it.
+        """
         inst = IOLoop._instance
         if inst is None:
             with IOLoop._instance_lock:
@@ -157,25 +213,52 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         return inst
 
     @staticmethod
-    def initialized():
+    def initialized() -> bool:
+        """Returns True if the singleton `instance()` exists."""
         return IOLoop._instance is not None
 
-    def install(self):
-        """Make this loop the singleton returned by ``instance()``."""
+    def install(self) -> None:
+        """Makes this loop the singleton returned by `instance()`.
+
+        Raises `RuntimeError` if another loop already is.
+        """
         with IOLoop._instance_lock:
             if IOLoop._instance is not None and IOLoop._instance is not self:
                 raise RuntimeError("IOLoop.instance() already exists")
             IOLoop._instance = self
 
     @staticmethod
-    def clear_instance():
+    def clear_instance() -> None:
+        """Forgets the singleton, without closing it.
+
+        The next `instance()` call creates a new loop.
+        """
         with IOLoop._instance_lock:
             IOLoop._instance = None
 
+    @overload
     @staticmethod
-    def current(instance=True):
-        """The loop current in this thread: the running one, else the one
-        made current, else ``instance()`` (or None if ``instance`` is false)."""
+    def current() -> IOLoop: ...
+
+    @overload
+    @staticmethod
+    def current(instance: Literal[True]) -> IOLoop: ...
+
+    @overload
+    @staticmethod
+    def current(instance: bool) -> IOLoop | None: ...
+
+    @staticmethod
+    def current(instance: bool = True) -> IOLoop | None:
+        """Returns the current thread's `IOLoop`.
+
+        That is the `IOLoop` running in this thread, else the one made
+        current by `make_current` (or ``IOLoop(make_current=True)``). If
+        there is none and ``instance`` is true, returns the singleton
+        `instance()`, creating it if needed; with ``instance=False``,
+        returns None. An asyncio loop of another kind running in this
+        thread is not an `IOLoop` and is not returned.
+        """
         running = asyncio._get_running_loop()
         if isinstance(running, IOLoop):
             return running
@@ -186,27 +269,50 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             return IOLoop.instance()
         return None
 
-    def make_current(self):
+    def make_current(self) -> None:
+        """Makes this the `IOLoop` for the current thread.
+
+        An `IOLoop` is current in its thread while it runs; call this before
+        `start()` so that code run at startup finds it with `current()`.
+        It stays current until `clear_current()`, until another loop is
+        made current, or until it is closed.
+        """
         _current.loop = self
 
     @staticmethod
-    def clear_current():
+    def clear_current() -> None:
+        """Clears the `IOLoop` made current in this thread.
+
+        A running loop stays current while it runs. Intended mainly for
+        test frameworks, between tests.
+        """
         _current.loop = None
 
     # -- fd helpers (Tornado 4) --------------------------------------------------
 
     @staticmethod
-    def split_fd(fd):
-        """``(fd_number, obj)`` for an int or an object with ``fileno()``."""
+    def split_fd(fd: _FdT) -> tuple[int, _FdT]:
+        """Returns ``(fd_number, fd)`` for an int or an object with ``fileno()``.
+
+        For an int, both items are the int. Handlers registered with
+        `add_handler` get back the object they were registered with; this
+        gives them its number. Errors raised by ``fileno()`` (a closed
+        file's `ValueError`) propagate.
+        """
         try:
-            return fd.fileno(), fd
+            return fd.fileno(), fd  # type: ignore[union-attr]
         except AttributeError:
-            return fd, fd
+            return fd, fd  # type: ignore[return-value]
 
     @staticmethod
-    def close_fd(fd):
-        """Close an int fd, an object with ``close()``, or one with only
-        ``fileno()``; ignores OSError."""
+    def close_fd(fd: FileDescriptorLike | _SupportsClose) -> None:
+        """Closes a file descriptor or file-like object.
+
+        Calls ``fd.close()`` if it has one, else closes ``fd.fileno()``,
+        else closes the int ``fd``. `OSError` (an fd closed already) is
+        ignored. ``close(all_fds=True)`` uses this on every object given to
+        `add_handler`.
+        """
         try:
             if hasattr(fd, "close"):
                 fd.close()
@@ -219,18 +325,41 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- callbacks ---------------------------------------------------------------
 
-    def add_callback_from_signal(self, callback, *args, **kwargs):
-        """``add_callback`` for Python signal handlers (they run between
-        bytecodes of the main thread, which the engine tolerates)."""
+    def add_callback_from_signal(self, callback: Callable[_P, object],
+                                 *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Calls the given callback on the next I/O loop iteration, from a
+        Python signal handler.
+
+        The same as `add_callback`, which may be called from a signal
+        handler (Python runs those between bytecodes of the main thread,
+        and the engine tolerates being interrupted there). Prefer
+        `add_signal_handler`, which runs its callback on the loop without
+        any of the restrictions of a signal handler.
+        """
         self.add_callback(callback, *args, **kwargs)
 
-    def spawn_callback(self, callback, *args, **kwargs):
-        """Like ``add_callback``."""
+    def spawn_callback(self, callback: Callable[_P, object],
+                       *args: _P.args, **kwargs: _P.kwargs) -> None:
+        """Calls the given callback on the next IOLoop iteration.
+
+        Equivalent to `add_callback` (as in Tornado 6).
+        """
         self.add_callback(callback, *args, **kwargs)
 
-    def add_future(self, future, callback):
-        """Call ``callback(future)`` on the loop, on a later iteration, once
-        ``future`` (asyncio or concurrent.futures) is done."""
+    def add_future(self, future: _FutureT, callback: Callable[[_FutureT], object]) -> None:
+        """Schedules ``callback(future)`` on the loop once ``future`` is done.
+
+        ``future`` is an `asyncio.Future` (a `asyncio.Task` too) or a
+        `concurrent.futures.Future`; the latter may finish in any thread,
+        and the callback still runs on the loop's thread. The callback
+        always runs on a later loop iteration, never within this call, even
+        when ``future`` is already done; if it returns an awaitable, that is
+        run as a task. Other awaitables are not accepted: wrap a coroutine
+        with `create_task` first.
+
+        Raises `TypeError` if ``callback`` is not callable or ``future`` is
+        not a future.
+        """
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         if isinstance(future, concurrent.futures.Future):
@@ -241,10 +370,11 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             raise TypeError(f"future must be an asyncio or concurrent.futures Future, "
                             f"not {type(future).__name__}: {future!r}")
 
-    def _handle_callback_result(self, result):
+    def _handle_callback_result(self, result: object) -> None:
         # A callback that returns an awaitable has it run to completion, and
         # its exception reported (Tornado's _run_callback). Anything else is
-        # ignored -- in particular {} or [] (tornado#1803).
+        # ignored -- in particular {} or [], which Tornado's convert_yielded
+        # would take for a collection of futures.
         if asyncio.isfuture(result) or inspect.isawaitable(result):
             try:
                 fut = asyncio.ensure_future(result, loop=self)
@@ -253,7 +383,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             self._callback_tasks.add(fut)
             fut.add_done_callback(self._callback_task_done)
 
-    def _callback_task_done(self, fut):
+    def _callback_task_done(self, fut: asyncio.Future[Any]) -> None:
         self._callback_tasks.discard(fut)
         if fut.cancelled():
             return
@@ -265,10 +395,23 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                 "future": fut,
             })
 
-    def handle_callback_exception(self, callback):
-        """Called with the failing callback (or handler) while its exception
-        is being handled (``sys.exc_info()``). The default hands it to
-        ``call_exception_handler``, which logs it to the ``ioloop`` logger."""
+    def handle_callback_exception(self, callback: Callable[..., object]) -> None:
+        """Reports an exception raised by a callback, timer or I/O handler.
+
+        ``callback`` is what raised: the I/O handler, or the callback
+        function. It is called inside the ``except`` block, so
+        `sys.exc_info()` gives the exception. The default passes an
+        asyncio-style context (``message``, ``exception``, ``handle``) to
+        `call_exception_handler`, which logs "Exception in callback ..."
+        and the traceback to the ``ioloop`` logger, or calls the handler
+        set with `set_exception_handler`.
+
+        Subclasses may override it. An exception it raises is logged and
+        does not stop the loop. `KeyboardInterrupt` and `SystemExit` raised
+        by a callback do not come here: they propagate out of `start()`.
+        Nor does a `BrokenPipeError` raised by an I/O handler: it is
+        ignored.
+        """
         exc = sys.exc_info()[1]
         self.call_exception_handler({
             "message": f"Exception in callback {callback!r}",
@@ -278,7 +421,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # The engine calls the next three (its only calls into the facade).
 
-    def _report_exception(self, report):
+    def _report_exception(self, report: Callable[..., object]) -> None:
         # Called while the callback's exception is being handled.
         try:
             self.handle_callback_exception(report)
@@ -288,7 +431,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             logger.error("Exception in handle_callback_exception for %r",
                          report, exc_info=True)
 
-    def _check_slow(self, callback, t0):
+    def _check_slow(self, callback: Callable[..., object], t0: float) -> None:
         # Debug mode: name the slow callback as asyncio does (a task step is
         # named by its task, hence its coroutine).
         dt = self.time() - t0
@@ -299,17 +442,33 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- exception handler API (asyncio) -----------------------------------------
 
-    def get_exception_handler(self):
+    def get_exception_handler(self) -> _ExceptionHandler | None:
+        """Returns the handler set with `set_exception_handler`, or None."""
         return self._exception_handler
 
-    def set_exception_handler(self, handler):
+    def set_exception_handler(self, handler: _ExceptionHandler | None) -> None:
+        """Sets the loop's exception handler, as in asyncio.
+
+        `call_exception_handler` calls ``handler(loop, context)`` instead of
+        `default_exception_handler`; None restores the default. Raises
+        `TypeError` if ``handler`` is neither callable nor None.
+        """
         if handler is not None and not callable(handler):
             raise TypeError(f"A callable object or None is expected, got {handler!r}")
         self._exception_handler = handler
 
-    def default_exception_handler(self, context):
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        """Logs an error report: the default exception handler.
+
+        ``context`` is an asyncio exception context: ``message``, and
+        optionally ``exception`` (logged with its traceback) and other keys
+        (logged by name). Reports go to the ``ioloop`` logger, except those
+        about asyncio's own tasks and futures (a ``task`` or ``future``
+        key), which go to the ``asyncio`` logger as on asyncio's loop.
+        """
         message = context.get("message") or "Unhandled exception in event loop"
         exception = context.get("exception")
+        exc_info: Any
         if exception is not None:
             exc_info = (type(exception), exception, exception.__traceback__)
         else:
@@ -325,7 +484,14 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         log = _asyncio_logger if ("task" in context or "future" in context) else logger
         log.error("\n".join(lines), exc_info=exc_info)
 
-    def call_exception_handler(self, context):
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        """Reports an error: calls the exception handler with ``context``.
+
+        Calls the handler set with `set_exception_handler`, else
+        `default_exception_handler`. An exception raised by the handler is
+        logged, not propagated (except `KeyboardInterrupt` and
+        `SystemExit`).
+        """
         if self._exception_handler is None:
             try:
                 self.default_exception_handler(context)
@@ -354,7 +520,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- running -----------------------------------------------------------------
 
-    def _check_runnable(self):
+    def _check_runnable(self) -> None:
         if self.is_closed():
             raise RuntimeError("IOLoop is closed")
         if self.is_running():
@@ -362,10 +528,23 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         if asyncio._get_running_loop() is not None:
             raise RuntimeError("Cannot run the event loop while another loop is running")
 
-    def start(self):
-        """Run until ``stop()``. Makes the loop current (and asyncio's running
-        loop) for its duration; in the main thread, points
-        ``signal.set_wakeup_fd`` at the loop unless another one was set."""
+    def start(self) -> None:
+        """Starts the I/O loop.
+
+        The loop runs until `stop()` is called, by a callback or, through
+        ``add_callback(loop.stop)``, from another thread; it then returns
+        after the current iteration. While it runs, the loop is current in
+        this thread (`current()`) and is asyncio's running loop
+        (`asyncio.get_running_loop()`). In the main thread it also points
+        `signal.set_wakeup_fd` at itself, unless another fd was set there,
+        and restores it on return.
+
+        Raises `RuntimeError` if the loop is closed or already running, or
+        if another event loop is running in this thread. `KeyboardInterrupt`
+        and `SystemExit` raised by a callback propagate out of ``start()``;
+        no other callback or due timer is lost, and the loop can be started
+        again.
+        """
         self._check_runnable()
         wake = self._unix_wakeup_enter()
         old_current = _current.loop
@@ -384,45 +563,93 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             _current.loop = old_current
             self._unix_wakeup_exit(wake)
 
-    def run_forever(self):
-        """asyncio's name for ``start()``."""
+    def run_forever(self) -> None:
+        """Runs the loop until `stop()` is called: asyncio's name for
+        `start()` (see there for details)."""
         self.start()
 
-    def run_until_complete(self, future):
+    def run_until_complete(self, future: _AwaitableLike[_T]) -> _T:
+        """Runs the loop until ``future`` is done; returns its result.
+
+        ``future`` is a future, a coroutine (run as a task) or another
+        awaitable. Its exception, if it fails, is raised here; if it was
+        cancelled, `asyncio.CancelledError` is.
+
+        Raises `RuntimeError` if the loop is stopped (`stop()`) before
+        ``future`` is done, and for the reasons `start()` does.
+        """
         self._check_runnable()
         new_task = not asyncio.isfuture(future)
-        future = asyncio.ensure_future(future, loop=self)
+        # (Generator-based coroutines: before Python 3.12 only.)
+        fut = asyncio.ensure_future(future, loop=self)  # type: ignore[arg-type,unused-ignore]
         if new_task:
             # A task made here that is still pending when the loop stops is
             # reported by the RuntimeError below; the caller has no handle
             # on it, so its destruction must not also log "Task was
             # destroyed but it is pending!" (as asyncio).
-            future._log_destroy_pending = False
-        future.add_done_callback(_stop_when_done)
+            fut._log_destroy_pending = False  # type: ignore[attr-defined]
+        fut.add_done_callback(_stop_when_done)
         try:
             self.run_forever()
         except BaseException:
-            if new_task and future.done() and not future.cancelled():
+            if new_task and fut.done() and not fut.cancelled():
                 # The exception is raised by run_forever: don't also log
                 # "Task exception was never retrieved".
-                future.exception()
+                fut.exception()
             raise
         finally:
-            future.remove_done_callback(_stop_when_done)
-        if not future.done():
+            fut.remove_done_callback(_stop_when_done)
+        if not fut.done():
             raise RuntimeError("Event loop stopped before Future completed.")
-        return future.result()
+        return fut.result()
 
-    def run_sync(self, func, timeout=None):
-        """Run ``func`` (plain, returning an awaitable, or ``async def``) on
-        the loop and return its result. ``timeout`` (seconds): on expiry the
-        operation is cancelled and ``TimeoutError`` raised."""
+    @overload
+    def run_sync(self, func: Callable[[], None], timeout: float | None = None) -> None: ...
+
+    @overload
+    def run_sync(
+        self, func: Callable[[], Awaitable[_T] | concurrent.futures.Future[_T]],
+        timeout: float | None = None,
+    ) -> _T: ...
+
+    @overload
+    def run_sync(
+        self, func: Callable[[], Awaitable[_T] | concurrent.futures.Future[_T] | None],
+        timeout: float | None = None,
+    ) -> _T | None: ...
+
+    def run_sync(self, func: Callable[[], Any], timeout: float | None = None) -> Any:
+        """Starts the `IOLoop`, runs the given function, and stops the loop.
+
+        ``func`` is called with no arguments on the loop and must return an
+        awaitable (an ``async def`` function returns a coroutine, which is
+        run as a task), a `concurrent.futures.Future`, or None. The loop
+        runs until that is done, and ``run_sync`` returns its result, or
+        raises its exception (also one raised by ``func`` itself). A
+        non-None result that is not awaitable is a `TypeError`.
+
+        ``timeout`` is in seconds (None: no limit). When it expires, the
+        awaitable is cancelled and `ioloop.TimeoutError` (an
+        `asyncio.TimeoutError`, and the builtin `TimeoutError`) is raised.
+
+        Useful in a ``main()`` function::
+
+            async def main():
+                ...
+
+            if __name__ == "__main__":
+                IOLoop.current().run_sync(main)
+
+        Raises `RuntimeError` if the loop is stopped (`stop()`) before the
+        awaitable is done, and for the reasons `start()` does.
+        """
         if not callable(func):
             raise TypeError(f"func must be callable, not {type(func).__name__}: {func!r}")
-        cell = [None]
+        cell: list[asyncio.Future[Any] | None] = [None]
         timed_out = [False]
 
-        def run():
+        def run() -> None:
+            fut: asyncio.Future[Any]
             try:
                 result = func()
                 if result is None:
@@ -444,7 +671,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         self.add_callback(run)
         timeout_handle = None
         if timeout is not None:
-            def on_timeout():
+            def on_timeout() -> None:
                 timed_out[0] = True
                 fut = cell[0]
                 if fut is None or not fut.cancel():
@@ -464,11 +691,28 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             raise RuntimeError("Event loop stopped before Future completed.")
         return fut.result()
 
-    def close(self, all_fds=False):
-        """Release the loop's resources. Not while running. With
-        ``all_fds=True``, also closes every fd/object given to
-        ``add_handler``. Idempotent; later ``add_callback`` calls are
-        dropped."""
+    def close(self, all_fds: bool = False) -> None:
+        """Closes the `IOLoop`, freeing its resources.
+
+        With ``all_fds=True``, also closes every file descriptor or object
+        registered with `add_handler` (see `close_fd`), except an int fd
+        whose number now names another file (it was closed and reused
+        behind the loop's back). Either way, the loop removes the signal
+        handlers set with `add_signal_handler`, stops watching its
+        subprocesses, shuts down its default executor without waiting, and
+        stops being current and `instance()`.
+
+        The loop must be stopped first: `stop()` must have been called
+        *and* `start()` must have returned, so ``close()`` usually comes
+        right after ``start()``. Raises `RuntimeError` if the loop is
+        running. Closing twice does nothing. After ``close()``,
+        `add_callback` is silently ignored; other scheduling methods raise
+        `RuntimeError`.
+
+        If closing a registered object raises something other than
+        `OSError`, the first such exception is raised once the loop's own
+        resources are released.
+        """
         if self.is_running():
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
@@ -505,12 +749,27 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- futures, tasks, executors -----------------------------------------------
 
-    def create_future(self):
+    def create_future(self) -> asyncio.Future[Any]:
+        """Returns a new `asyncio.Future` attached to this loop."""
         return asyncio.Future(loop=self)
 
-    def create_task(self, coro, *, name=None, context=None, **kwargs):
+    def create_task(self, coro: _CoroutineLike[_T], *, name: object = None,
+                    context: Context | None = None, **kwargs: Any) -> asyncio.Task[_T]:
+        """Schedules coroutine ``coro`` on the loop; returns its task.
+
+        The task is an `asyncio.Task` named ``name``, or whatever the task
+        factory set with `set_task_factory` returns. ``context`` (Python
+        3.11+) is the `contextvars.Context` the task runs in, by default a
+        copy of the current one. ``eager_start=`` (Python 3.12+) is passed
+        on to `asyncio.Task`, other keywords to the task factory.
+
+        Raises `RuntimeError` if the loop is closed, and `TypeError` for an
+        argument this Python's `asyncio.Task` does not take.
+        """
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
+        extra: dict[str, Any]
+        task: asyncio.Task[_T]
         if self._task_factory is None:
             extra = {}
             if context is not None:
@@ -521,30 +780,58 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                 if not _PY312 or set(kwargs) - {"eager_start"}:
                     raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
                 extra.update(kwargs)
-            task = asyncio.Task(coro, loop=self, name=name, **extra)
+            task = asyncio.Task(coro, loop=self, name=name, **extra)  # type: ignore[arg-type]
         else:
             extra = dict(kwargs)
             if context is not None:
                 extra["context"] = context
-            task = self._task_factory(self, coro, **extra)
+            # As asyncio: a factory must take the keywords create_task is
+            # given, and may return any future-like task (typeshed's
+            # create_task promises a Task all the same).
+            task = self._task_factory(self, coro, **extra)  # type: ignore[assignment]
             if name is not None:
                 task.set_name(name)
         return task
 
-    def set_task_factory(self, factory):
+    def set_task_factory(self, factory: _TaskFactory | None) -> None:
+        """Sets the factory `create_task` uses, as in asyncio.
+
+        ``factory(loop, coro)`` (plus any keywords given to ``create_task``,
+        such as ``context=``) returns a future-like task. None restores the
+        default, `asyncio.Task`. Raises `TypeError` if ``factory`` is neither
+        callable nor None.
+        """
         if factory is not None and not callable(factory):
             raise TypeError("task factory must be a callable or None")
         self._task_factory = factory
 
-    def get_task_factory(self):
+    def get_task_factory(self) -> _TaskFactory | None:
+        """Returns the task factory set with `set_task_factory`, or None."""
         return self._task_factory
 
-    def set_default_executor(self, executor):
+    def set_default_executor(self, executor: concurrent.futures.Executor) -> None:
+        """Sets the executor `run_in_executor` uses when given None.
+
+        Any `concurrent.futures.Executor` will do (asyncio's own loop
+        insists on a `concurrent.futures.ThreadPoolExecutor`). The loop
+        shuts it down on `close()`.
+        """
         self._default_executor = executor
 
-    def run_in_executor(self, executor, func, *args):
-        """Run ``func(*args)`` in ``executor`` (None: the default thread pool)
-        and return an asyncio future for its result."""
+    def run_in_executor(self, executor: concurrent.futures.Executor | None,
+                        func: Callable[[Unpack[_Ts]], _T],
+                        *args: Unpack[_Ts]) -> asyncio.Future[_T]:
+        """Runs ``func(*args)`` in an executor; returns a future for the result.
+
+        ``executor`` None means the loop's default executor: the one given
+        to `set_default_executor`, else a `concurrent.futures.ThreadPoolExecutor`
+        created on first use. Use `functools.partial` to pass keyword
+        arguments to ``func``.
+
+        Raises `RuntimeError` if the loop is closed, or, for the default
+        executor, once `shutdown_default_executor` was called; `TypeError`
+        if ``func`` is not callable.
+        """
         if self.is_closed():
             raise RuntimeError("Event loop is closed")
         if not callable(func):
@@ -558,20 +845,31 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                 self._default_executor = executor
         return asyncio.wrap_future(executor.submit(func, *args), loop=self)
 
-    async def shutdown_default_executor(self, timeout=None):
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        """Shuts down the default executor and waits for its threads.
+
+        The wait happens in a helper thread, so the loop keeps running.
+        After ``timeout`` seconds (None: no limit), a `RuntimeWarning` is
+        issued and the executor is shut down without waiting. From then on,
+        ``run_in_executor(None, ...)`` raises `RuntimeError`.
+        `asyncio.run` and `ioloop.run` call this before closing the loop.
+        """
         self._executor_shutdown_called = True
         executor = self._default_executor
         if executor is None:
             return
         future = self.create_future()
 
-        def shutdown():
+        def finish() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        def shutdown() -> None:
             try:
                 executor.shutdown(wait=True)
             finally:
                 if not self.is_closed():
-                    self.call_soon_threadsafe(
-                        lambda: future.done() or future.set_result(None))
+                    self.call_soon_threadsafe(finish)
 
         thread = threading.Thread(target=shutdown, name="ioloop-executor-shutdown")
         thread.start()
@@ -591,21 +889,33 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     # -- name resolution ---------------------------------------------------------
 
-    async def getnameinfo(self, sockaddr, flags=0):
-        """``socket.getnameinfo`` off the loop thread."""
+    async def getnameinfo(self, sockaddr: tuple[str, int] | tuple[str, int, int, int],
+                          flags: int = 0) -> tuple[str, str]:
+        """Resolves a socket address to ``(host, port)`` names.
+
+        Runs `socket.getnameinfo` in the default executor, so the loop is
+        not blocked meanwhile. Raises what it raises (`socket.gaierror`).
+        """
         return await self.run_in_executor(None, socket.getnameinfo, sockaddr, flags)
 
     # -- async generators --------------------------------------------------------
 
-    def _asyncgen_firstiter_hook(self, agen):
+    def _asyncgen_firstiter_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
         self._asyncgens.add(agen)
 
-    def _asyncgen_finalizer_hook(self, agen):
+    def _asyncgen_finalizer_hook(self, agen: AsyncGenerator[Any, Any]) -> None:
         self._asyncgens.discard(agen)
         if not self.is_closed():
             self.call_soon_threadsafe(self.create_task, agen.aclose())
 
-    async def shutdown_asyncgens(self):
+    async def shutdown_asyncgens(self) -> None:
+        """Closes the async generators still open on this loop.
+
+        Calls ``aclose()`` on every asynchronous generator first iterated
+        while the loop ran and not finished yet, concurrently; their errors
+        go to `call_exception_handler`. `asyncio.run` and `ioloop.run` call
+        this before closing the loop.
+        """
         self._asyncgens_shutdown_called = True
         if not len(self._asyncgens):
             return
@@ -623,7 +933,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                 })
 
 
-def _stop_when_done(fut):
+def _stop_when_done(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         exc = fut.exception()
         if isinstance(exc, (SystemExit, KeyboardInterrupt)):

@@ -1,6 +1,5 @@
 """Networking half of the asyncio loop: sockets, stream and datagram
-transports, servers, TLS and sendfile (SPEC section 4). Mixed into
-``ioloop.IOLoop``.
+transports, servers, TLS and sendfile. Mixed into ``ioloop.IOLoop``.
 
 Argument checking and error messages follow asyncio's, so code written
 against asyncio sees the same exceptions. Where asyncio only checks in debug
@@ -8,8 +7,11 @@ mode (a blocking socket passed to ``sock_*``), ioloop always checks: a
 blocking socket would block the loop.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections.abc
+import enum
 import errno
 import io
 import itertools
@@ -20,13 +22,14 @@ import stat
 import sys
 import warnings
 import weakref
+from typing import TYPE_CHECKING
 
 from asyncio import constants, exceptions, staggered, trsock
 
 try:
     import ssl as _ssl
 except ImportError:  # pragma: no cover
-    _ssl = None
+    _ssl = None  # type: ignore[assignment]
 
 from . import _transports
 from ._transports import DatagramTransport, SocketTransport, set_nodelay
@@ -34,7 +37,31 @@ from ._transports import DatagramTransport, SocketTransport, set_nodelay
 try:
     from ._core import Loop as _CoreLoop, StreamTransport as _FastTransport
 except ImportError:  # no compiled engine: the twin's transport serves
-    _CoreLoop = _FastTransport = None
+    _CoreLoop = _FastTransport = None  # type: ignore[assignment,misc]
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import IO, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
+
+    from _typeshed import ReadableBuffer, StrPath, WriteableBuffer
+    from socket import _Address, _RetAddress
+
+    from ._engine_py import Loop as _Engine
+
+    _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
+    # One getaddrinfo() answer, spelled out as typeshed's socket stub does
+    # (its own alias for it is private, and not in every typeshed).
+    _AddrInfo: TypeAlias = (
+        tuple[Literal[socket.AddressFamily.AF_INET], socket.SocketKind, int, str,
+              tuple[str, int]]
+        | tuple[Literal[socket.AddressFamily.AF_INET6], socket.SocketKind, int, str,
+                tuple[str, int, int, int] | tuple[int, bytes]])
+
+    class _LoopBase(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
+        """What the mixins see of the loop they are mixed into."""
+else:
+    _LoopBase = object
 
 logger = logging.getLogger("ioloop")
 
@@ -46,7 +73,18 @@ _PY313 = sys.version_info >= (3, 13)
 ACCEPT_RETRY_DELAY = 1.0
 SENDFILE_FALLBACK_CHUNK = 256 * 1024
 _HAS_IPV6 = socket.has_ipv6
-_unset = object()
+
+
+class _Unset(enum.Enum):
+    """The default of an argument whose absence means something."""
+
+    UNSET = "unset"
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_unset: Final = _Unset.UNSET
 
 
 def _check_ssl_socket(sock):
@@ -117,10 +155,11 @@ def _interleave_addrinfos(addrinfos, first_family_count=1):
     return out
 
 
-def _raise_connect_errors(exceptions_, all_errors):
+def _raise_connect_errors(exceptions_: list[OSError], all_errors: bool) -> NoReturn:
     try:
-        if all_errors:
-            raise ExceptionGroup("create_connection failed", exceptions_)  # noqa: F821
+        # (create_connection refuses all_errors=True before Python 3.11.)
+        if all_errors and sys.version_info >= (3, 11):
+            raise ExceptionGroup("create_connection failed", exceptions_)
         if len(exceptions_) == 1:
             raise exceptions_[0]
         model = str(exceptions_[0])
@@ -129,30 +168,40 @@ def _raise_connect_errors(exceptions_, all_errors):
         raise OSError("Multiple exceptions: {}".format(
             ", ".join(str(exc) for exc in exceptions_)))
     finally:
-        exceptions_ = None
+        exceptions_ = None  # type: ignore[assignment]
 
 
 class Server(asyncio.AbstractServer):
-    """A listening server, as returned by ``create_server``."""
+    """A listening server, as returned by ``create_server`` and
+    ``create_unix_server``.
 
-    def __init__(self, loop, sockets, protocol_factory, ssl_context, backlog,
-                 ssl_handshake_timeout, ssl_shutdown_timeout=None, unix_paths=()):
+    An ``asyncio.AbstractServer`` with the same behaviour as asyncio's
+    ``Server``: ``close()`` stops listening, ``wait_closed()`` waits for the
+    connections to end, and ``async with server:`` closes it on exit.
+    """
+
+    def __init__(self, loop: NetMixin, sockets: list[socket.socket],
+                 protocol_factory: Callable[[], asyncio.BaseProtocol],
+                 ssl_context: ssl.SSLContext | bool | None, backlog: int,
+                 ssl_handshake_timeout: float | None,
+                 ssl_shutdown_timeout: float | None = None,
+                 unix_paths: Iterable[tuple[str, int]] = ()) -> None:
         self._loop = loop
-        self._sockets = sockets
+        self._sockets: list[socket.socket] | None = sockets
         self._active_count = 0
-        self._waiters = []
-        self._clients = weakref.WeakSet()
+        self._waiters: list[asyncio.Future[None]] | None = []
+        self._clients: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
         self._protocol_factory = protocol_factory
         self._backlog = backlog
         self._ssl_context = ssl_context
         self._ssl_handshake_timeout = ssl_handshake_timeout
         self._ssl_shutdown_timeout = ssl_shutdown_timeout
         self._serving = False
-        self._serving_forever_fut = None
+        self._serving_forever_fut: asyncio.Future[None] | None = None
         # (path, st_ino) of Unix sockets to unlink on close.
         self._unix_paths = list(unix_paths)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} sockets={self.sockets!r}>"
 
     def _attach(self, transport):
@@ -180,19 +229,29 @@ class Server(asyncio.AbstractServer):
             sock.listen(self._backlog)
             self._loop._start_serving(self, sock)
 
-    def get_loop(self):
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        """Returns the loop the server runs on."""
         return self._loop
 
-    def is_serving(self):
+    def is_serving(self) -> bool:
+        """Returns True while the server accepts new connections."""
         return self._serving
 
     @property
-    def sockets(self):
+    def sockets(self) -> tuple[trsock.TransportSocket, ...]:
+        """The listening sockets (as ``asyncio.trsock.TransportSocket``
+        wrappers, as asyncio's); empty once the server is closed."""
         if self._sockets is None:
             return ()
         return tuple(trsock.TransportSocket(s) for s in self._sockets)
 
-    def close(self):
+    def close(self) -> None:
+        """Stops listening: closes the listening sockets (and removes the
+        socket file of a Unix server it created).
+
+        Connections already accepted stay open; `wait_closed()` waits for
+        them. Closing twice does nothing.
+        """
         sockets = self._sockets
         if sockets is None:
             return
@@ -213,20 +272,32 @@ class Server(asyncio.AbstractServer):
         if self._active_count == 0:
             self._wakeup()
 
-    def close_clients(self):
+    def close_clients(self) -> None:
+        """Closes every connection accepted by the server (gracefully:
+        buffered data is sent first)."""
         for transport in list(self._clients):
             transport.close()
 
-    def abort_clients(self):
+    def abort_clients(self) -> None:
+        """Closes every connection accepted by the server at once,
+        discarding buffered data."""
         for transport in list(self._clients):
-            transport.abort()
+            transport.abort()  # type: ignore[attr-defined]
 
-    async def start_serving(self):
+    async def start_serving(self) -> None:
+        """Starts accepting connections (if ``create_server`` was given
+        ``start_serving=False``). Does nothing if already serving."""
         self._start_serving()
         # One loop iteration, so the accept handlers are in place.
         await asyncio.sleep(0)
 
-    async def serve_forever(self):
+    async def serve_forever(self) -> None:
+        """Accepts connections until cancelled, then closes the server and
+        waits for it to be closed.
+
+        Raises `RuntimeError` if the server is closed, or if another
+        ``serve_forever()`` is already running.
+        """
         if self._serving_forever_fut is not None:
             raise RuntimeError(f"server {self!r} is already being awaited on serve_forever()")
         if self._sockets is None:
@@ -244,8 +315,8 @@ class Server(asyncio.AbstractServer):
         finally:
             self._serving_forever_fut = None
 
-    async def wait_closed(self):
-        """Wait until the server is closed and all its connections are gone."""
+    async def wait_closed(self) -> None:
+        """Waits until the server is closed and all its connections are gone."""
         if self._waiters is None:
             return
         waiter = self._loop.create_future()
@@ -313,7 +384,7 @@ class _SendfileDrain(asyncio.Protocol):
             self._proto.resume_writing()
 
 
-class NetMixin:
+class NetMixin(_LoopBase):
     """``sock_*``, ``create_connection``/``create_server`` and their Unix
     variants, ``connect_accepted_socket``, ``create_datagram_endpoint``,
     ``sendfile``/``sock_sendfile`` and ``start_tls``."""
@@ -353,9 +424,16 @@ class NetMixin:
 
     # -- name resolution ------------------------------------------------------
 
-    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
-        """``socket.getaddrinfo`` off the loop thread; numeric hosts skip the
-        executor (the answer needs no resolver)."""
+    async def getaddrinfo(self, host: bytes | str | None, port: bytes | str | int | None, *,
+                          family: int = 0, type: int = 0, proto: int = 0,
+                          flags: int = 0) -> list[_AddrInfo]:
+        """Resolves ``host`` and ``port``, like `socket.getaddrinfo`.
+
+        The lookup runs in the default executor, so the loop is not blocked
+        meanwhile. A numeric host (an IP address) or None is answered at
+        once, without the executor. Raises what `socket.getaddrinfo`
+        raises (`socket.gaierror`).
+        """
         if host is None or _ipaddr_info(host, port, family or 0, type or socket.SOCK_STREAM,
                                         proto) is not None:
             try:
@@ -441,29 +519,50 @@ class NetMixin:
 
         await self._wait_registered(sock.fileno(), True, ready, fut)
 
-    async def sock_recv(self, sock, n):
+    async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
+        """Receives up to ``n`` bytes from ``sock``, waiting until it is
+        readable; ``b""`` means the peer closed its end.
+
+        Like all the ``sock_*`` methods, it takes a non-blocking socket:
+        ioloop raises `ValueError` for a blocking one (asyncio checks that
+        only in debug mode), and `TypeError` for an ``ssl.SSLSocket``.
+        Errors from the socket call (`ConnectionResetError`...) propagate.
+        """
         _check_nonblocking(sock)
         return await self._sock_io(sock, False, sock.recv, n)
 
-    async def sock_recv_into(self, sock, buf):
+    async def sock_recv_into(self, sock: socket.socket, buf: WriteableBuffer) -> int:
+        """Receives into the writable buffer ``buf``, waiting until ``sock``
+        is readable; returns the number of bytes received (0: the peer
+        closed its end)."""
         _check_nonblocking(sock)
         return await self._sock_io(sock, False, sock.recv_into, buf)
 
-    async def sock_recvfrom(self, sock, bufsize):
+    async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, _RetAddress]:
+        """Receives a datagram of up to ``bufsize`` bytes from ``sock``,
+        waiting until it is readable; returns ``(data, address)``."""
         _check_nonblocking(sock)
         return await self._sock_io(sock, False, sock.recvfrom, bufsize)
 
-    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
+    async def sock_recvfrom_into(self, sock: socket.socket, buf: WriteableBuffer,
+                                 nbytes: int = 0) -> tuple[int, _RetAddress]:
+        """Receives a datagram into ``buf`` (at most ``nbytes`` bytes; 0:
+        the size of ``buf``); returns ``(nbytes_received, address)``."""
         _check_nonblocking(sock)
         if not nbytes:
-            nbytes = len(buf)
+            nbytes = len(buf)  # type: ignore[arg-type]
         return await self._sock_io(sock, False, sock.recvfrom_into, buf, nbytes)
 
-    async def sock_sendto(self, sock, data, address):
+    async def sock_sendto(self, sock: socket.socket, data: ReadableBuffer,
+                          address: _Address) -> int:
+        """Sends the datagram ``data`` to ``address``, waiting until
+        ``sock`` is writable; returns the number of bytes sent."""
         _check_nonblocking(sock)
         return await self._sock_io(sock, True, lambda: sock.sendto(data, address))
 
-    async def sock_sendall(self, sock, data):
+    async def sock_sendall(self, sock: socket.socket, data: ReadableBuffer) -> None:
+        """Sends all of ``data``, waiting for ``sock`` to be writable as
+        often as needed. On an error, how much was sent is unknown."""
         _check_nonblocking(sock)
         view = memoryview(data).cast("B")
         total = len(view)
@@ -474,7 +573,14 @@ class NetMixin:
         while pos < total:
             pos += await self._sock_io(sock, True, sock.send, view[pos:])
 
-    async def sock_connect(self, sock, address):
+    async def sock_connect(self, sock: socket.socket, address: _Address) -> None:
+        """Connects ``sock`` to ``address``, waiting for the connection to
+        complete.
+
+        A host name in ``address`` is resolved first (with `getaddrinfo`);
+        a Unix socket's path is used as is. Raises `OSError` (such as
+        `ConnectionRefusedError`) if the connection fails.
+        """
         _check_nonblocking(sock)
         if sock.family != socket.AF_UNIX:
             resolved = await self._ensure_resolved(
@@ -508,9 +614,11 @@ class NetMixin:
         try:
             return await self._wait_registered(fd, True, connected, fut)
         finally:
-            fut = None
+            fut = None  # type: ignore[assignment]
 
-    async def sock_accept(self, sock):
+    async def sock_accept(self, sock: socket.socket) -> tuple[socket.socket, _RetAddress]:
+        """Accepts a connection on the listening ``sock``, waiting for one;
+        returns ``(conn, address)`` with ``conn`` non-blocking."""
         _check_nonblocking(sock)
         conn, address = await self._sock_io(sock, False, sock.accept)
         conn.setblocking(False)
@@ -534,9 +642,18 @@ class NetMixin:
         if offset < 0:
             raise ValueError(f"offset must be a non-negative integer (got {offset!r})")
 
-    async def sock_sendfile(self, sock, file, offset=0, count=None, *, fallback=True):
-        """Send a file over a connected socket with ``os.sendfile``, or by
-        reading and sending it when the file has no usable descriptor."""
+    async def sock_sendfile(self, sock: socket.socket, file: IO[bytes], offset: int = 0,
+                            count: int | None = None, *, fallback: bool | None = True) -> int:
+        """Sends ``count`` bytes (None: up to the end) of ``file``, from
+        ``offset``, over the connected stream socket ``sock``; returns the
+        number of bytes sent.
+
+        Uses `os.sendfile` for a regular file. Otherwise, with ``fallback``
+        true, the file is read (in the default executor) and sent; with
+        ``fallback`` false, `asyncio.SendfileNotAvailableError` is raised.
+        The file position is left after the last byte sent. ``file`` must be
+        opened in binary mode (`ValueError` otherwise).
+        """
         _check_nonblocking(sock)
         self._check_sendfile_params(sock, file, offset, count)
         try:
@@ -609,9 +726,21 @@ class NetMixin:
             if total > 0 and hasattr(file, "seek"):
                 file.seek(offset + total)
 
-    async def sendfile(self, transport, file, offset=0, count=None, *, fallback=True):
-        """Send a file over a transport (``os.sendfile`` when the transport
-        is a plain socket; reading and writing otherwise)."""
+    async def sendfile(self, transport: asyncio.WriteTransport, file: IO[bytes],
+                       offset: int = 0, count: int | None = None, *,
+                       fallback: bool = True) -> int:
+        """Sends ``count`` bytes (None: up to the end) of ``file``, from
+        ``offset``, over ``transport``; returns the number of bytes sent.
+
+        On a plain TCP or Unix stream transport, data already buffered is
+        sent first, then the file goes with `os.sendfile` while the
+        transport's reading is paused. Otherwise (TLS, or a file that is
+        not a regular file) and with ``fallback`` true, the file is read
+        and written to the transport, following its flow control. Raises
+        `RuntimeError` if the transport is closing or does not support
+        sendfile (a datagram or pipe transport), or if sendfile is not
+        possible and ``fallback`` is false.
+        """
         if transport.is_closing():
             raise RuntimeError("Transport is closing")
         mode = getattr(transport, "_sendfile_compatible", constants._SendfileMode.UNSUPPORTED)
@@ -767,13 +896,40 @@ class NetMixin:
                 sock.close()
             raise
 
-    async def create_connection(self, protocol_factory, host=None, port=None, *,
-                                ssl=None, family=0, proto=0, flags=0, sock=None,
-                                local_addr=None, server_hostname=None,
-                                ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
-                                happy_eyeballs_delay=None, interleave=None,
-                                all_errors=False):
-        """Connect a stream transport to ``host:port`` (or wrap ``sock``)."""
+    async def create_connection(
+            self, protocol_factory: Callable[[], _ProtocolT], host: str | None = None,
+            port: int | str | None = None, *, ssl: ssl.SSLContext | bool | None = None,
+            family: int = 0, proto: int = 0, flags: int = 0, sock: socket.socket | None = None,
+            local_addr: tuple[str, int] | None = None, server_hostname: str | None = None,
+            ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None,
+            happy_eyeballs_delay: float | None = None, interleave: int | None = None,
+            all_errors: bool = False) -> tuple[asyncio.Transport, _ProtocolT]:
+        """Opens a TCP connection to ``host:port``, or wraps the connected
+        stream socket ``sock``; returns ``(transport, protocol)``.
+
+        ``protocol_factory()`` makes the protocol; its ``connection_made``
+        has been called when this returns. ``host`` is resolved with
+        `getaddrinfo` (``family``, ``proto``, ``flags``), and its addresses
+        are tried in turn (at the same time, staggered by
+        ``happy_eyeballs_delay`` seconds, if that is given; ``interleave``
+        alternates address families). ``local_addr`` binds the socket
+        first.
+
+        With ``ssl`` (an ``ssl.SSLContext``, or True for a default one)
+        the connection is TLS: ``server_hostname`` (default: ``host``) is
+        checked against the certificate; ``ssl_handshake_timeout`` and
+        ``ssl_shutdown_timeout`` are in seconds.
+
+        When no address can be connected, the `OSError` is raised (one
+        combined error if they differ); with ``all_errors=True``, an
+        `ExceptionGroup` of all of them (Python 3.11+: before, ``all_errors``
+        true is a `TypeError`). Raises `ValueError` for conflicting
+        arguments.
+        """
+        if all_errors and not _PY311:
+            raise TypeError("create_connection(all_errors=True) needs Python 3.11+ "
+                            "(ExceptionGroup)")
         if server_hostname is not None and not ssl:
             raise ValueError("server_hostname is only meaningful with ssl")
         if server_hostname is None and ssl:
@@ -802,7 +958,7 @@ class NetMixin:
                     raise OSError("getaddrinfo() returned empty list")
             if interleave:
                 infos = _interleave_addrinfos(infos, interleave)
-            errors = []
+            errors: list[OSError] = []
             if happy_eyeballs_delay is None:
                 for info in infos:
                     try:
@@ -812,14 +968,14 @@ class NetMixin:
                         continue
             else:
                 sock, _, _ = await staggered.staggered_race(
-                    [lambda info=info: self._connect_sock(errors, info, laddr_infos)
-                     for info in infos],
+                    [lambda info=info: self._connect_sock(  # type: ignore[misc]
+                        errors, info, laddr_infos) for info in infos],
                     happy_eyeballs_delay, loop=self)
             if sock is None:
                 try:
                     _raise_connect_errors([e for e in errors], all_errors)
                 finally:
-                    errors = None
+                    errors = None  # type: ignore[assignment]
         else:
             if sock is None:
                 raise ValueError("host and port was not specified and no sock specified")
@@ -830,11 +986,17 @@ class NetMixin:
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout)
 
-    async def create_unix_connection(self, protocol_factory, path=None, *, ssl=None,
-                                     sock=None, server_hostname=None,
-                                     ssl_handshake_timeout=None,
-                                     ssl_shutdown_timeout=None):
-        """Connect a stream transport to the Unix socket at ``path``."""
+    async def create_unix_connection(
+            self, protocol_factory: Callable[[], _ProtocolT], path: StrPath | None = None, *,
+            ssl: ssl.SSLContext | bool | None = None, sock: socket.socket | None = None,
+            server_hostname: str | None = None, ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None) -> tuple[asyncio.Transport, _ProtocolT]:
+        """Connects to the Unix stream socket at ``path``, or wraps the
+        connected Unix socket ``sock``; returns ``(transport, protocol)``.
+
+        As `create_connection`; with ``ssl``, ``server_hostname`` is
+        required.
+        """
         if ssl:
             if server_hostname is None:
                 raise ValueError("you have to pass server_hostname when using ssl")
@@ -863,10 +1025,16 @@ class NetMixin:
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout)
 
-    async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
-                                      ssl_handshake_timeout=None,
-                                      ssl_shutdown_timeout=None):
-        """Wrap a socket accepted elsewhere in a transport."""
+    async def connect_accepted_socket(
+            self, protocol_factory: Callable[[], _ProtocolT], sock: socket.socket, *,
+            ssl: ssl.SSLContext | bool | None = None,
+            ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None) -> tuple[asyncio.Transport, _ProtocolT]:
+        """Wraps a stream socket accepted outside the loop in a transport;
+        returns ``(transport, protocol)``.
+
+        With ``ssl``, the loop runs the server side of a TLS handshake.
+        """
         if sock.type != socket.SOCK_STREAM:
             raise ValueError(f"A Stream Socket was expected, got {sock!r}")
         self._check_ssl_args(ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
@@ -876,10 +1044,20 @@ class NetMixin:
             ssl_handshake_timeout=ssl_handshake_timeout,
             ssl_shutdown_timeout=ssl_shutdown_timeout)
 
-    async def start_tls(self, transport, protocol, sslcontext, *, server_side=False,
-                        server_hostname=None, ssl_handshake_timeout=None,
-                        ssl_shutdown_timeout=None):
-        """Upgrade ``transport`` to TLS; returns the new transport."""
+    async def start_tls(
+            self, transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol,
+            sslcontext: ssl.SSLContext, *, server_side: bool = False,
+            server_hostname: str | None = None, ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None) -> asyncio.Transport:
+        """Upgrades the stream ``transport`` to TLS, once the handshake is
+        done; returns the new transport, which ``protocol`` now receives
+        data from.
+
+        ``transport`` must not be used any more. Raises `TypeError` if
+        ``sslcontext`` is not an ``ssl.SSLContext``, or for a transport
+        that is not one of the loop's stream transports; if the handshake
+        fails, ``transport`` is closed and the error is raised.
+        """
         if _ssl is None:
             raise RuntimeError("Python ssl module is not available")
         if not isinstance(sslcontext, _ssl.SSLContext):
@@ -894,13 +1072,13 @@ class NetMixin:
             kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
         ssl_protocol = sslproto.SSLProtocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout, call_connection_made=False,
-            **kwargs)
+            ssl_handshake_timeout=ssl_handshake_timeout,  # type: ignore[arg-type]
+            call_connection_made=False, **kwargs)
         # Pause early so no data reaches the old protocol meanwhile.
-        transport.pause_reading()
+        transport.pause_reading()  # type: ignore[attr-defined]
         transport.set_protocol(ssl_protocol)
         conmade_cb = self.call_soon(ssl_protocol.connection_made, transport)
-        resume_cb = self.call_soon(transport.resume_reading)
+        resume_cb = self.call_soon(transport.resume_reading)  # type: ignore[attr-defined]
         try:
             await waiter
         except BaseException:
@@ -980,13 +1158,35 @@ class NetMixin:
                 "protocol": protocol,
             })
 
-    async def create_server(self, protocol_factory, host=None, port=None, *,
-                            family=socket.AF_UNSPEC, flags=socket.AI_PASSIVE, sock=None,
-                            backlog=100, ssl=None, reuse_address=None, reuse_port=None,
-                            keep_alive=None, ssl_handshake_timeout=None,
-                            ssl_shutdown_timeout=None, start_serving=True):
-        """Listen on ``host:port`` (a host, a list of hosts, or all
-        interfaces) or on ``sock``; returns a ``Server``."""
+    async def create_server(  # type: ignore[override]
+            self, protocol_factory: Callable[[], asyncio.BaseProtocol],
+            host: str | Iterable[str] | None = None, port: int | str | None = None, *,
+            family: int = socket.AF_UNSPEC, flags: int = socket.AI_PASSIVE,
+            sock: socket.socket | None = None, backlog: int = 100,
+            ssl: ssl.SSLContext | bool | None = None, reuse_address: bool | None = None,
+            reuse_port: bool | None = None, keep_alive: bool | None = None,
+            ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None,
+            start_serving: bool = True) -> Server:
+        """Listens for TCP connections on ``host:port``, or on the bound
+        stream socket ``sock``; returns a `Server`.
+
+        ``host`` is a host name or address, a list of them, or None (or
+        ``""``) for all interfaces; a socket is bound for every address
+        they resolve to (IPv6 sockets with ``IPV6_V6ONLY``). Each accepted
+        connection gets a protocol from ``protocol_factory()`` and a
+        transport. ``reuse_address`` (default True with ``host``/``port``),
+        ``reuse_port`` and ``keep_alive`` set ``SO_REUSEADDR``,
+        ``SO_REUSEPORT`` and ``SO_KEEPALIVE``; ``backlog`` is the
+        ``listen()`` backlog, and also the most connections accepted per
+        loop iteration. ``ssl`` is an ``ssl.SSLContext`` (a bool is a
+        `TypeError`). With ``start_serving=False``, listening starts with
+        ``Server.start_serving()`` or ``serve_forever()``.
+
+        The returned `Server` is ioloop's (an ``asyncio.AbstractServer``),
+        not an instance of ``asyncio.Server``. Raises `OSError` if no
+        address can be bound, `ValueError` for conflicting arguments.
+        """
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         self._check_ssl_args(ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
@@ -997,19 +1197,20 @@ class NetMixin:
                 raise ValueError("host/port and sock can not be specified at the same time")
             if reuse_address is None:
                 reuse_address = True
+            hosts: list[str | None]
             if host == "":
                 hosts = [None]
             elif isinstance(host, str) or not isinstance(host, collections.abc.Iterable):
                 hosts = [host]
             else:
                 hosts = list(host)
-            infos = await asyncio.gather(*[
+            resolved = await asyncio.gather(*[
                 self._ensure_resolved((h, port), family=family, type=socket.SOCK_STREAM,
                                       flags=flags) if h is not None else
                 self.getaddrinfo(h, port, family=family, type=socket.SOCK_STREAM,
                                  flags=flags)
                 for h in hosts])
-            infos = set(itertools.chain.from_iterable(infos))
+            infos = set(itertools.chain.from_iterable(resolved))
             sockets = []
             completed = False
             try:
@@ -1031,7 +1232,7 @@ class NetMixin:
                         sock.bind(sa)
                     except OSError as err:
                         msg = (f"error while attempting to bind on address {sa!r}: "
-                               f"{err.strerror.lower()}")
+                               f"{err.strerror.lower()}")  # type: ignore[union-attr]
                         if err.errno == errno.EADDRNOTAVAIL:
                             # An IPv6 host address may be unusable here.
                             sockets.pop()
@@ -1061,11 +1262,21 @@ class NetMixin:
             await asyncio.sleep(0)
         return server
 
-    async def create_unix_server(self, protocol_factory, path=None, *, sock=None,
-                                 backlog=100, ssl=None, ssl_handshake_timeout=None,
-                                 ssl_shutdown_timeout=None, start_serving=True,
-                                 cleanup_socket=True):
-        """Listen on the Unix socket at ``path`` (or ``sock``)."""
+    async def create_unix_server(  # type: ignore[override]
+            self, protocol_factory: Callable[[], asyncio.BaseProtocol],
+            path: StrPath | None = None, *, sock: socket.socket | None = None,
+            backlog: int = 100, ssl: ssl.SSLContext | bool | None = None,
+            ssl_handshake_timeout: float | None = None,
+            ssl_shutdown_timeout: float | None = None, start_serving: bool = True,
+            cleanup_socket: bool = True) -> Server:
+        """Listens on the Unix stream socket at ``path``, or on the bound
+        Unix socket ``sock``; returns a `Server`, as `create_server`.
+
+        A stale socket file at ``path`` is removed first. With
+        ``cleanup_socket`` (the default), closing the server removes the
+        socket file, if it is still the one the server bound. Raises
+        `OSError` (errno ``EADDRINUSE``) if ``path`` is in use.
+        """
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         self._check_ssl_args(ssl, None, ssl_handshake_timeout, ssl_shutdown_timeout)
@@ -1118,12 +1329,23 @@ class NetMixin:
 
     # -- datagrams ----------------------------------------------------------------
 
-    async def create_datagram_endpoint(self, protocol_factory, local_addr=None,
-                                       remote_addr=None, *, family=0, proto=0, flags=0,
-                                       reuse_address=_unset, reuse_port=None,
-                                       allow_broadcast=None, sock=None):
-        """A datagram transport bound to ``local_addr`` and/or connected to
-        ``remote_addr`` (or wrapping ``sock``)."""
+    async def create_datagram_endpoint(
+            self, protocol_factory: Callable[[], _ProtocolT],
+            local_addr: tuple[str, int] | str | None = None,
+            remote_addr: tuple[str, int] | str | None = None, *, family: int = 0,
+            proto: int = 0, flags: int = 0, reuse_address: bool | None | _Unset = _unset,
+            reuse_port: bool | None = None, allow_broadcast: bool | None = None,
+            sock: socket.socket | None = None) -> tuple[asyncio.DatagramTransport, _ProtocolT]:
+        """Creates a datagram (UDP, or Unix datagram) endpoint; returns
+        ``(transport, protocol)``.
+
+        The socket is bound to ``local_addr`` and/or connected to
+        ``remote_addr`` (host names are resolved with `getaddrinfo`; with
+        ``family=socket.AF_UNIX``, both are paths), or ``sock`` is used as
+        is. ``reuse_port`` and ``allow_broadcast`` set ``SO_REUSEPORT`` and
+        ``SO_BROADCAST``. ``reuse_address`` is deprecated, as in asyncio:
+        True raises `ValueError`, False warns.
+        """
         if sock is not None:
             if sock.type == socket.SOCK_STREAM:
                 raise ValueError(f"A datagram socket was expected, got {sock!r}")
@@ -1153,6 +1375,7 @@ class NetMixin:
             if not (local_addr or remote_addr):
                 if family == 0:
                     raise ValueError("unexpected address family")
+                addr_pairs_info: Sequence[tuple[tuple[int, int], Sequence[Any]]]
                 addr_pairs_info = (((family, proto), (None, None)),)
             elif hasattr(socket, "AF_UNIX") and family == socket.AF_UNIX:
                 for addr in (local_addr, remote_addr):
@@ -1160,8 +1383,8 @@ class NetMixin:
                         raise TypeError("string is expected")
                 if local_addr and local_addr[0] not in (0, "\x00"):
                     try:
-                        if stat.S_ISSOCK(os.stat(local_addr).st_mode):
-                            os.remove(local_addr)
+                        if stat.S_ISSOCK(os.stat(local_addr).st_mode):  # type: ignore[arg-type]
+                            os.remove(local_addr)  # type: ignore[arg-type]
                     except FileNotFoundError:
                         pass
                     except OSError as err:
@@ -1169,7 +1392,7 @@ class NetMixin:
                                      local_addr, err)
                 addr_pairs_info = (((family, proto), (local_addr, remote_addr)),)
             else:
-                addr_infos = {}
+                addr_infos: dict[tuple[int, int], list[Any]] = {}
                 for idx, addr in ((0, local_addr), (1, remote_addr)):
                     if addr is not None:
                         if not (isinstance(addr, tuple) and len(addr) == 2):
@@ -1202,10 +1425,10 @@ class NetMixin:
                         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                     sock.setblocking(False)
                     if local_addr:
-                        sock.bind(local_address)
+                        sock.bind(local_address)  # type: ignore[arg-type]
                     if remote_addr:
                         if not allow_broadcast:
-                            await self.sock_connect(sock, remote_address)
+                            await self.sock_connect(sock, remote_address)  # type: ignore[arg-type]
                         r_addr = remote_address
                 except OSError as exc:
                     if sock is not None:
@@ -1230,6 +1453,6 @@ class NetMixin:
         return transport, protocol
 
 
-def _consume_waiter(fut):
+def _consume_waiter(fut: asyncio.Future[Any]) -> None:
     if not fut.cancelled():
         fut.exception()

@@ -13,13 +13,25 @@ protocol's ``pause_writing``/``resume_writing`` follow the high/low water
 marks.
 """
 
+from __future__ import annotations
+
 import collections
 import errno
 import logging
 import socket
 import warnings
+from typing import TYPE_CHECKING
 
 from asyncio import constants, protocols, transports, trsock
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Iterable, Mapping
+    from typing import Any, TypeVar
+
+    from socket import _Address
+
+    _T = TypeVar("_T")
 
 logger = logging.getLogger("ioloop")
 
@@ -31,7 +43,7 @@ MAX_IOV = 1024
 DEFAULT_HIGH_WATER = 64 * 1024
 
 
-def check_buffer_limits(high, low):
+def check_buffer_limits(high: int | None, low: int | None) -> tuple[int, int]:
     """asyncio's water-mark rules; returns (high, low)."""
     if high is None:
         high = DEFAULT_HIGH_WATER if low is None else 4 * low
@@ -42,7 +54,7 @@ def check_buffer_limits(high, low):
     return high, low
 
 
-def set_nodelay(sock):
+def set_nodelay(sock: socket.socket) -> None:
     if (sock.family in (socket.AF_INET, socket.AF_INET6)
             and sock.type == socket.SOCK_STREAM and sock.proto == socket.IPPROTO_TCP):
         try:
@@ -51,12 +63,12 @@ def set_nodelay(sock):
             pass
 
 
-def set_result_unless_cancelled(fut, result):
+def set_result_unless_cancelled(fut: asyncio.Future[_T], result: _T) -> None:
     if not fut.cancelled():
         fut.set_result(result)
 
 
-def check_data(data):
+def check_data(data: object) -> None:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data argument must be a bytes-like object, "
                         f"not {type(data).__name__!r}")
@@ -68,11 +80,20 @@ class FlowControl:
     ``_loop``, ``_protocol``, ``_high_water``, ``_low_water`` and
     ``_protocol_paused``."""
 
-    def set_write_buffer_limits(self, high=None, low=None):
+    if TYPE_CHECKING:
+        _loop: Any
+        _protocol: Any
+        _high_water: int
+        _low_water: int
+        _protocol_paused: bool
+
+        def get_write_buffer_size(self) -> int: ...
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         self._high_water, self._low_water = check_buffer_limits(high, low)
         self._maybe_pause_protocol()
 
-    def get_write_buffer_limits(self):
+    def get_write_buffer_limits(self) -> tuple[int, int]:
         return (self._low_water, self._high_water)
 
     def _maybe_pause_protocol(self):
@@ -112,9 +133,12 @@ class _BaseTransport(FlowControl):
     control, close bookkeeping."""
 
     _buffer_factory = bytearray
+    _buffer: collections.deque[Any]
+    _buffer_size: int
 
-    def __init__(self, loop, sock, protocol, extra=None, server=None):
-        self._extra = {} if extra is None else dict(extra)
+    def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
+                 extra: Mapping[str, Any] | None = None, server: Any = None) -> None:
+        self._extra: dict[str, Any] = {} if extra is None else dict(extra)
         self._extra["socket"] = trsock.TransportSocket(sock)
         try:
             self._extra["sockname"] = sock.getsockname()
@@ -143,7 +167,7 @@ class _BaseTransport(FlowControl):
         loop._py_owned_fds += 1
         self._owns_fd = True
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         info = [self.__class__.__name__]
         if self._sock is None:
             info.append("closed")
@@ -157,22 +181,22 @@ class _BaseTransport(FlowControl):
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._sock.close()
 
-    def get_extra_info(self, name, default=None):
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._extra.get(name, default)
 
-    def set_protocol(self, protocol):
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._protocol_connected = True
 
-    def get_protocol(self):
+    def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol
 
-    def is_closing(self):
+    def is_closing(self) -> bool:
         return self._closing
 
     # -- closing --------------------------------------------------------------
 
-    def abort(self):
+    def abort(self) -> None:
         self._force_close(None)
 
     def _fatal_error(self, exc, message="Fatal error on transport"):
@@ -223,7 +247,7 @@ class _BaseTransport(FlowControl):
                 server._detach(self)
                 self._server = None
 
-    def get_write_buffer_size(self):
+    def get_write_buffer_size(self) -> int:
         return self._buffer_size
 
 
@@ -233,7 +257,9 @@ class SocketTransport(_BaseTransport, transports.Transport):
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
-    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+    def __init__(self, loop: Any, sock: socket.socket, protocol: asyncio.BaseProtocol,
+                 waiter: asyncio.Future[None] | None = None,
+                 extra: Mapping[str, Any] | None = None, server: Any = None) -> None:
         super().__init__(loop, sock, protocol, extra, server)
         self._buffer = collections.deque()
         self._buffer_size = 0
@@ -250,7 +276,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
     def _set_read_mode(self, protocol):
         self._buffered = isinstance(protocol, protocols.BufferedProtocol)
 
-    def set_protocol(self, protocol):
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._set_read_mode(protocol)
         super().set_protocol(protocol)
 
@@ -258,16 +284,16 @@ class SocketTransport(_BaseTransport, transports.Transport):
         if not self._closing and not self._paused:
             self._loop._raw_add_reader(self._sock_fd, self._read_ready)
 
-    def is_reading(self):
+    def is_reading(self) -> bool:
         return not self._paused and not self._closing
 
-    def pause_reading(self):
+    def pause_reading(self) -> None:
         if not self.is_reading():
             return
         self._paused = True
         self._loop._raw_remove_reader(self._sock_fd)
 
-    def resume_reading(self):
+    def resume_reading(self) -> None:
         if self._closing or not self._paused:
             return
         self._paused = False
@@ -347,7 +373,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
 
     # -- writing ----------------------------------------------------------------
 
-    def write(self, data):
+    def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
         check_data(data)
         if self._eof:
             raise RuntimeError("Cannot call write() after write_eof()")
@@ -380,7 +406,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._buffer_size += len(data)
         self._maybe_pause_protocol()
 
-    def writelines(self, list_of_data):
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
         list_of_data = list(list_of_data)
         for data in list_of_data:
             check_data(data)
@@ -435,17 +461,17 @@ class SocketTransport(_BaseTransport, transports.Transport):
             if exc.errno != errno.ENOTCONN:
                 raise
 
-    def write_eof(self):
+    def write_eof(self) -> None:
         if self._closing or self._eof:
             return
         self._eof = True
         if not self._buffer:
             self._shutdown_write()
 
-    def can_write_eof(self):
+    def can_write_eof(self) -> bool:
         return True
 
-    def close(self):
+    def close(self) -> None:
         if self._closing:
             return
         self._closing = True
@@ -478,7 +504,9 @@ class SocketTransport(_BaseTransport, transports.Transport):
 class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports.Transport):
     """A UDP (or Unix datagram) socket transport."""
 
-    def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
+    def __init__(self, loop: Any, sock: socket.socket, protocol: asyncio.BaseProtocol,
+                 address: Any = None, waiter: asyncio.Future[None] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(loop, sock, protocol, extra)
         self._address = address
         self._buffer = collections.deque()
@@ -508,7 +536,8 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
         else:
             self._protocol.datagram_received(data, addr)
 
-    def sendto(self, data, addr=None):
+    def sendto(self, data: bytes | bytearray | memoryview[Any],
+               addr: _Address | None = None) -> None:
         check_data(data)
         if self._address:
             if addr not in (None, self._address):
@@ -524,7 +553,9 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
                 if self._extra["peername"]:
                     self._sock.send(data)
                 else:
-                    self._sock.sendto(data, addr)
+                    # addr None on an unconnected socket: TypeError, a
+                    # fatal error below (as asyncio).
+                    self._sock.sendto(data, addr)  # type: ignore[arg-type]
                 return
             except (BlockingIOError, InterruptedError):
                 self._loop._raw_add_writer(self._sock_fd, self._sendto_ready)
@@ -567,7 +598,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
             if self._closing:
                 self._call_connection_lost(None)
 
-    def close(self):
+    def close(self) -> None:
         if self._closing:
             return
         self._closing = True

@@ -1,5 +1,5 @@
 """Unix-specific half of the asyncio loop: signal handlers, pipes and
-subprocesses (SPEC section 4). Mixed into ``ioloop.IOLoop``.
+subprocesses. Mixed into ``ioloop.IOLoop``.
 
 Semantics follow ``asyncio.unix_events._UnixSelectorEventLoop``:
 
@@ -19,6 +19,8 @@ Semantics follow ``asyncio.unix_events._UnixSelectorEventLoop``:
   are unavailable a daemon thread waits in ``waitpid``.
 """
 
+from __future__ import annotations
+
 import errno
 import logging
 import os
@@ -29,10 +31,27 @@ import sys
 import threading
 import warnings
 import contextvars
+from typing import TYPE_CHECKING
 
 from asyncio import base_subprocess, coroutines, transports
 
 from ._transports import FlowControl, check_data, set_result_unless_cancelled
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable, Mapping
+    from typing import IO, Any, Literal, TypeAlias, TypeVar
+
+    from typing_extensions import TypeVarTuple, Unpack
+
+    from ._net import _LoopBase
+
+    _ProtocolT = TypeVar("_ProtocolT", bound=asyncio.BaseProtocol)
+    _Ts = TypeVarTuple("_Ts")
+    # add_signal_handler's callback, its arguments and its context.
+    _SignalEntry: TypeAlias = tuple[Callable[..., object], tuple[Any, ...], contextvars.Context]
+else:
+    _LoopBase = object
 
 logger = logging.getLogger("ioloop")
 
@@ -77,6 +96,13 @@ class _PipeBase:
     """What both pipe transports share: extra info, protocol, close
     bookkeeping (``connection_lost`` exactly once, then the pipe closes)."""
 
+    if TYPE_CHECKING:
+        _extra: dict[str, Any]
+        _quiet_oserror: bool
+
+        def _polling(self) -> bool: ...
+        def _close(self, exc: BaseException | None) -> None: ...
+
     def _init_pipe(self, loop, pipe, protocol, kind_ok, what):
         self._extra["pipe"] = pipe
         self._loop = loop
@@ -94,7 +120,7 @@ class _PipeBase:
         os.set_blocking(self._fileno, False)
         return mode
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         info = [type(self).__name__]
         if self._pipe is None:
             info.append("closed")
@@ -116,16 +142,16 @@ class _PipeBase:
     def _repr_bufsize(self):
         return None
 
-    def set_protocol(self, protocol):
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
 
-    def get_protocol(self):
+    def get_protocol(self) -> asyncio.BaseProtocol:
         return self._protocol
 
-    def is_closing(self):
+    def is_closing(self) -> bool:
         return self._closing
 
-    def __del__(self, _warn=warnings.warn):
+    def __del__(self, _warn: Any = warnings.warn) -> None:
         if self._pipe is not None:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
             self._pipe.close()
@@ -167,7 +193,9 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
     max_size = _MAX_READ  # bytes read per readiness event
     _quiet_oserror = False
 
-    def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
+    def __init__(self, loop: Any, pipe: Any, protocol: Any,
+                 waiter: asyncio.Future[None] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(extra)
         self._paused = False
         self._reading_started = False
@@ -186,7 +214,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         if self.is_reading():
             self._loop.add_reader(self._fileno, self._read_ready)
 
-    def is_reading(self):
+    def is_reading(self) -> bool:
         return not self._paused and not self._closing
 
     def _polling(self):
@@ -210,7 +238,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         self._loop.call_soon(self._protocol.eof_received)
         self._schedule_connection_lost(None)
 
-    def pause_reading(self):
+    def pause_reading(self) -> None:
         if not self.is_reading():
             return
         self._paused = True
@@ -218,7 +246,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         if self._loop.get_debug():
             logger.debug("%r pauses reading", self)
 
-    def resume_reading(self):
+    def resume_reading(self) -> None:
         if self._closing or not self._paused:
             return
         self._paused = False
@@ -226,11 +254,11 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         if self._loop.get_debug():
             logger.debug("%r resumes reading", self)
 
-    def close(self):
+    def close(self) -> None:
         if not self._closing:
             self._close(None)
 
-    def abort(self):
+    def abort(self) -> None:
         self.close()
 
     def _close(self, exc):
@@ -246,7 +274,9 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
     # Write errors mean the reader went away: connection_lost(exc), no log.
     _quiet_oserror = True
 
-    def __init__(self, loop, pipe, protocol, waiter=None, extra=None):
+    def __init__(self, loop: Any, pipe: Any, protocol: Any,
+                 waiter: asyncio.Future[None] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(extra)
         self._buffer = bytearray()
         self._conn_lost = 0
@@ -281,7 +311,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
 
     # -- flow control
 
-    def get_write_buffer_size(self):
+    def get_write_buffer_size(self) -> int:
         return len(self._buffer)
 
     def _read_ready(self):
@@ -293,7 +323,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
         else:
             self._close()
 
-    def write(self, data):
+    def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
         check_data(data)
         if isinstance(data, bytearray):
             data = memoryview(data)
@@ -350,10 +380,10 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
         if n > 0:
             del self._buffer[:n]
 
-    def can_write_eof(self):
+    def can_write_eof(self) -> bool:
         return True
 
-    def write_eof(self):
+    def write_eof(self) -> None:
         if self._closing:
             return
         self._closing = True
@@ -361,12 +391,12 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
             self._loop.remove_reader(self._fileno)
             self._schedule_connection_lost(None)
 
-    def close(self):
+    def close(self) -> None:
         if self._pipe is not None and not self._closing:
             # A pipe has no half-close: EOF once the buffer is flushed.
             self.write_eof()
 
-    def abort(self):
+    def abort(self) -> None:
         self._close(None)
 
     def _close(self, exc=None):
@@ -425,7 +455,7 @@ def _reap(pid, pidfd, proc):
 # -- the mixin ----------------------------------------------------------------------------
 
 
-class UnixMixin:
+class UnixMixin(_LoopBase):
     """``add_signal_handler``/``remove_signal_handler``, ``connect_read_pipe``,
     ``connect_write_pipe``, ``subprocess_exec``/``subprocess_shell``.
 
@@ -436,7 +466,7 @@ class UnixMixin:
     # -- lazily created state
 
     @property
-    def _signal_handlers(self):
+    def _signal_handlers(self) -> dict[int, _SignalEntry]:
         """{signum: (callback, args, context)}."""
         try:
             return self.__dict__["_unix_signal_handlers"]
@@ -445,7 +475,7 @@ class UnixMixin:
             return d
 
     @property
-    def _unix_children(self):
+    def _unix_children(self) -> dict[int, tuple[int, SubprocessTransport]]:
         """{pidfd: (pid, transport)} for children watched by pidfd."""
         try:
             return self.__dict__["_unix_children_map"]
@@ -455,15 +485,30 @@ class UnixMixin:
 
     # -- signals
 
-    def _check_signal(self, sig):
+    def _check_signal(self, sig: int) -> None:
         if not isinstance(sig, int):
             raise TypeError(f"sig must be an int, not {sig!r}")
         if sig not in signal.valid_signals():
             raise ValueError(f"invalid signal number {sig}")
 
-    def add_signal_handler(self, sig, callback, *args):
-        """Call ``callback(*args)`` on the loop whenever signal ``sig``
-        arrives. Main thread only. Replaces an earlier handler for ``sig``."""
+    def add_signal_handler(self, sig: int, callback: Callable[[Unpack[_Ts]], object],
+                           *args: Unpack[_Ts]) -> None:
+        """Calls ``callback(*args)`` on the loop whenever signal ``sig``
+        arrives.
+
+        The callback runs as an ordinary loop callback (not inside a Python
+        signal handler), in the `contextvars` context current when it was
+        added. A signal that arrives while the loop is not running is
+        handled when it runs again. A new handler for ``sig`` replaces the
+        old one. The loop points `signal.set_wakeup_fd` at itself for as
+        long as it has signal handlers; `close()` removes them all.
+
+        Main thread only. Raises `RuntimeError` in another thread, if the
+        loop is closed, or if ``sig`` cannot be caught (``SIGKILL``,
+        ``SIGSTOP``); `TypeError` if ``callback`` is a coroutine function
+        or not callable, or ``sig`` is not an int; `ValueError` if ``sig``
+        is not a valid signal number.
+        """
         if coroutines.iscoroutine(callback) or coroutines.iscoroutinefunction(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
@@ -495,10 +540,14 @@ class UnixMixin:
                 raise RuntimeError(f"sig {sig} cannot be caught")
             raise
 
-    def remove_signal_handler(self, sig):
-        """Remove the handler for ``sig``; True if there was one. The
-        signal's disposition goes back to the default (SIGINT: raise
-        KeyboardInterrupt)."""
+    def remove_signal_handler(self, sig: int) -> bool:
+        """Removes the handler added for ``sig`` with `add_signal_handler`.
+
+        Returns True if there was one, else False. The signal goes back to
+        its default disposition (for ``SIGINT``, raising
+        `KeyboardInterrupt`). Main thread only. Raises `TypeError` or
+        `ValueError` for a bad ``sig``, as `add_signal_handler` does.
+        """
         self._check_signal(sig)
         handlers = self._signal_handlers
         try:
@@ -516,7 +565,7 @@ class UnixMixin:
             self._unix_release_wakeup()
         return True
 
-    def _unix_release_wakeup(self):
+    def _unix_release_wakeup(self) -> None:
         # Back to "no wakeup fd" (as asyncio does), but only if the wakeup
         # fd is still ours: another loop may have taken it since.
         fd = self.__dict__.pop("_unix_wakeup_fd", None)
@@ -529,14 +578,14 @@ class UnixMixin:
         except (ValueError, OSError) as exc:
             logger.info("set_wakeup_fd(-1) failed: %s", exc)
 
-    def _unix_owns_wakeup(self):
+    def _unix_owns_wakeup(self) -> bool:
         """True while add_signal_handler has the wakeup fd pointed at this
         loop: start() must then leave it in place when it returns, so
         signals that arrive while the loop is stopped are delivered on the
         next run (as with asyncio, which never touches it in run_forever)."""
         return "_unix_wakeup_fd" in self.__dict__
 
-    def _unix_wakeup_enter(self):
+    def _unix_wakeup_enter(self) -> int | None:
         """For ``start()``: in the main thread, point the wakeup fd at this
         loop unless another one is set (Twisted, a test, another loop).
         Returns a token for ``_unix_wakeup_exit``."""
@@ -553,7 +602,7 @@ class UnixMixin:
             signal.set_wakeup_fd(old)  # someone else's: leave it
         return None  # already ours (add_signal_handler): keep it
 
-    def _unix_wakeup_exit(self, token):
+    def _unix_wakeup_exit(self, token: int | None) -> None:
         """For ``start()``'s exit: undo ``_unix_wakeup_enter`` unless signal
         handlers still need the wakeup fd (signals that arrive while the
         loop is stopped are then delivered on the next run, as on asyncio's
@@ -579,9 +628,17 @@ class UnixMixin:
 
     # -- pipes
 
-    async def connect_read_pipe(self, protocol_factory, pipe):
-        """Wrap the read end ``pipe`` (a file object of a pipe, FIFO, socket
-        or character device) in a transport; returns (transport, protocol)."""
+    async def connect_read_pipe(self, protocol_factory: Callable[[], _ProtocolT],
+                                pipe: Any) -> tuple[asyncio.ReadTransport, _ProtocolT]:
+        """Wraps ``pipe``, the read end of a pipe, FIFO, socket or character
+        device (a file object: anything with ``fileno()``), in a transport;
+        returns ``(transport, protocol)``.
+
+        The fd is made non-blocking. The protocol gets ``data_received``
+        calls, ``eof_received`` and ``connection_lost`` when the writer
+        closes its end; closing the transport closes ``pipe``. Raises
+        `ValueError` for another kind of file.
+        """
         protocol = protocol_factory()
         waiter = self.create_future()
         transport = ReadPipeTransport(self, pipe, protocol, waiter)
@@ -594,9 +651,18 @@ class UnixMixin:
             logger.debug("Read pipe %r connected: (%r, %r)", pipe.fileno(), transport, protocol)
         return transport, protocol
 
-    async def connect_write_pipe(self, protocol_factory, pipe):
-        """Wrap the write end ``pipe`` in a transport; returns
-        (transport, protocol)."""
+    async def connect_write_pipe(self, protocol_factory: Callable[[], _ProtocolT],
+                                 pipe: Any) -> tuple[asyncio.WriteTransport, _ProtocolT]:
+        """Wraps ``pipe``, the write end of a pipe, FIFO, socket or
+        character device (a file object: anything with ``fileno()``), in a
+        transport; returns ``(transport, protocol)``.
+
+        The fd is made non-blocking. Writes are buffered with asyncio's
+        flow control (``pause_writing``/``resume_writing``); the protocol's
+        ``connection_lost`` is called when the reader closes its end.
+        Closing the transport closes ``pipe`` once the buffer is written.
+        Raises `ValueError` for another kind of file.
+        """
         protocol = protocol_factory()
         waiter = self.create_future()
         transport = WritePipeTransport(self, pipe, protocol, waiter)
@@ -611,11 +677,21 @@ class UnixMixin:
 
     # -- subprocesses
 
-    async def subprocess_shell(self, protocol_factory, cmd, *,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, universal_newlines=False,
-                               shell=True, bufsize=0, encoding=None, errors=None,
-                               text=None, **kwargs):
+    async def subprocess_shell(
+            self, protocol_factory: Callable[[], _ProtocolT], cmd: bytes | str, *,
+            stdin: int | IO[Any] | None = subprocess.PIPE,
+            stdout: int | IO[Any] | None = subprocess.PIPE,
+            stderr: int | IO[Any] | None = subprocess.PIPE,
+            universal_newlines: Literal[False] = False, shell: Literal[True] = True,
+            bufsize: Literal[0] = 0, encoding: None = None, errors: None = None,
+            text: Literal[False] | None = None,
+            **kwargs: Any) -> tuple[asyncio.SubprocessTransport, _ProtocolT]:
+        """Runs the shell command ``cmd`` in a subprocess; returns
+        ``(transport, protocol)``, as `subprocess_exec`.
+
+        Quote what goes into ``cmd`` (`shlex.quote`): the shell interprets
+        it. Raises `ValueError` if ``cmd`` is not a str or bytes.
+        """
         if not isinstance(cmd, (bytes, str)):
             raise ValueError("cmd must be a string")
         if universal_newlines:
@@ -638,11 +714,31 @@ class UnixMixin:
             logger.info("run shell command: %r", transport)
         return transport, protocol
 
-    async def subprocess_exec(self, protocol_factory, program, *args,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, universal_newlines=False,
-                              shell=False, bufsize=0, encoding=None, errors=None,
-                              text=None, **kwargs):
+    async def subprocess_exec(
+            self, protocol_factory: Callable[[], _ProtocolT], program: Any, *args: Any,
+            stdin: int | IO[Any] | None = subprocess.PIPE,
+            stdout: int | IO[Any] | None = subprocess.PIPE,
+            stderr: int | IO[Any] | None = subprocess.PIPE,
+            universal_newlines: Literal[False] = False, shell: Literal[False] = False,
+            bufsize: Literal[0] = 0, encoding: None = None, errors: None = None,
+            text: Literal[False] | None = None,
+            **kwargs: Any) -> tuple[asyncio.SubprocessTransport, _ProtocolT]:
+        """Runs ``program`` with arguments ``args`` in a subprocess;
+        returns ``(transport, protocol)`` once it has started.
+
+        ``stdin``, ``stdout`` and ``stderr`` are as for `subprocess.Popen`
+        (default: pipes, connected to the loop: the protocol, usually an
+        `asyncio.SubprocessProtocol`, gets the output, and
+        ``transport.get_pipe_transport(0)`` writes to the child's stdin);
+        other keywords go to `subprocess.Popen`. The pipes are bytes only:
+        ``universal_newlines``, ``text``, ``encoding``, ``errors``,
+        ``shell`` and ``bufsize`` must keep their defaults (`ValueError`
+        otherwise).
+
+        The loop learns that the child exited from a pidfd it watches (no
+        ``SIGCHLD`` handler or child watcher), or, where pidfds are not
+        available, from a thread waiting in `os.waitpid`.
+        """
         if universal_newlines:
             raise ValueError("universal_newlines must be False")
         if shell:
@@ -756,7 +852,7 @@ class UnixMixin:
 
     # -- close
 
-    def _close_unix(self):
+    def _close_unix(self) -> None:
         """Called by ``close()``: removes every signal handler (restoring the
         default dispositions and the wakeup fd) and stops watching children
         (a child that already exited is reaped; one still running is left
@@ -788,7 +884,7 @@ class UnixMixin:
                 proc.returncode = returncode
             os.close(pidfd)
 
-    def __del__(self):
+    def __del__(self) -> None:
         # Collected without close(): release what the engine does not know
         # about (the wakeup fd must not keep pointing at a pipe whose
         # number is about to be reused; pidfds must not leak).
