@@ -13,6 +13,7 @@ futures and executors, the exception-handler API and the rest of
 from __future__ import annotations
 
 import asyncio
+import builtins
 import concurrent.futures
 import inspect
 import logging
@@ -87,10 +88,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("ioloop")
 _asyncio_logger = logging.getLogger("asyncio")
 
-if issubclass(asyncio.TimeoutError, TimeoutError):  # Python 3.11+
+if sys.version_info >= (3, 11):
+    # asyncio.TimeoutError is the builtin TimeoutError.
     TimeoutError = asyncio.TimeoutError
 else:  # pragma: no cover - Python 3.10
-    class TimeoutError(asyncio.TimeoutError, TimeoutError):  # type: ignore[no-redef,misc]
+    class TimeoutError(asyncio.TimeoutError, builtins.TimeoutError):
         """Raised by ``run_sync`` on timeout (both asyncio's and the builtin)."""
 
 _PY311 = sys.version_info >= (3, 11)
@@ -314,12 +316,13 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         `add_handler`.
         """
         try:
-            if hasattr(fd, "close"):
-                fd.close()
-            elif hasattr(fd, "fileno"):
-                os.close(fd.fileno())
-            else:
+            close = getattr(fd, "close", None)
+            if close is not None:
+                close()
+            elif isinstance(fd, int):
                 os.close(fd)
+            else:
+                os.close(fd.fileno())  # type: ignore[union-attr]
         except OSError:
             pass
 
@@ -362,10 +365,8 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         """
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        if isinstance(future, concurrent.futures.Future):
-            future.add_done_callback(lambda f: self.add_callback(callback, f))
-        elif asyncio.isfuture(future):
-            future.add_done_callback(lambda f: self.add_callback(callback, f))
+        if isinstance(future, concurrent.futures.Future) or asyncio.isfuture(future):
+            future.add_done_callback(lambda _: self.add_callback(callback, future))
         else:
             raise TypeError(f"future must be an asyncio or concurrent.futures Future, "
                             f"not {type(future).__name__}: {future!r}")
@@ -728,7 +729,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                 # stranger's fd.
                 for obj in self._handler_objects():
                     try:
-                        self.close_fd(obj)
+                        self.close_fd(obj)  # type: ignore[arg-type]
                     except Exception as exc:
                         if error is None:
                             error = exc

@@ -142,7 +142,7 @@ def _ipaddr_info(host, port, family, type, proto, flowinfo=0, scopeid=0):
 def _interleave_addrinfos(addrinfos, first_family_count=1):
     """Alternate address families (RFC 8305), keeping the resolver's order
     within each family."""
-    by_family = {}
+    by_family: dict[int, list[Any]] = {}
     for info in addrinfos:
         by_family.setdefault(info[0], []).append(info)
     lists = list(by_family.values())
@@ -225,7 +225,7 @@ class Server(asyncio.AbstractServer):
         if self._serving:
             return
         self._serving = True
-        for sock in self._sockets:
+        for sock in self._sockets or ():
             sock.listen(self._backlog)
             self._loop._start_serving(self, sock)
 
@@ -878,7 +878,7 @@ class NetMixin(_LoopBase):
                         break
                     except OSError as exc:
                         msg = (f"error while attempting to bind on address "
-                               f"{laddr!r}: {exc.strerror.lower()}")
+                               f"{laddr!r}: {(exc.strerror or str(exc)).lower()}")
                         bind_errors.append(OSError(exc.errno, msg))
                 else:
                     if bind_errors:

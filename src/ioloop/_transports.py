@@ -239,7 +239,7 @@ class _BaseTransport(FlowControl):
                 if self._loop._transports.get(self._sock_fd) is self:
                     del self._loop._transports[self._sock_fd]
                 sock.close()
-            self._sock = None
+            self._sock = None  # type: ignore[assignment]
             self._protocol = None
             self._loop = None
             server = self._server
@@ -264,7 +264,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._buffer = collections.deque()
         self._buffer_size = 0
         self._eof = False
-        self._empty_waiter = None
+        self._empty_waiter: asyncio.Future[None] | None = None
         self._read_into = None
         self._set_read_mode(protocol)
         set_nodelay(sock)
@@ -484,7 +484,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         try:
             super()._call_connection_lost(exc)
         finally:
-            self._write_ready = None
+            self._write_ready = None  # type: ignore[method-assign,assignment]
             if self._empty_waiter is not None:
                 self._empty_waiter.set_exception(
                     ConnectionError("Connection is closed by peer"))
