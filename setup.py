@@ -28,8 +28,22 @@ import os
 import sys
 import warnings
 
-from setuptools import Extension, setup
-from setuptools.command.build_ext import build_ext
+import setuptools
+
+# pyproject.toml uses the SPDX ``license`` string (PEP 639), which older
+# setuptools rejects with an obscure validation error. pip's isolated builds
+# always get a new enough one; say so plainly for direct ``setup.py`` runs.
+_MIN_SETUPTOOLS = 77
+if int(setuptools.__version__.split(".")[0]) < _MIN_SETUPTOOLS:
+    sys.exit(
+        f"ioloop needs setuptools>={_MIN_SETUPTOOLS} to build (this is "
+        f"setuptools {setuptools.__version__}): run "
+        f"pip install 'setuptools>={_MIN_SETUPTOOLS}' 'Cython>=3.1', "
+        "or pip install '.[dev]'"
+    )
+
+from setuptools import Extension, setup  # noqa: E402
+from setuptools.command.build_ext import build_ext  # noqa: E402
 
 CORE_PYX = "src/ioloop/_core.pyx"
 # Generated into the built package (never into src/): see _write_build_info.
