@@ -49,7 +49,8 @@ else:
         except ImportError:
             _build_error = _built = None
         if _build_error is not None:
-            _why = f"the extension was not built when this copy of ioloop was installed ({_build_error})"
+            _why = ("the extension was not built when this copy of ioloop was installed "
+                    f"({_build_error})")
         elif _built:
             _why = f"the extension was built but cannot be imported ({_core_error})"
         else:
