@@ -35,6 +35,9 @@ class Handle:
         """Returns ``True`` once ``cancel()`` has been called."""
     def get_context(self) -> contextvars.Context:
         """Returns the ``contextvars.Context`` the callback runs in."""
+    # Debug mode (asyncio's attribute): where the handle was created, else None.
+    @property
+    def _source_traceback(self) -> Any: ...
 
 @final
 class TimerHandle:
@@ -62,6 +65,12 @@ class TimerHandle:
         """
     def get_context(self) -> contextvars.Context:
         """Returns the ``contextvars.Context`` the callback runs in."""
+    # Debug mode (asyncio's attribute): where the handle was created, else None.
+    @property
+    def _source_traceback(self) -> Any: ...
+    # Made by call_later/call_at (asyncio's API), not add_timeout.
+    @property
+    def _asyncio_api(self) -> bool: ...
 
 @disjoint_base
 class Loop:
@@ -69,6 +78,9 @@ class Loop:
 
     slow_callback_duration: float
     _py_owned_fds: int
+    _current_handle: Any
+    @property
+    def _closed(self) -> bool: ...
     def time(self) -> float:
         """Returns the loop's current time, in seconds (a float).
 
@@ -80,13 +92,20 @@ class Loop:
     def get_debug(self) -> bool:
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
     def set_debug(self, enabled: bool) -> None:
-        """Turns debug mode on or off.
+        """Turns debug mode on or off: asyncio's debug mode.
 
-        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
-        each callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more. A loop created while asyncio's debug
-        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
-        mode.
+        In debug mode, as on asyncio's loop: ``call_soon``,
+        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
+        and ``add_writer`` record where they were called (the handle's
+        ``_source_traceback``; its repr ends with "created at file:line"; an
+        exception it raises is reported with a ``source_traceback``);
+        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
+        other than the one running the loop raise ``RuntimeError``; each
+        callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more logs a warning ("Executing ... took
+        0.105 seconds"); and while the loop runs, coroutines record where they
+        were created. A loop created while asyncio's debug mode is on
+        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
         """
     def fileno(self) -> int:
         """Returns the fd of the loop's epoll set (-1 once the loop is closed).
@@ -321,6 +340,7 @@ class Loop:
     def _handler_objects(self) -> list[object]: ...
     def _add_rw(self, fd: FileDescriptorLike, callback: Callable[..., object], args: tuple[object, ...], writer: bool) -> None: ...
     def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None: ...
+    def _check_thread(self) -> None: ...
     def _process_signals(self, data: bytes) -> None: ...
     def _remove_rw(self, fd: FileDescriptorLike, writer: bool) -> bool: ...
     def _signal_wakeup_fd(self) -> int: ...
