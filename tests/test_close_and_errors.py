@@ -564,6 +564,46 @@ def test_object_without_fileno_raises_type_error(loop, bad):
         loop.add_handler(bad, lambda *x: None, READ)
 
 
+@pytest.mark.parametrize("meth", ["add_reader", "add_writer", "remove_reader", "remove_writer"])
+@pytest.mark.parametrize("bad", [object(), "3", 3.0, None, b"3"])
+def test_asyncio_fd_methods_raise_asyncio_s_errors(aloop, meth, bad):
+    """add_reader and co take asyncio's rules (selectors'): an object without
+    a usable fileno() is an "Invalid file object", also for remove_*."""
+    args = (lambda: None,) if meth.startswith("add") else ()
+    with pytest.raises(ValueError, match=r"^Invalid file object: ") as info:
+        getattr(aloop, meth)(bad, *args)
+    assert repr(bad) in str(info.value)
+
+
+@pytest.mark.parametrize("meth", ["add_reader", "add_writer", "remove_reader", "remove_writer"])
+def test_asyncio_fd_methods_refuse_negative_fds(aloop, meth):
+    args = (lambda: None,) if meth.startswith("add") else ()
+    with pytest.raises(ValueError, match=r"^Invalid file descriptor: -1$"):
+        getattr(aloop, meth)(-1, *args)
+
+
+def test_asyncio_fd_methods_fileno_errors(aloop):
+    class BadFileno:
+        def fileno(self):
+            raise ValueError("I/O operation on closed file")
+
+    class StrFileno:
+        def fileno(self):
+            return "x"
+
+    for obj in (BadFileno(), StrFileno()):
+        for meth, args in (("add_reader", (lambda: None,)), ("remove_writer", ())):
+            with pytest.raises(ValueError, match=r"^Invalid file object: "):
+                getattr(aloop, meth)(obj, *args)
+
+
+def test_asyncio_fd_methods_check_the_fd_on_a_closed_loop(aloop):
+    aloop.close()
+    with pytest.raises(ValueError, match=r"^Invalid file object: "):
+        aloop.remove_reader(object())
+    assert aloop.remove_reader(0) is False
+
+
 def test_closed_fd_raises_ebadf_and_leaves_nothing(loop, pairs):
     a, _ = pairs()
     n = a.fileno()

@@ -21,7 +21,7 @@ import weakref
 from asyncio import format_helpers
 from typing import Any
 
-__all__ = ["check_callable", "deadline_to_when", "debug_info", "debug_keep_repr",
+__all__ = ["aio_fileno", "check_callable", "deadline_to_when", "debug_info", "debug_keep_repr",
            "debug_kept_repr", "debug_new", "event_mask", "fd_error", "fileno",
            "format_callback_source", "handle_repr", "source_traceback", "to_seconds"]
 
@@ -98,6 +98,29 @@ def fd_error(err: int, fd: object) -> OSError:
     """An OSError naming the fd; OSError(errno, msg) picks the subclass
     (PermissionError for EPERM, ...)."""
     return OSError(err, f"{os.strerror(err)} (fd {fd})")
+
+
+def aio_fileno(fd: object) -> int:
+    """The fd number for ``add_reader``/``add_writer``/``remove_reader``/
+    ``remove_writer``, with asyncio's errors (``selectors``' rules): an
+    object without a usable ``fileno()`` is an "Invalid file object", a
+    negative int an "Invalid file descriptor". -1 for an object whose
+    ``fileno()`` says it is closed."""
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"Invalid file descriptor: {fd}")
+        if fd > FD_MAX:
+            raise ValueError(f"fd out of range: {fd!r}")
+        return int(fd)
+    try:
+        n = int(fd.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"Invalid file object: {fd!r}") from None
+    if n < 0:
+        return -1
+    if n > FD_MAX:
+        raise ValueError(f"fd out of range: {n!r}")
+    return n
 
 
 # -- handles: repr and debug mode -----------------------------------------------------

@@ -290,10 +290,11 @@ class Loop:
         for ``fd`` is replaced; a writer is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
+        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
     def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts]) -> None:
@@ -303,25 +304,28 @@ class Loop:
         for ``fd`` is replaced; a reader is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
+        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
     def remove_reader(self, fd: FileDescriptorLike) -> bool:
         """Stops watching ``fd`` for reading (asyncio API).
 
         Returns ``True`` if a reader was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
     def remove_writer(self, fd: FileDescriptorLike) -> bool:
         """Stops watching ``fd`` for writing (asyncio API).
 
         Returns ``True`` if a writer was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
     def reinit_after_fork(self) -> None:
         """Makes a loop inherited through ``fork()`` usable in the child.

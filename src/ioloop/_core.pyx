@@ -128,6 +128,19 @@ cdef inline int _fileno(object fd) except -2:
     return _common.fileno(fd)
 
 
+cdef inline int _aio_fileno(object fd) except -2:
+    """_fileno() for add_reader and co: asyncio's errors for bad input."""
+    cdef long n
+    if type(fd) is int:
+        try:
+            n = fd
+        except OverflowError:
+            n = -1
+        if 0 <= n <= 0x7fffffff:
+            return <int>n
+    return _common.aio_fileno(fd)
+
+
 cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
     cdef long long n
     if type(events) is int:
@@ -1478,9 +1491,9 @@ cdef class Loop:
         cdef uint32_t mask
         cdef Handle h
         cdef PyObject *old
+        n = _aio_fileno(fd)
         _check_callable(callback, "callback")
         self._check_open()
-        n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
         if n < self._nfds and self._fds[n].kind == KIND_TRANSPORT:
@@ -1524,11 +1537,9 @@ cdef class Loop:
         cdef FdEntry *e
         cdef PyObject *old
         cdef uint32_t mask
+        # As asyncio: a bad fd is an error even on a closed loop.
+        n = _aio_fileno(fd)
         if self._epfd < 0:
-            return False
-        try:
-            n = _fileno(fd)
-        except (TypeError, ValueError, OSError):
             return False
         if n < self._nfds and n >= 0 and self._fds[n].kind == KIND_TRANSPORT:
             raise RuntimeError(f"File descriptor {fd!r} is used by transport "
@@ -1590,10 +1601,11 @@ cdef class Loop:
         for ``fd`` is replaced; a writer is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
+        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1607,10 +1619,11 @@ cdef class Loop:
         for ``fd`` is replaced; a reader is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
+        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1621,8 +1634,9 @@ cdef class Loop:
         """Stops watching ``fd`` for reading (asyncio API).
 
         Returns ``True`` if a reader was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
@@ -1632,8 +1646,9 @@ cdef class Loop:
         """Stops watching ``fd`` for writing (asyncio API).
 
         Returns ``True`` if a writer was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)

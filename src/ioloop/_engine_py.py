@@ -60,6 +60,7 @@ _monotonic: Callable[[], float] = __import__("time").monotonic
 
 
 from ._common import (  # noqa: E402
+    aio_fileno as _aio_fileno,
     check_callable as _check_callable,
     debug_keep_repr as _debug_keep_repr,
     debug_kept_repr as _debug_kept_repr,
@@ -1005,9 +1006,9 @@ class Loop:
 
     def _add_rw(self, fd: FileDescriptorLike, callback: _Callback, args: tuple[object, ...],
                 writer: bool) -> None:
+        n = _aio_fileno(fd)
         _check_callable(callback, "callback")
         self._check_open()
-        n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
         h = Handle(self, callback, args, None, None, _AIO)
@@ -1043,11 +1044,9 @@ class Loop:
         self._register(n, bit, _ASYNCIO, None, None if writer else h, h if writer else None)
 
     def _remove_rw(self, fd: FileDescriptorLike, writer: bool) -> bool:
+        # As asyncio: a bad fd is an error even on a closed loop.
+        n = _aio_fileno(fd)
         if self._epoll.closed:
-            return False
-        try:
-            n = _fileno(fd)
-        except (TypeError, ValueError, OSError):
             return False
         e = self._fds.get(n)
         if e is None or e.kind != _ASYNCIO:
@@ -1085,10 +1084,11 @@ class Loop:
         for ``fd`` is replaced; a writer is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
+        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1103,10 +1103,11 @@ class Loop:
         for ``fd`` is replaced; a reader is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
+        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1117,8 +1118,9 @@ class Loop:
         """Stops watching ``fd`` for reading (asyncio API).
 
         Returns ``True`` if a reader was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
@@ -1128,8 +1130,9 @@ class Loop:
         """Stops watching ``fd`` for writing (asyncio API).
 
         Returns ``True`` if a writer was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
