@@ -194,6 +194,7 @@ cdef class Loop:
     cdef int _dispatch(self) except -1
     cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1
     cdef int _fd_matches(self, int fd) noexcept
+    cdef int _refuse_own_fd(self, int fd) except -1
     cdef int _drop_stale(self, int fd) except -1
     cdef int _rebuild_epoll(self) except -1
     cdef int _drain_fd(self, int fd) noexcept

@@ -258,8 +258,8 @@ class Loop:
 
         Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
         an int or ``fd`` is neither an int nor an object with ``fileno()``;
-        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
-        range; ``FileExistsError`` if ``fd`` is already registered with this
+        ``ValueError`` if ``fd`` is negative, closed or one of the loop's own
+        fds, or ``events`` is out of range; ``FileExistsError`` if ``fd`` is already registered with this
         loop; ``PermissionError`` if epoll cannot watch it (a regular file);
         ``RuntimeError`` if the loop is closed.
         """
@@ -293,8 +293,8 @@ class Loop:
         Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
         as asyncio, if ``fd`` is neither an int nor an object with a usable
         ``fileno()`` ("Invalid file object"), is negative ("Invalid file
-        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
-        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
     def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts]) -> None:
@@ -307,8 +307,8 @@ class Loop:
         Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
         as asyncio, if ``fd`` is neither an int nor an object with a usable
         ``fileno()`` ("Invalid file object"), is negative ("Invalid file
-        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
-        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
     def remove_reader(self, fd: FileDescriptorLike) -> bool:

@@ -1291,6 +1291,8 @@ cdef class Loop:
         cdef uint32_t gen
         cdef int err
         cdef struct_stat st
+        if fd == self._epfd or fd == self._waker_fd or fd == self._sig_rfd or fd == self._sig_wfd:
+            self._refuse_own_fd(fd)
         self._ensure_fd_slot(fd)
         gen = self._next_gen
         self._next_gen += 1
@@ -1333,6 +1335,17 @@ cdef class Loop:
             Py_INCREF(writer)
             e.writer = <PyObject *>writer
         return 0
+
+    cdef int _refuse_own_fd(self, int fd) except -1:
+        # Handing the loop's own fds to a handler would steal the loop's
+        # wake-ups (and remove_handler would drop them for good).
+        if fd == self._epfd:
+            what = "its epoll fd"
+        elif fd == self._waker_fd:
+            what = "its wake-up eventfd"
+        else:
+            what = "its signal wake-up pipe"
+        raise ValueError(f"fd {fd} belongs to the IOLoop ({what}); it cannot be watched")
 
     cdef int _drop_stale(self, int fd) except -1:
         if not self._stale_logged:
@@ -1398,8 +1411,8 @@ cdef class Loop:
 
         Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
         an int or ``fd`` is neither an int nor an object with ``fileno()``;
-        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
-        range; ``FileExistsError`` if ``fd`` is already registered with this
+        ``ValueError`` if ``fd`` is negative, closed or one of the loop's own
+        fds, or ``events`` is out of range; ``FileExistsError`` if ``fd`` is already registered with this
         loop; ``PermissionError`` if epoll cannot watch it (a regular file);
         ``RuntimeError`` if the loop is closed.
         """
@@ -1604,8 +1617,8 @@ cdef class Loop:
         Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
         as asyncio, if ``fd`` is neither an int nor an object with a usable
         ``fileno()`` ("Invalid file object"), is negative ("Invalid file
-        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
-        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1622,8 +1635,8 @@ cdef class Loop:
         Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
         as asyncio, if ``fd`` is neither an int nor an object with a usable
         ``fileno()`` ("Invalid file object"), is negative ("Invalid file
-        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
-        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:

@@ -846,6 +846,8 @@ class Loop:
 
     def _register(self, fd: int, events: int, kind: int, obj: object,
                   reader: Handle | None, writer: Handle | None) -> None:
+        if fd in (self._epoll.fileno(), self._waker_fd, self._sig_rfd, self._sig_wfd):
+            self._refuse_own_fd(fd)
         old = self._fds.get(fd)
         try:
             self._epoll.register(fd, events)
@@ -869,6 +871,17 @@ class Loop:
             # remove_handler). The twin cannot tag events with a generation,
             # so it drops any lingering kernel registration by rebuilding.
             self._rebuild_epoll(log=False)
+
+    def _refuse_own_fd(self, fd: int) -> None:
+        # Handing the loop's own fds to a handler would steal the loop's
+        # wake-ups (and remove_handler would drop them for good).
+        if fd == self._epoll.fileno():
+            what = "its epoll fd"
+        elif fd == self._waker_fd:
+            what = "its wake-up eventfd"
+        else:
+            what = "its signal wake-up pipe"
+        raise ValueError(f"fd {fd} belongs to the IOLoop ({what}); it cannot be watched")
 
     def _drop_stale(self, fd: int) -> None:
         if not self._stale_logged:
@@ -924,8 +937,8 @@ class Loop:
 
         Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
         an int or ``fd`` is neither an int nor an object with ``fileno()``;
-        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
-        range; ``FileExistsError`` if ``fd`` is already registered with this
+        ``ValueError`` if ``fd`` is negative, closed or one of the loop's own
+        fds, or ``events`` is out of range; ``FileExistsError`` if ``fd`` is already registered with this
         loop; ``PermissionError`` if epoll cannot watch it (a regular file);
         ``RuntimeError`` if the loop is closed.
         """
@@ -1087,8 +1100,8 @@ class Loop:
         Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
         as asyncio, if ``fd`` is neither an int nor an object with a usable
         ``fileno()`` ("Invalid file object"), is negative ("Invalid file
-        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
-        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1106,8 +1119,8 @@ class Loop:
         Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
         as asyncio, if ``fd`` is neither an int nor an object with a usable
         ``fileno()`` ("Invalid file object"), is negative ("Invalid file
-        descriptor") or closed; ``FileExistsError`` if ``fd`` is registered
-        with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
