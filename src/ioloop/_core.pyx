@@ -1083,16 +1083,24 @@ cdef class Loop:
         cdef int timeout, n, err
         cdef double delta
         cdef TimerEntry e
-        if self._rq_len > 0 or self._stopping or self._due_len > self._due_pos:
-            timeout = 0
-        else:
+        if not (self._rq_len > 0 or self._stopping or self._due_len > self._due_pos):
             # Drop cancelled timers at the head so they do not cut the
-            # sleep short.
+            # sleep short. A decref may run any code (a finalizer that
+            # schedules a callback or cancels the next timer, or releases the
+            # GIL to another thread that posts while we are not yet marked
+            # as polling): the loop re-reads the head after each one, and
+            # the ready queue is looked at only afterwards.
             while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle).st.cancelled:
                 e = self._heap_pop()
                 (<TimerHandle>e.handle).st.in_heap = 0
                 self._heap_cancelled -= 1
                 Py_DECREF(<object>e.handle)
+        # From here to epoll_wait no Python code runs, so nothing can post
+        # work unseen: either it is in the queue now, or the poster sees
+        # _polling and wakes us.
+        if self._rq_len > 0 or self._stopping or self._due_len > self._due_pos:
+            timeout = 0
+        else:
             if self._heap_len > 0:
                 delta = self._heap[0].when - _monotonic()
                 if delta <= 0:
