@@ -495,6 +495,29 @@ def test_set_default_executor(loop):
         pool.shutdown(wait=True)
 
 
+@pytest.mark.parametrize("bad", [42, None, "pool"])
+def test_set_default_executor_rejects_a_non_executor(aloop, bad):
+    with pytest.raises(TypeError, match="executor must be ThreadPoolExecutor instance"):
+        aloop.set_default_executor(bad)
+
+
+def test_set_default_executor_other_executor_kinds(aloop):
+    """Another concurrent.futures.Executor: TypeError from 3.11 on, a
+    DeprecationWarning on 3.10 (as asyncio)."""
+    class InlineExecutor(concurrent.futures.Executor):
+        def submit(self, fn, *args, **kwargs):
+            f = concurrent.futures.Future()
+            f.set_result(fn(*args, **kwargs))
+            return f
+
+    if sys.version_info >= (3, 11):
+        with pytest.raises(TypeError):
+            aloop.set_default_executor(InlineExecutor())
+    else:
+        with pytest.warns(DeprecationWarning):
+            aloop.set_default_executor(InlineExecutor())
+
+
 def test_run_in_executor_rejects_non_callable(loop):
     with pytest.raises(TypeError):
         loop.run_in_executor(None, 42)

@@ -921,10 +921,19 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
     def set_default_executor(self, executor: concurrent.futures.Executor) -> None:
         """Sets the executor `run_in_executor` uses when given None.
 
-        Any `concurrent.futures.Executor` will do (asyncio's own loop
-        insists on a `concurrent.futures.ThreadPoolExecutor`). The loop
+        As asyncio's loop: it must be a `concurrent.futures.ThreadPoolExecutor`
+        (`TypeError` otherwise; Python 3.10 accepts another
+        `concurrent.futures.Executor` with a `DeprecationWarning`). The loop
         shuts it down on `close()`.
         """
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            if _PY311 or not isinstance(executor, concurrent.futures.Executor):
+                raise TypeError(f"executor must be ThreadPoolExecutor instance, "
+                                f"not {type(executor).__name__}: {executor!r}")
+            import warnings
+            warnings.warn("Using the default executor that is not an instance of "
+                          "ThreadPoolExecutor is deprecated and will be prohibited "
+                          "in Python 3.9", DeprecationWarning, 2)
         self._default_executor = executor
 
     def run_in_executor(self, executor: concurrent.futures.Executor | None,
