@@ -1005,6 +1005,26 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         finally:
             thread.join(timeout)
 
+    # -- subprocesses ------------------------------------------------------------
+
+    async def _make_subprocess_transport(self, protocol: Any, args: Any, shell: Any,
+                                         stdin: Any, stdout: Any, stderr: Any, bufsize: Any,
+                                         extra: Any = None, **kwargs: Any) -> Any:
+        # ioloop reaps with pidfds; a child watcher that the user installed
+        # (Python 3.10-3.13, through ioloop's policy) is consulted as
+        # asyncio does, and an inactive one refuses the subprocess.
+        watcher = _installed_child_watcher()
+        if watcher is None:
+            return await super()._make_subprocess_transport(  # type: ignore[no-untyped-call]
+                protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs)
+        with watcher as entered:
+            # (Before 3.12 asyncio asks what __enter__ returned.)
+            if not (watcher if _PY312 else entered).is_active():
+                raise RuntimeError("asyncio.get_child_watcher() is not activated, "
+                                   "subprocess support is not installed.")
+            return await super()._make_subprocess_transport(  # type: ignore[no-untyped-call]
+                protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs)
+
     # -- name resolution ---------------------------------------------------------
 
     async def getnameinfo(self, sockaddr: tuple[str, int] | tuple[str, int, int, int],
@@ -1056,6 +1076,17 @@ def _asyncio_api(report: object) -> bool:
     if isinstance(report, Handle):
         return True
     return isinstance(report, TimerHandle) and report._asyncio_api
+
+
+def _installed_child_watcher() -> Any:
+    """The child watcher set through ioloop's policy, if any."""
+    policy = getattr(asyncio.events, "_event_loop_policy", None)
+    if policy is None:
+        return None
+    from ._asyncio import EventLoopPolicy
+    if EventLoopPolicy is None or not isinstance(policy, EventLoopPolicy):
+        return None
+    return policy._watcher
 
 
 def _format_handle(handle: Handle | TimerHandle, callback: Any, args: Any) -> str:
