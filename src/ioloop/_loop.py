@@ -43,9 +43,46 @@ else:
     try:
         from ._core import Handle, Loop as _Engine, TimerHandle
         implementation = "cython"
-    except ImportError:
+    except ImportError as _core_error:
+        # setup.py records in the built package (not in a source tree)
+        # whether it built the extension, and why not.
+        try:
+            from ._build_info import EXTENSION_ERROR as _build_error
+            _built = _build_error is None
+        except ImportError:
+            _build_error = _built = None
+        if _build_error is not None:
+            _why = ("the extension was not built when this copy of ioloop was installed "
+                    f"({_build_error})")
+        elif _built:
+            _why = f"the extension was built but cannot be imported ({_core_error})"
+        else:
+            _why = f"{_core_error} (in {os.path.dirname(__file__)})"
         if _env_flag("IOLOOP_REQUIRE_EXTENSIONS"):
-            raise
+            raise ImportError(
+                "IOLOOP_REQUIRE_EXTENSIONS=1, but ioloop's compiled engine "
+                f"ioloop._core is missing: {_why}.\n"
+                "To fix it: install a binary wheel (pip install --force-reinstall "
+                "--only-binary ioloop-epoll ioloop-epoll); or build from source with "
+                "a C compiler and the Python headers installed (pip install "
+                "--force-reinstall --no-cache-dir --no-binary ioloop-epoll "
+                "ioloop-epoll, or `pip install .` / `python setup.py build_ext "
+                "--inplace` in a checkout); or unset IOLOOP_REQUIRE_EXTENSIONS "
+                "to run on the pure-Python engine.",
+                name="ioloop._core",
+            ) from _core_error
+        if _built is not None:
+            # A built package without its engine is an install problem the
+            # user should hear about; a source tree without one is not.
+            import warnings
+            warnings.warn(
+                f"ioloop is running on its slower pure-Python engine, because {_why}. "
+                "Reinstall with a C compiler and the Python headers, or from a wheel; "
+                "set IOLOOP_NO_EXTENSIONS=1 to choose the pure-Python engine and "
+                "silence this warning.",
+                RuntimeWarning,
+            )
+        del _build_error, _built, _why
         from ._engine_py import Handle, Loop as _Engine, TimerHandle
         implementation = "python"
 
