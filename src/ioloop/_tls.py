@@ -42,7 +42,7 @@ import ssl
 import warnings
 from asyncio import constants, protocols, transports
 from asyncio.log import logger
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -134,16 +134,19 @@ class SSLTransport(transports.Transport):
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.FALLBACK
 
-    __slots__ = ("_loop", "_ssl_protocol", "_closed", "_context", "__weakref__")
+    __slots__ = ("_loop", "_ssl_protocol", "_closed", "_detached", "_context", "__weakref__")
 
     def __init__(self, loop: Any, ssl_protocol: SSLProtocol,
                  context: contextvars.Context) -> None:
         self._loop = loop
         self._ssl_protocol = ssl_protocol
         self._closed = False
+        self._detached = False
         self._context = context
 
     def __repr__(self) -> str:
+        if self._detached:
+            return "<ioloop.SSLTransport closed>"
         state = " closed" if self._closed else ""
         return f"<ioloop.SSLTransport{state} {self._ssl_protocol!r}>"
 
@@ -163,8 +166,8 @@ class SSLTransport(transports.Transport):
         self._ssl_protocol._set_app_protocol(protocol)
 
     def get_protocol(self) -> asyncio.BaseProtocol:
-        protocol: asyncio.BaseProtocol = self._ssl_protocol._app_protocol
-        return protocol
+        # (None once the connection is lost, as asyncio's.)
+        return cast("asyncio.BaseProtocol", self._ssl_protocol._app_protocol)
 
     def is_closing(self) -> bool:
         return self._closed
@@ -173,7 +176,16 @@ class SSLTransport(transports.Transport):
         """Flushes what was written, shuts TLS down (close_notify both
         ways, within ``ssl_shutdown_timeout``), then closes the transport
         below; ``connection_lost(None)`` follows. Data received from now
-        on is discarded."""
+        on is discarded.
+
+        On a transport already closed (by this method, `abort` or the
+        connection's end), it lets go of the TLS state, as asyncio's does:
+        the SSL context and object can be freed while the application
+        keeps the transport; its extra info is gone then."""
+        if self._closed:
+            self._ssl_protocol = _DETACHED  # type: ignore[assignment]
+            self._detached = True
+            return
         self._closed = True
         self._ssl_protocol._start_shutdown(True)
 
@@ -222,7 +234,7 @@ class SSLTransport(transports.Transport):
             raise TypeError(f"data: expecting a bytes-like instance, "
                             f"got {type(data).__name__}")
         if data:
-            self._ssl_protocol._write_appdata((data,))
+            self._ssl_protocol._write_one(data)
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
         data = list(list_of_data)
@@ -267,6 +279,59 @@ class SSLTransport(transports.Transport):
         proto = self._ssl_protocol
         proto._write_backlog.append(data)
         proto._write_buffer_size += len(data)
+
+
+class _Detached:
+    """What a closed `SSLTransport` refers to instead of its protocol once
+    it let go of it: every operation is a no-op or an empty answer."""
+
+    _app_protocol = None
+    _app_reading_paused = True
+    _app_writing_paused = False
+    _incoming_high_water, _incoming_low_water = add_flowcontrol_defaults(
+        None, None, FLOW_CONTROL_HIGH_WATER_SSL_READ)
+    _outgoing_high_water, _outgoing_low_water = add_flowcontrol_defaults(
+        None, None, FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
+
+    @staticmethod
+    def _get_extra_info(name: str, default: Any = None) -> Any:
+        return default
+
+    @staticmethod
+    def _set_read_buffer_limits(high: int | None = None, low: int | None = None) -> None:
+        add_flowcontrol_defaults(high, low, FLOW_CONTROL_HIGH_WATER_SSL_READ)
+
+    @staticmethod
+    def _set_write_buffer_limits(high: int | None = None, low: int | None = None) -> None:
+        add_flowcontrol_defaults(high, low, FLOW_CONTROL_HIGH_WATER_SSL_WRITE)
+
+    @staticmethod
+    def _get_read_buffer_size() -> int:
+        return 0
+
+    _get_write_buffer_size = _get_read_buffer_size
+
+    @staticmethod
+    def _ignore(*args: Any) -> None:
+        pass
+
+    _set_app_protocol = _start_shutdown = _abort = _resume_reading = _ignore
+    _control_ssl_reading = _control_app_writing = _write_appdata = _write_one = _ignore
+
+    @property
+    def _write_backlog(self) -> collections.deque[Any]:
+        return collections.deque()
+
+    @property
+    def _write_buffer_size(self) -> int:
+        return 0
+
+    @_write_buffer_size.setter
+    def _write_buffer_size(self, value: int) -> None:
+        pass
+
+
+_DETACHED = _Detached()
 
 
 class SSLProtocol(protocols.BufferedProtocol):
@@ -315,6 +380,7 @@ class SSLProtocol(protocols.BufferedProtocol):
         self._outgoing_read = self._outgoing.read
         self._sslobj: ssl.SSLObject | None = None
         self._sslobj_read: Any = None
+        self._sslobj_write: Any = None
         self._buffer = bytearray(SSL_READ_MAX_SIZE)
         self._buffer_view = memoryview(self._buffer)
         self._state = UNWRAPPED
@@ -438,7 +504,10 @@ class SSLProtocol(protocols.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self._incoming.write(self._buffer_view[:nbytes])
-        self._process_incoming()
+        if self._state == WRAPPED and not self._adopt_context:
+            self._do_read()
+        else:
+            self._process_incoming()
 
     def data_received(self, data: bytes) -> None:
         # For a transport below that does not lend itself to buffers.
@@ -535,6 +604,7 @@ class SSLProtocol(protocols.BufferedProtocol):
                 self._incoming, self._outgoing, server_side=self._server_side,
                 server_hostname=self._server_hostname)
             self._sslobj_read = self._sslobj.read
+            self._sslobj_write = self._sslobj.write
         except Exception as exc:
             self._on_handshake_complete(exc)
         else:
@@ -692,6 +762,28 @@ class SSLProtocol(protocols.BufferedProtocol):
 
     # -- outgoing ---------------------------------------------------------------------
 
+    def _write_one(self, data: Any) -> None:
+        """`SSLTransport.write` of non-empty data: encrypt and pass on at
+        once in the common case."""
+        if self._state != WRAPPED or self._write_backlog:
+            self._write_appdata((data,))
+            return
+        try:
+            try:
+                count = self._sslobj_write(data)
+            except _SSL_AGAIN:
+                count = 0
+            if count != (len(data) if type(data) is bytes else _nbytes(data)):
+                self._write_appdata((memoryview(data).cast("B")[count:],))
+                return
+            if not self._ssl_writing_paused:
+                self._transport.write(self._outgoing_read())
+            if (self._app_writing_paused or self._outgoing.pending + self._write_buffer_size
+                    >= self._outgoing_high_water):
+                self._control_app_writing(True)
+        except Exception as exc:
+            self._fatal_error(exc, "Fatal error on SSL protocol")
+
     def _write_appdata(self, list_of_data: Iterable[Any]) -> None:
         state = self._state
         if state != WRAPPED and state != DO_HANDSHAKE:
@@ -706,7 +798,7 @@ class SSLProtocol(protocols.BufferedProtocol):
                     # Encrypt at once; keep only what the SSL object could
                     # not take (renegotiation in progress).
                     try:
-                        count = self._sslobj.write(data)  # type: ignore[union-attr]
+                        count = self._sslobj_write(data)
                     except _SSL_AGAIN:
                         count = 0
                     if count >= _nbytes(data):
@@ -777,9 +869,13 @@ class SSLProtocol(protocols.BufferedProtocol):
                     return
                 if self._write_backlog:
                     self._do_write()
-                self._process_outgoing()
-                self._control_app_writing(False)
-            self._control_ssl_reading()
+                if self._outgoing.pending:
+                    self._process_outgoing()
+                if (self._app_writing_paused or self._outgoing.pending + self._write_buffer_size
+                        >= self._outgoing_high_water):
+                    self._control_app_writing(False)
+            if self._ssl_reading_paused or self._incoming.pending >= self._incoming_high_water:
+                self._control_ssl_reading()
         except Exception as exc:
             self._fatal_error(exc, "Fatal error on SSL protocol")
 
