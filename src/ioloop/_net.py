@@ -862,6 +862,9 @@ class NetMixin(_LoopBase):
             raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
         if ssl_shutdown_timeout is not None and not ssl:
             raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        if ssl:
+            _tls.check_timeout("ssl_handshake_timeout", ssl_handshake_timeout)
+            _tls.check_timeout("ssl_shutdown_timeout", ssl_shutdown_timeout)
 
     # -- clients ------------------------------------------------------------------
 

@@ -103,7 +103,8 @@ def create_default_client_context(server_hostname: str | None) -> ssl.SSLContext
     return sslcontext
 
 
-def _check_timeout(name: str, value: float | None, default: float) -> float:
+def check_timeout(name: str, value: float | None, default: float = 0.0) -> float:
+    """``value``, checked: a positive number; ``default`` for None."""
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -346,9 +347,9 @@ class SSLProtocol(protocols.BufferedProtocol):
                  ssl_shutdown_timeout: float | None = None,
                  context: contextvars.Context | None = None,
                  adopt_context: bool = False) -> None:
-        self._ssl_handshake_timeout = _check_timeout(
+        self._ssl_handshake_timeout = check_timeout(
             "ssl_handshake_timeout", ssl_handshake_timeout, SSL_HANDSHAKE_TIMEOUT)
-        self._ssl_shutdown_timeout = _check_timeout(
+        self._ssl_shutdown_timeout = check_timeout(
             "ssl_shutdown_timeout", ssl_shutdown_timeout, SSL_SHUTDOWN_TIMEOUT)
         if not sslcontext:
             if server_side:
