@@ -295,6 +295,32 @@ def test_tcp_eof_keeps_data_for_a_paused_reader(aloop, server_ctx, client_ctx):
     run(aloop, main())
 
 
+def test_tcp_eof_while_a_small_buffer_is_being_filled(aloop, server_ctx):
+    """A TCP EOF arrives while data is still being handed, one byte at a
+    time, to a buffered protocol with a 1-byte buffer: all of it arrives,
+    then eof_received(), then connection_lost(None)."""
+    payload = bytes(range(200))
+
+    def peer(sock):
+        p = BioPeer(sock, server_ctx, server_side=True)
+        p.handshake()
+        p.write(payload)
+        sock.shutdown(socket.SHUT_WR)  # no close_notify
+        assert sock.recv(1024) == b""
+
+    async def main():
+        addr, get_peer = serve_one(peer)
+        proto = DuckBuffered(aloop, 1)
+        await aloop.create_connection(lambda: proto, *addr, ssl=insecure_client_ctx())
+        await proto.eof
+        assert bytes(proto.data) == payload
+        assert await proto.lost is None
+        assert proto.sizes == {1}
+        await (await get_peer()).wait()
+
+    run(aloop, main())
+
+
 def test_close_notify_calls_eof_received(aloop, server_ctx, client_ctx):
     """The peer's close_notify: eof_received() (its true return value only
     warns), then our close_notify in reply and connection_lost(None)."""

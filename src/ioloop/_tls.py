@@ -544,11 +544,13 @@ class SSLProtocol(protocols.BufferedProtocol):
             if state == DO_HANDSHAKE:
                 self._on_handshake_complete(ConnectionResetError())
             elif state == WRAPPED:
+                # What came before the EOF is delivered first (now, or when
+                # the application reads again); then this layer closes the
+                # transport below, which must not close itself meanwhile.
                 self._eof_received = True
-                if self._app_reading_paused:
-                    # Keep what came before the EOF for the application.
-                    return True
-                self._do_read()
+                if not self._app_reading_paused and not self._read_scheduled:
+                    self._do_read()
+                return True
             elif state == FLUSHING or state == SHUTDOWN:
                 self._eof_received = True
                 if state == FLUSHING:
