@@ -955,7 +955,9 @@ class SSLProtocol(protocols.BufferedProtocol):
         except BaseException as exc:
             self._fatal_error(exc, "Error calling eof_received()")
         else:
-            if keep_open:
+            # (A TLS layer inside this one keeps its transport open to
+            # finish its own work; this one closes anyway, as it must.)
+            if keep_open and not isinstance(self._app_protocol, SSLProtocol):
                 logger.warning("returning true from eof_received() has no effect when using ssl")
 
     def _resume_reading(self) -> None:
