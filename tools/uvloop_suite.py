@@ -82,6 +82,17 @@ EXCLUDED = {
         "of uvloop's SSL transport",
 }
 
+# Tests that run on ioloop and fail there because ioloop deliberately keeps
+# asyncio's behaviour where uvloop's differs, {test id: reason}. They are
+# counted as failed in the tables (nothing is hidden) and listed with their
+# reason, but do not make the exit status non-zero (a hang or an error still does).
+DIFFERS = {
+    "test_signals.py::Test_UV_Signals::test_signals_no_SIGCHLD":
+        "uvloop refuses add_signal_handler(SIGCHLD) because libuv reaps children with a "
+        "SIGCHLD handler; ioloop waits for its children with pidfds, so, as asyncio, it lets "
+        "the application handle SIGCHLD",
+}
+
 
 def default_cache():
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
@@ -233,8 +244,16 @@ def main(argv=None):
         print(f"not run (not UVTestCase classes: stock asyncio or the uvloop package itself): "
               f"{len(unparam)} tests in {', '.join(mods)}")
     print(f"per-file logs: {work}")
-    bad = any(r["status"] not in ("passed", "skipped", "xfailed")
-              for fr in runs.get("ioloop", []) for r in fr.tests.values())
+    differs = {tid: r["status"] for fr in runs.get("ioloop", []) for tid, r in fr.tests.items()
+               if r["status"] == "failed"
+               and any(tid == d or tid.endswith("/" + d) for d in DIFFERS)}
+    if differs:
+        print(f"failing by design on ioloop ({len(differs)}; not counted in the exit status):")
+        for tid in sorted(differs):
+            reason = next(v for d, v in DIFFERS.items() if tid == d or tid.endswith("/" + d))
+            print(f"  {tid}: {reason}")
+    bad = any(r["status"] not in ("passed", "skipped", "xfailed") and tid not in differs
+              for fr in runs.get("ioloop", []) for tid, r in fr.tests.items())
     bad = bad or any(fr.stuck_at_exit is not None or fr.timed_out or fr.crashed
                      for fr in runs.get("ioloop", []))
     return 1 if bad else 0
