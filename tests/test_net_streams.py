@@ -20,7 +20,7 @@ import pytest
 import ioloop
 
 from netsupport import (HAS_IPV6, Lifecycle, Recorder, close_server, digest, handler_log,
-                        payload, run, slow_reader, small_buffers, tcp_listener,
+                        is_ioloop, payload, run, slow_reader, small_buffers, tcp_listener,
                         tcp_server)
 
 pytestmark = pytest.mark.timeout(60)
@@ -1486,3 +1486,44 @@ def test_many_connections_mixed_operations(aloop, kind, sockdir):
         await close_server(server)
 
     run(aloop, main(), timeout=30)
+
+
+# -- TCP_NODELAY ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_tcp_nodelay_whatever_the_socket_proto(aloop, side):
+    """TCP_NODELAY on every TCP transport, even when the socket was made
+    as socket.socket() (proto 0) or accepted from one: uvloop sets it,
+    asyncio only when sock.proto is IPPROTO_TCP."""
+    async def main():
+        lsock = socket.socket()  # proto 0
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        if side == "server":
+            sp = Recorder(aloop)
+            server = await aloop.create_server(lambda: sp, sock=lsock)
+            with socket.create_connection(lsock.getsockname()):
+                await sp.made
+                tr = sp.transport
+                nodelay = tr.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                tr.close()
+                await sp.lost
+            await close_server(server)
+        else:
+            with lsock:
+                s = socket.socket()  # proto 0
+                s.setblocking(False)
+                await aloop.sock_connect(s, lsock.getsockname())
+                conn, _ = lsock.accept()
+                with conn:
+                    cp = Recorder(aloop)
+                    tr, _ = await aloop.create_connection(lambda: cp, sock=s)
+                    nodelay = tr.get_extra_info("socket").getsockopt(
+                        socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                    tr.close()
+                    await cp.lost
+        assert bool(nodelay) == is_ioloop(aloop)
+
+    run(aloop, main())

@@ -55,8 +55,10 @@ def check_buffer_limits(high: int | None, low: int | None) -> tuple[int, int]:
 
 
 def set_nodelay(sock: socket.socket) -> None:
-    if (sock.family in (socket.AF_INET, socket.AF_INET6)
-            and sock.type == socket.SOCK_STREAM and sock.proto == socket.IPPROTO_TCP):
+    """TCP_NODELAY on every IPv4/IPv6 stream socket, as uvloop does (asyncio
+    skips sockets whose ``proto`` is 0, such as a plain ``socket.socket()``
+    and the connections it accepts)."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
