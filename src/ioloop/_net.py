@@ -1268,14 +1268,17 @@ class NetMixin(_LoopBase):
             backlog: int = 100, ssl: ssl.SSLContext | bool | None = None,
             ssl_handshake_timeout: float | None = None,
             ssl_shutdown_timeout: float | None = None, start_serving: bool = True,
-            cleanup_socket: bool = True) -> Server:
+            cleanup_socket: bool = _PY313) -> Server:
         """Listens on the Unix stream socket at ``path``, or on the bound
         Unix socket ``sock``; returns a `Server`, as `create_server`.
 
         A stale socket file at ``path`` is removed first. With
-        ``cleanup_socket`` (the default), closing the server removes the
-        socket file, if it is still the one the server bound. Raises
-        `OSError` (errno ``EADDRINUSE``) if ``path`` is in use.
+        ``cleanup_socket``, closing the server removes the socket file, if
+        it is still the one the server bound. Its default follows the
+        running Python's asyncio: True on Python 3.13 and later, False
+        before (asyncio there leaves the file; ioloop accepts the argument
+        on every version). Raises `OSError` (errno ``EADDRINUSE``) if
+        ``path`` is in use.
         """
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
