@@ -479,20 +479,23 @@ class NetMixin(_LoopBase):
             else:
                 fut.set_result(result)
 
-        return await self._wait_registered(fd, writer, ready, fut)
+        return await self._wait_registered(fd, writer, ready, fut, sock)
 
-    async def _wait_registered(self, fd, writer, ready, fut):
+    async def _wait_registered(self, fd, writer, ready, fut, sock):
         # The last sock_* call on an fd owns its registration (a new one
         # replaces the old); a finishing or cancelled call only removes the
         # registration if it is still its own.
         owners = self._sock_owners
         key = (fd, writer)
-        owners[key] = ready
-        if writer:
-            self._raw_add_writer(fd, ready)
-        else:
-            self._raw_add_reader(fd, ready)
+        # While we wait, sock.close() elsewhere only marks the socket
+        # closed: the fd stays ours until the operation ends (uvloop).
+        self._hold_sock(sock, ready)
         try:
+            owners[key] = ready
+            if writer:
+                self._raw_add_writer(fd, ready)
+            else:
+                self._raw_add_reader(fd, ready)
             return await fut
         finally:
             if owners.get(key) is ready:
@@ -501,6 +504,7 @@ class NetMixin(_LoopBase):
                     self._raw_remove_writer(fd)
                 else:
                     self._raw_remove_reader(fd)
+            self._release_sock(ready)
 
     @property
     def _sock_owners(self):
@@ -510,6 +514,39 @@ class NetMixin(_LoopBase):
             m = self.__dict__["_sock_owners_map"] = {}
             return m
 
+    # Sockets held open by pending sock_* operations: key -> socket.
+    @property
+    def _sock_holds(self):
+        try:
+            return self.__dict__["_sock_holds_map"]
+        except KeyError:
+            m = self.__dict__["_sock_holds_map"] = {}
+            return m
+
+    def _hold_sock(self, sock, key):
+        """Defer a ``sock.close()`` until ``_release_sock(key)``: the io
+        reference count that ``socket.makefile()`` uses (and uvloop), so the
+        fd cannot be closed, and its number reused, under a pending
+        operation."""
+        if not isinstance(sock, socket.socket) or sock.fileno() < 0:
+            return
+        sock._io_refs += 1  # type: ignore[attr-defined]
+        self._sock_holds[key] = sock
+
+    def _release_sock(self, key):
+        sock = self._sock_holds.pop(key, None)
+        if sock is not None:
+            # Closes the socket if close() was called meanwhile.
+            sock._decref_socketios()
+
+    def _close(self) -> None:
+        # The engine's close, when the loop closes: sockets still held by
+        # pending sock_* operations are let go (a deferred close happens).
+        holds = self._sock_holds
+        while holds:
+            self._release_sock(next(iter(holds)))
+        super()._close()
+
     async def _wait_writable(self, sock):
         fut = self.create_future()
 
@@ -517,7 +554,7 @@ class NetMixin(_LoopBase):
             if not fut.done():
                 fut.set_result(None)
 
-        await self._wait_registered(sock.fileno(), True, ready, fut)
+        await self._wait_registered(sock.fileno(), True, ready, fut, sock)
 
     async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
         """Receives up to ``n`` bytes from ``sock``, waiting until it is
@@ -570,8 +607,16 @@ class NetMixin(_LoopBase):
             pos = sock.send(view)
         except (BlockingIOError, InterruptedError):
             pos = 0
-        while pos < total:
-            pos += await self._sock_io(sock, True, sock.send, view[pos:])
+        if pos >= total:
+            return
+        # Held open from one wait to the next, too.
+        key = object()
+        self._hold_sock(sock, key)
+        try:
+            while pos < total:
+                pos += await self._sock_io(sock, True, sock.send, view[pos:])
+        finally:
+            self._release_sock(key)
 
     async def sock_connect(self, sock: socket.socket, address: _Address) -> None:
         """Connects ``sock`` to ``address``, waiting for the connection to
@@ -612,7 +657,7 @@ class NetMixin(_LoopBase):
                 fut.set_result(None)
 
         try:
-            return await self._wait_registered(fd, True, connected, fut)
+            return await self._wait_registered(fd, True, connected, fut, sock)
         finally:
             fut = None  # type: ignore[assignment]
 
