@@ -267,9 +267,13 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         self._schedule_connection_lost(exc)
 
 
-class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
+class WritePipeTransport(_PipeBase, FlowControl, transports.Transport):
     """Write end of a pipe, FIFO, socket or character device, with
-    asyncio's write buffering and flow control."""
+    asyncio's write buffering and flow control.
+
+    A ``Transport``, as asyncio's is: the reading methods
+    (``pause_reading``, ``resume_reading``, ``is_reading``) raise
+    `NotImplementedError`."""
 
     # Write errors mean the reader went away: connection_lost(exc), no log.
     _quiet_oserror = True
