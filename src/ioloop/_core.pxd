@@ -123,6 +123,10 @@ cdef class Loop:
     cdef object _gc_anchor
     # The empty context shared by callbacks scheduled from an empty one.
     cdef object _shared_ctx
+    # Stream transports whose writes were queued in this iteration: flushed
+    # at its end (_flush_writes), so several writes go out in one syscall.
+    cdef list _write_queue
+    cdef list _write_spare
 
     cdef int _check_fork(self) except -1
     cdef int _check_open(self) except -1
@@ -163,6 +167,8 @@ cdef class Loop:
     cdef int _free_all(self) noexcept
     cdef int _open_wakers(self) except -1
     cdef int _transport_ctl(self, int fd, object tr, uint32_t new) except -1
+    cdef int _queue_stream(self, object tr) except -1
+    cdef int _flush_writes(self) except -1
 
 
 cdef class StreamCore:
@@ -171,8 +177,8 @@ cdef class StreamCore:
     cdef public object _loop
     cdef public object _sock
     cdef readonly int _sock_fd
-    cdef object _protocol
-    cdef object _context
+    cdef readonly object _protocol
+    cdef readonly object _context
     cdef object _data_received
     cdef object _get_buffer
     cdef object _buffer_updated
@@ -182,17 +188,19 @@ cdef class StreamCore:
     cdef list _wbuf             # bytes objects still to send
     cdef Py_ssize_t _wpos       # bytes of _wbuf[0] already sent
     cdef Py_ssize_t _wsize      # total bytes buffered
-    cdef Py_ssize_t _high_water
-    cdef Py_ssize_t _low_water
+    cdef readonly Py_ssize_t _high_water
+    cdef readonly Py_ssize_t _low_water
     cdef uint32_t _mask         # events registered with the loop
-    cdef int _conn_lost
+    cdef readonly int _conn_lost
     cdef bint _buffered
-    cdef bint _closing
-    cdef bint _paused
-    cdef bint _eof
+    cdef readonly bint _closing
+    cdef readonly bint _paused
+    cdef readonly bint _eof
     cdef bint _read_eof_seen
     cdef public bint _protocol_paused
     cdef bint _protocol_connected
+    # In the loop's write queue: _wbuf is flushed at the end of the iteration.
+    cdef bint _queued
     cdef object __weakref__
 
     cdef int _set_mask(self, uint32_t mask) except -1
@@ -201,5 +209,8 @@ cdef class StreamCore:
     cdef int _read_ready_buffered(self) except -1
     cdef int _read_eof(self) except -1
     cdef int _write_ready(self) except -1
+    cdef int _exec_write(self) except -1
+    cdef Py_ssize_t _send_buffered(self) except -2
+    cdef int _write_done(self) except -1
     cdef int _pause_protocol(self) except -1
     cdef int _resume_protocol(self) except -1

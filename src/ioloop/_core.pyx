@@ -326,6 +326,8 @@ cdef class Loop:
         self._due = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._due_cap)
         if not (self._events and self._rq and self._heap and self._due):
             raise MemoryError()
+        self._write_queue = []
+        self._write_spare = []
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
         if self._epfd < 0:
             PyErr_SetFromErrno(OSError)
@@ -835,6 +837,9 @@ cdef class Loop:
             raise RuntimeError("This event loop is already running")
         self._running = True
         try:
+            if self._write_queue:
+                # Written to while the loop was not running.
+                self._flush_writes()
             while True:
                 if not self._run_once() and self._stopping:
                     self._poll_before_stop()
@@ -857,6 +862,8 @@ cdef class Loop:
         self._dispatch()
         if self._rebuild_needed:
             self._rebuild_epoll()
+        if self._write_queue:
+            self._flush_writes()
         return 0
 
     cdef int _run_once(self) except -1:
@@ -946,7 +953,50 @@ cdef class Loop:
             th = None
         self._due_pos = 0
         self._due_len = 0
+        if self._write_queue:
+            self._flush_writes()
         return polled
+
+    # -- queued stream writes ----------------------------------------------
+
+    cdef int _queue_stream(self, object tr) except -1:
+        if self._write_queue is not None:
+            self._write_queue.append(tr)
+        return 0
+
+    def _queue_write(self, tr):
+        """Flush ``tr`` (a Python transport) at the end of this iteration:
+        the loop calls ``tr._exec_write()`` after clearing ``tr._queued``."""
+        self._queue_stream(tr)
+
+    cdef int _flush_writes(self) except -1:
+        """The end of an iteration: send what the queued transports
+        buffered. Writes made meanwhile wait for the next flush."""
+        cdef list q = self._write_queue
+        cdef Py_ssize_t i = 0, n = len(q)
+        cdef object tr
+        self._write_queue = self._write_spare if self._write_spare is not None else []
+        self._write_spare = None
+        try:
+            while i < n:
+                tr = q[i]
+                i += 1
+                if type(tr) is StreamCore:
+                    (<StreamCore>tr)._queued = False
+                    (<StreamCore>tr)._exec_write()
+                else:
+                    tr._queued = False
+                    tr._exec_write()
+        except BaseException:
+            # KeyboardInterrupt or SystemExit: the rest stays queued.
+            if self._write_queue is not None:
+                self._write_queue[0:0] = q[i:]
+            raise
+        finally:
+            del q[:]
+            if self._write_spare is None:
+                self._write_spare = q
+        return 0
 
     cdef int _poll(self) except -1:
         """epoll_wait into the event buffer; returns 1 if it came back full."""
@@ -1576,6 +1626,8 @@ cdef class Loop:
             close(self._sig_rfd)
             close(self._sig_wfd)
         self._sig_rfd = self._sig_wfd = -1
+        self._write_queue = []
+        self._write_spare = []
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
         if self._epfd < 0:
             PyErr_SetFromErrno(OSError)

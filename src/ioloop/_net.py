@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover
     _ssl = None  # type: ignore[assignment]
 
 from . import _transports
-from ._transports import DatagramTransport, SocketTransport, set_nodelay
+from ._transports import DatagramTransport, SocketTransport, TransportSocket, set_nodelay
 
 try:
     from ._core import Loop as _CoreLoop, StreamTransport as _FastTransport
@@ -240,10 +240,11 @@ class Server(asyncio.AbstractServer):
     @property
     def sockets(self) -> tuple[trsock.TransportSocket, ...]:
         """The listening sockets (as ``asyncio.trsock.TransportSocket``
-        wrappers, as asyncio's); empty once the server is closed."""
+        wrappers, as asyncio's, with the restrictions of a transport's
+        socket); empty once the server is closed."""
         if self._sockets is None:
             return ()
-        return tuple(trsock.TransportSocket(s) for s in self._sockets)
+        return tuple(TransportSocket(s) for s in self._sockets)
 
     def close(self) -> None:
         """Stops listening: closes the listening sockets (and removes the
@@ -1155,7 +1156,7 @@ class NetMixin(_LoopBase):
                     self.call_exception_handler({
                         "message": "socket.accept() out of system resource",
                         "exception": exc,
-                        "socket": trsock.TransportSocket(sock),
+                        "socket": TransportSocket(sock),
                     })
                     self._raw_remove_reader(sock.fileno())
                     self.call_later(ACCEPT_RETRY_DELAY, self._resume_accepting, server, sock)
