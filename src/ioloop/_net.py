@@ -1396,8 +1396,8 @@ class NetMixin(_LoopBase):
         True raises `ValueError`, False warns.
         """
         if sock is not None:
-            if sock.type == socket.SOCK_STREAM:
-                raise ValueError(f"A datagram socket was expected, got {sock!r}")
+            if sock.type != socket.SOCK_DGRAM:
+                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
             if (local_addr or remote_addr or family or proto or flags or reuse_port
                     or allow_broadcast
                     or reuse_address is not _unset):

@@ -677,6 +677,38 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._empty_waiter = None
 
 
+def _check_sendto_address(family: int, addr: Any) -> None:
+    """uvloop's rule: an IPv4/IPv6 datagram goes to a numeric address of
+    the socket's family. A host name would make ``socket.sendto()`` resolve
+    it with a blocking getaddrinfo() inside the loop."""
+    if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(addr, tuple):
+        return  # socket.sendto() checks the rest
+    host = addr[0] if addr else None
+    if isinstance(host, (bytes, bytearray)):
+        try:
+            host = bytes(host).decode("ascii")
+        except UnicodeDecodeError:
+            host = None
+    if isinstance(host, str):
+        try:
+            socket.inet_pton(family, host)
+            return
+        except OSError:
+            pass
+        if family == socket.AF_INET and host in ("", "<broadcast>"):
+            return  # INADDR_ANY and INADDR_BROADCAST, Python's spellings
+        if family == socket.AF_INET6 and "%" in host:
+            try:
+                socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM, 0,
+                                   socket.AI_NUMERICHOST)
+                return  # a scoped address, e.g. fe80::1%eth0
+            except OSError:
+                pass
+    elif host is not None:
+        return  # not a host: socket.sendto() raises TypeError
+    raise ValueError(f"{addr!r}: socket family mismatch or a DNS lookup is required")
+
+
 class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports.Transport):
     """A UDP (or Unix datagram) socket transport."""
 
@@ -685,6 +717,13 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
                  extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(loop, sock, protocol, extra)
         self._address = address
+        # A connected socket (remote_addr, or a connected sock=): datagrams
+        # go with send(), sendto(data) needs no address.
+        try:
+            sock.getpeername()
+            self._connected = True
+        except OSError:
+            self._connected = False
         self._buffer = collections.deque()
         self._buffer_size = 0
         loop.call_soon(protocol.connection_made, self, context=self._context)
@@ -720,14 +759,17 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
             if addr not in (None, self._address):
                 raise ValueError(f"Invalid address: must be None or {self._address}")
             addr = self._address
-        if self._conn_lost and self._address:
+        if self._conn_lost or self._sock is None:
+            # Closed: dropped, as a stream transport drops writes.
             if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 logger.warning("socket.send() raised exception.")
             self._conn_lost += 1
             return
+        if not self._connected and addr is not None:
+            _check_sendto_address(self._sock.family, addr)
         if not self._buffer:
             try:
-                if self._extra["peername"]:
+                if self._connected:
                     self._sock.send(data)
                 else:
                     # addr None on an unconnected socket: TypeError, a
@@ -754,7 +796,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
             data, addr = self._buffer.popleft()
             self._buffer_size -= len(data) + 8
             try:
-                if self._extra["peername"]:
+                if self._connected:
                     self._sock.send(data)
                 else:
                     self._sock.sendto(data, addr)
