@@ -1713,6 +1713,67 @@ def test_write_non_contiguous_memoryview(aloop, sockdir):
     run(aloop, main())
 
 
+def test_write_from_data_received_is_sent_before_the_callbacks_it_schedules(aloop, sockdir):
+    """What a protocol writes from data_received() is sent when it returns:
+    a callback it schedules finds the buffer empty (asyncio sends in write()
+    itself; uvloop after the I/O phase)."""
+    class Echo(Recorder):
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.write(data)
+            self.loop.call_soon(lambda: self.sizes.append(self.transport.get_write_buffer_size()))
+
+    async def main():
+        sp, cp = Echo(aloop), Recorder(aloop)
+        sp.sizes = []
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"ping")
+        await cp.received(4)
+        assert bytes(cp.data) == b"ping"
+        await asyncio.sleep(0)
+        assert sp.sizes == [0]
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_before_keyboard_interrupt_in_data_received_is_sent(aloop, sockdir):
+    """data_received() writes, then KeyboardInterrupt escapes it (out of
+    run_until_complete()): the written data is not lost, it goes out when
+    the loop runs again."""
+    class Interrupted(Recorder):
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.write(b"reply")
+            if len(self.data) == 4:
+                raise KeyboardInterrupt
+
+    sp, cp = Interrupted(aloop), Recorder(aloop)
+
+    async def setup():
+        return await connected(aloop, "tcp", sockdir, sp, cp)
+
+    server, tr = run(aloop, setup())
+    tr.write(b"ping")
+    bound = aloop.call_later(30, aloop.stop)
+    with pytest.raises(KeyboardInterrupt):
+        aloop.run_forever()
+    bound.cancel()
+
+    async def finish():
+        await cp.received(5)
+        assert bytes(cp.data) == b"reply"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, finish())
+
+
 # -- transport attributes, the socket, TCP_NODELAY ----------------------------------------
 
 

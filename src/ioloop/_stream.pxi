@@ -65,6 +65,7 @@ cdef object _errno_error(int err):
     return OSError(err, _os.strerror(err))
 
 
+
 cdef class StreamCore:
     """The C state and hot paths of a StreamTransport.
 
@@ -134,11 +135,24 @@ cdef class StreamCore:
     cdef int _on_events(self, uint32_t events) except -1:
         if events & (EPOLLIN | EPOLLERR | EPOLLHUP) and self._mask & EPOLLIN:
             PyContext_Enter(self._context)
+            # What the protocol writes from its read callbacks is sent when
+            # they return, not queued for the end of the iteration.
+            self._in_read = True
             try:
                 if self._buffered:
                     self._read_ready_buffered()
                 else:
                     self._read_ready()
+                self._in_read = False
+                if self._wfirst is not None:
+                    self._exec_write()
+            except BaseException:
+                # KeyboardInterrupt or SystemExit: queue what was written.
+                self._in_read = False
+                if self._wfirst is not None and not (self._queued or self._mask & EPOLLOUT):
+                    self._loop_c._queue_stream(self)
+                    self._queued = True
+                raise
             finally:
                 PyContext_Exit(self._context)
         if events & (EPOLLOUT | EPOLLERR | EPOLLHUP) and self._mask & EPOLLOUT:
@@ -183,7 +197,7 @@ cdef class StreamCore:
             return
         self._closing = True
         self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
-        if not self._wbuf:
+        if self._wfirst is None:
             self._conn_lost += 1
             self._loop_c._call_soon(self._call_connection_lost, (None,), self._context)
         # Otherwise the queued data is flushed first (_write_done).
@@ -331,19 +345,23 @@ cdef class StreamCore:
                 _logger.warning("socket.send() raised exception.")
             self._conn_lost += 1
             return
-        self._wbuf.append(data)
+        if self._wfirst is None:
+            self._wfirst = data
+        else:
+            self._wbuf.append(data)
         self._wsize += size
-        if self._mask & EPOLLOUT:
-            # Behind data the kernel did not take yet.
-            if not self._protocol_paused and self._wsize > self._high_water:
+        if self._wsize > self._high_water and not self._protocol_paused:
+            if self._mask & EPOLLOUT:
+                # Behind data the kernel did not take yet.
                 self._pause_protocol()
-        elif not self._protocol_paused and self._wsize > self._high_water:
-            # Over the high-water mark with nothing pending in the kernel:
-            # send now (uvloop's fast path), pause only if it does not fit.
-            self._exec_write()
-        elif not self._queued:
-            self._queued = True
+            else:
+                # Over the high-water mark with nothing pending in the
+                # kernel: send now (uvloop's fast path), pause only if it
+                # does not all fit.
+                self._exec_write()
+        elif not (self._queued or self._in_read or self._mask & EPOLLOUT):
             self._loop_c._queue_stream(self)
+            self._queued = True
 
     def writelines(self, list_of_data):
         if self._eof:
@@ -360,19 +378,59 @@ cdef class StreamCore:
             data = b"".join([bytes(chunk) for chunk in chunks])
         self.write(data)
 
+    cdef int _consume(self, Py_ssize_t n) except -1:
+        """Drop the first n buffered bytes (sent)."""
+        cdef Py_ssize_t left = n + self._wpos, size, i = 0, cnt
+        self._wsize -= n
+        size = PyBytes_GET_SIZE(self._wfirst)
+        if left < size:
+            self._wpos = left
+            return 0
+        left -= size
+        cnt = PyList_GET_SIZE(self._wbuf)
+        while i < cnt:
+            size = PyBytes_GET_SIZE(<object>PyList_GET_ITEM(self._wbuf, i))
+            if left < size:
+                break
+            left -= size
+            i += 1
+        if i < cnt:
+            self._wfirst = <object>PyList_GET_ITEM(self._wbuf, i)
+            del self._wbuf[:i + 1]
+        else:
+            self._wfirst = None
+            if cnt:
+                del self._wbuf[:]
+        self._wpos = left
+        return 0
+
+    cdef int _send_failed(self, int err) except -1:
+        """send()/sendmsg() failed with err (not EAGAIN): drop the buffer,
+        fatal error."""
+        exc = _errno_error(err)
+        self._wfirst = None
+        if PyList_GET_SIZE(self._wbuf):
+            del self._wbuf[:]
+        self._wpos = self._wsize = 0
+        self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
+        self._fatal_error(exc, "Fatal write error on socket transport")
+        if self._empty_waiter is not None and not self._empty_waiter.done():
+            self._empty_waiter.set_exception(exc)
+        return 0
+
     cdef Py_ssize_t _send_buffered(self) except -2:
-        """Send from _wbuf until it is empty or the kernel stops taking data.
+        """Send until the buffer is empty or the kernel stops taking data.
         Returns the bytes sent, or -1 after a fatal error (buffer dropped)."""
         cdef iovec iov[IOV_BATCH]
         cdef msghdr msg
-        cdef Py_ssize_t i, cnt, left, total = 0, want
+        cdef Py_ssize_t i, cnt, total = 0, want
         cdef ssize_t n
-        cdef int err
+        cdef int err = 0
         cdef object chunk
-        while self._wbuf:
-            cnt = len(self._wbuf)
-            if cnt == 1:
-                chunk = self._wbuf[0]
+        while self._wfirst is not None:
+            chunk = self._wfirst
+            cnt = PyList_GET_SIZE(self._wbuf)
+            if cnt == 0:
                 want = PyBytes_GET_SIZE(chunk) - self._wpos
                 while True:
                     n = c_send(self._sock_fd, PyBytes_AS_STRING(chunk) + self._wpos, want,
@@ -383,20 +441,19 @@ cdef class StreamCore:
                     if err != EINTR:
                         break
             else:
-                if cnt > IOV_BATCH:
-                    cnt = IOV_BATCH
-                want = 0
+                if cnt >= IOV_BATCH:
+                    cnt = IOV_BATCH - 1
+                iov[0].iov_base = PyBytes_AS_STRING(chunk) + self._wpos
+                iov[0].iov_len = PyBytes_GET_SIZE(chunk) - self._wpos
+                want = iov[0].iov_len
                 for i in range(cnt):
-                    chunk = self._wbuf[i]
-                    iov[i].iov_base = PyBytes_AS_STRING(chunk)
-                    iov[i].iov_len = PyBytes_GET_SIZE(chunk)
+                    chunk = <object>PyList_GET_ITEM(self._wbuf, i)
+                    iov[i + 1].iov_base = PyBytes_AS_STRING(chunk)
+                    iov[i + 1].iov_len = PyBytes_GET_SIZE(chunk)
                     want += PyBytes_GET_SIZE(chunk)
-                iov[0].iov_base = <char *>iov[0].iov_base + self._wpos
-                iov[0].iov_len -= self._wpos
-                want -= self._wpos
                 memset(&msg, 0, sizeof(msg))
                 msg.msg_iov = iov
-                msg.msg_iovlen = cnt
+                msg.msg_iovlen = cnt + 1
                 while True:
                     n = c_sendmsg(self._sock_fd, &msg, MSG_NOSIGNAL)
                     if n >= 0:
@@ -407,30 +464,10 @@ cdef class StreamCore:
             if n < 0:
                 if err == EAGAIN:
                     return total
-                exc = _errno_error(err)
-                self._wbuf = []
-                self._wpos = self._wsize = 0
-                self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
-                self._fatal_error(exc, "Fatal write error on socket transport")
-                if self._empty_waiter is not None and not self._empty_waiter.done():
-                    self._empty_waiter.set_exception(exc)
+                self._send_failed(err)
                 return -1
             total += n
-            self._wsize -= n
-            if n == want and cnt == len(self._wbuf):
-                # Everything went.
-                self._wbuf = []
-                self._wpos = 0
-                return total
-            # Drop the fully sent chunks.
-            i = 0
-            left = n + self._wpos
-            while i < cnt and left >= PyBytes_GET_SIZE(self._wbuf[i]):
-                left -= PyBytes_GET_SIZE(self._wbuf[i])
-                i += 1
-            if i:
-                del self._wbuf[:i]
-            self._wpos = left
+            self._consume(n)
             if n < want:
                 return total  # the kernel is full
         return total
@@ -438,34 +475,62 @@ cdef class StreamCore:
     cdef int _exec_write(self) except -1:
         """Send the buffer now: the loop's end-of-iteration flush, and
         write()'s fast path."""
-        if self._conn_lost or self._sock is None or self._mask & EPOLLOUT or not self._wbuf:
+        cdef object chunk = self._wfirst
+        cdef Py_ssize_t want
+        cdef ssize_t n
+        cdef int err
+        if chunk is None or self._conn_lost or self._mask & EPOLLOUT:
             return 0
-        try:
-            if self._send_buffered() < 0:
+        if PyList_GET_SIZE(self._wbuf) == 0:
+            # One chunk (the usual case): one send().
+            want = PyBytes_GET_SIZE(chunk) - self._wpos
+            n = c_send(self._sock_fd, PyBytes_AS_STRING(chunk) + self._wpos, want, MSG_NOSIGNAL)
+            if n == want:
+                self._wfirst = None
+                self._wpos = self._wsize = 0
+                if (self._protocol_paused or self._closing or self._eof
+                        or self._empty_waiter is not None):
+                    self._write_done()
                 return 0
-            if self._wbuf:
-                # The kernel is full: the rest goes when the socket is writable.
-                self._set_mask(self._mask | EPOLLOUT)
-                if self._protocol_paused:
-                    if self._wsize <= self._low_water:
-                        self._resume_protocol()
-                elif self._wsize > self._high_water:
-                    self._pause_protocol()
+            if n >= 0:
+                self._consume(n)
             else:
-                self._write_done()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
+                err = errno
+                if err == EINTR:
+                    if self._send_buffered() < 0:
+                        return 0
+                elif err != EAGAIN:
+                    self._send_failed(err)
+                    return 0
+        elif self._send_buffered() < 0:
+            return 0
+        if self._wfirst is None:
+            self._write_done()
+        else:
+            self._kernel_full()
+        return 0
+
+    cdef int _kernel_full(self) except -1:
+        # The rest goes when the socket is writable.
+        try:
+            self._set_mask(self._mask | EPOLLOUT)
+        except OSError as exc:
             self._fatal_error(exc, "Fatal write error on socket transport")
+            return 0
+        if self._protocol_paused:
+            if self._wsize <= self._low_water:
+                self._resume_protocol()
+        elif self._wsize > self._high_water:
+            self._pause_protocol()
         return 0
 
     cdef int _write_ready(self) except -1:
-        if self._conn_lost or not self._wbuf:
+        if self._conn_lost or self._wfirst is None:
             self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
             return 0
         if self._send_buffered() < 0:
             return 0
-        if self._wbuf:
+        if self._wfirst is not None:
             if self._protocol_paused and self._wsize <= self._low_water:
                 self._resume_protocol()
         else:
@@ -477,7 +542,7 @@ cdef class StreamCore:
         # The buffer was sent. resume_writing() may write again.
         if self._protocol_paused and self._wsize <= self._low_water:
             self._resume_protocol()
-        if self._wbuf:
+        if self._wfirst is not None:
             return 0
         if self._empty_waiter is not None and not self._empty_waiter.done():
             self._empty_waiter.set_result(None)
@@ -500,7 +565,7 @@ cdef class StreamCore:
         if self._closing or self._eof:
             return
         self._eof = True
-        if not self._wbuf:
+        if self._wfirst is None:
             self._shutdown_write()
         # Otherwise after the queued data (_write_done).
 
@@ -580,8 +645,10 @@ cdef class StreamCore:
     def _force_close(self, exc):
         if self._conn_lost:
             return
-        if self._wbuf:
-            self._wbuf = []
+        if self._wfirst is not None:
+            self._wfirst = None
+            if PyList_GET_SIZE(self._wbuf):
+                del self._wbuf[:]
             self._wpos = self._wsize = 0
         self._closing = True
         self._set_mask(0)
@@ -621,7 +688,7 @@ cdef class StreamCore:
         if self._empty_waiter is not None:
             raise RuntimeError("Empty waiter is already set")
         self._empty_waiter = self._loop.create_future()
-        if not self._wbuf:
+        if self._wfirst is None:
             self._empty_waiter.set_result(None)
         return self._empty_waiter
 

@@ -378,6 +378,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._buffer_size = 0
         self._eof = False
         self._queued = False  # in the loop's write queue
+        self._in_read = False  # inside the read callbacks (see _read_ready)
         self._empty_waiter: asyncio.Future[None] | None = None
         self._buffered = _buffered_protocol(protocol)
         set_nodelay(sock)
@@ -408,10 +409,27 @@ class SocketTransport(_BaseTransport, transports.Transport):
     # -- reading ----------------------------------------------------------------
 
     def _read_ready(self):
+        # What the protocol writes from its read callbacks is sent when they
+        # return, not queued for the end of the iteration.
+        self._in_read = True
+        try:
+            if self._buffered:
+                self._read_ready_buffered()
+            else:
+                self._read_ready_plain()
+            self._in_read = False
+            if self._buffer:
+                self._exec_write()
+        except BaseException:
+            # KeyboardInterrupt or SystemExit: queue what was written.
+            self._in_read = False
+            if self._buffer and not (self._queued or self._writing):
+                self._loop._queue_write(self)
+                self._queued = True
+            raise
+
+    def _read_ready_plain(self):
         if self._conn_lost:
-            return
-        if self._buffered:
-            self._read_ready_buffered()
             return
         try:
             data = self._sock.recv(MAX_READ)
@@ -433,6 +451,8 @@ class SocketTransport(_BaseTransport, transports.Transport):
             self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
     def _read_ready_buffered(self):
+        if self._conn_lost:
+            return
         try:
             buf = self._protocol.get_buffer(-1)
             try:
@@ -517,9 +537,9 @@ class SocketTransport(_BaseTransport, transports.Transport):
             # Over the high-water mark with nothing pending in the kernel:
             # send now (uvloop's fast path), pause only if it does not fit.
             self._exec_write()
-        elif not self._queued:
-            self._queued = True
+        elif not (self._queued or self._in_read):
             self._loop._queue_write(self)
+            self._queued = True
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
         data = _join_chunks(list_of_data)
