@@ -1691,20 +1691,100 @@ def test_write_in_the_last_iteration_goes_out_before_the_loop_stops(aloop):
             run(aloop, cp.lost)
 
 
-def test_write_non_contiguous_memoryview(aloop, sockdir):
-    """A non-contiguous memoryview is a bytes-like object: ioloop sends its
-    bytes (stock asyncio's send() fails on it with a fatal BufferError, and
-    uvloop's write() raises)."""
+def test_write_any_bytes_like_object(aloop, sockdir):
+    """write() and writelines() take any C-contiguous bytes-like object, as
+    uvloop's (stock asyncio's write() only bytes, bytearray and memoryview),
+    and copy it: the caller may reuse its buffer at once."""
+    import array
+    import mmap
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        words = array.array("H", [0x6261, 0x6463])  # b"abcd", little-endian
+        region = mmap.mmap(-1, 3)
+        region.write(b"efg")
+        buf = bytearray(b"hij")
+        if is_ioloop(aloop):
+            tr.write(words)
+            tr.write(region)
+            tr.write(memoryview(b"xxklmxx")[2:5])
+        else:
+            with pytest.raises(TypeError, match="data argument must be a bytes-like object"):
+                tr.write(words)
+            tr.write(b"abcd")
+            tr.write(bytes(region))
+            tr.write(memoryview(b"xxklmxx")[2:5])
+        tr.write(buf)
+        buf[:] = b"---"
+        tr.writelines([words, region, memoryview(b"2D").cast("B", (1, 2))])
+        region.close()
+        await sp.received(22)
+        assert bytes(sp.data) == b"abcdefgklmhijabcdefg2D"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    if sys.byteorder != "little":
+        pytest.skip("the array's bytes are little-endian")
+    run(aloop, main())
+
+
+def test_write_non_contiguous_memoryview_raises_type_error(aloop, sockdir):
+    """A non-contiguous memoryview is refused by write() and writelines()
+    with a TypeError naming the argument, before anything is buffered, as
+    uvloop's write() refuses it (stock asyncio's send() fails on it later,
+    with a fatal BufferError that closes the connection)."""
     if not is_ioloop(aloop):
         pytest.skip("asyncio: fatal BufferError")
 
     async def main():
         sp, cp = Recorder(aloop), Recorder(aloop)
         server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
-        tr.write(memoryview(b"abcdef")[::2])
-        tr.writelines([memoryview(b"ghijkl")[::2]])
-        await sp.received(6)
-        assert bytes(sp.data) == b"acegik"
+        with pytest.raises(TypeError, match="data argument must be a C-contiguous"):
+            tr.write(memoryview(b"abcdef")[::2])
+        with pytest.raises(TypeError, match="data argument must be a C-contiguous"):
+            tr.writelines([b"ok", memoryview(b"ghijkl")[::2]])
+        with pytest.raises(TypeError, match="data argument must be a bytes-like object, not 'str'"):
+            tr.writelines([b"ok", "text"])
+        assert tr.get_write_buffer_size() == 0
+        tr.write(b"still usable")
+        await sp.received(12)
+        assert bytes(sp.data) == b"still usable"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_and_writelines_with_empty_data(aloop, sockdir):
+    """Empty data is accepted and sends nothing; the type is checked first
+    and write_eof() still forbids it, as asyncio."""
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"")
+        tr.write(bytearray())
+        tr.write(memoryview(b""))
+        tr.writelines([])
+        tr.writelines([b"", bytearray()])
+        tr.writelines(iter([]))
+        assert tr.get_write_buffer_size() == 0
+        with pytest.raises(TypeError, match="data argument must be a bytes-like object, not 'str'"):
+            tr.write("")
+        with pytest.raises(TypeError):
+            tr.write(None)
+        tr.write(b"x")
+        tr.write_eof()
+        with pytest.raises(RuntimeError, match="write_eof"):
+            tr.write(b"")
+        with pytest.raises(RuntimeError, match="write_eof"):
+            tr.writelines([])
+        await sp.eof
+        assert bytes(sp.data) == b"x"
         tr.close()
         await cp.lost
         await sp.lost

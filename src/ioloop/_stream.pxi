@@ -65,6 +65,23 @@ cdef object _errno_error(int err):
     return OSError(err, _os.strerror(err))
 
 
+cdef bytes _bytes_of(object data):
+    """A private copy (the caller may reuse its buffer) of a bytes-like
+    object's bytes. Any C-contiguous buffer, as uvloop's write()."""
+    cdef Py_buffer view
+    try:
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    except TypeError:
+        raise TypeError(f"data argument must be a bytes-like object, "
+                        f"not {type(data).__name__!r}") from None
+    except BufferError:
+        raise TypeError(f"data argument must be a C-contiguous bytes-like object, "
+                        f"not a non-contiguous {type(data).__name__!r}") from None
+    try:
+        return PyBytes_FromStringAndSize(<char *>view.buf, view.len)
+    finally:
+        PyBuffer_Release(&view)
+
 
 cdef class StreamCore:
     """The C state and hot paths of a StreamTransport.
@@ -324,16 +341,9 @@ cdef class StreamCore:
 
     def write(self, data):
         cdef Py_ssize_t size
-        if type(data) is bytes:
-            size = PyBytes_GET_SIZE(data)
-        elif isinstance(data, (bytearray, memoryview)):
-            # A private copy (the caller may reuse its buffer); bytes() also
-            # takes a non-contiguous memoryview.
-            data = bytes(data)
-            size = PyBytes_GET_SIZE(data)
-        else:
-            raise TypeError(f"data argument must be a bytes-like object, "
-                            f"not {type(data).__name__!r}")
+        if type(data) is not bytes:
+            data = _bytes_of(data)
+        size = PyBytes_GET_SIZE(data)
         if self._eof:
             raise RuntimeError("Cannot call write() after write_eof()")
         if self._empty_waiter is not None:
@@ -371,11 +381,9 @@ cdef class StreamCore:
             data = b"".join(chunks)
         except TypeError:
             for chunk in chunks:
-                if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                    raise TypeError(f"data argument must be a bytes-like object, "
-                                    f"not {type(chunk).__name__!r}") from None
-            # A non-contiguous memoryview: bytes() copies it.
-            data = b"".join([bytes(chunk) for chunk in chunks])
+                if type(chunk) is not bytes:
+                    _bytes_of(chunk)  # raises, naming what is wrong
+            raise
         self.write(data)
 
     cdef int _consume(self, Py_ssize_t n) except -1:

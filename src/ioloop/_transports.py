@@ -348,15 +348,30 @@ def _buffered_protocol(protocol: object) -> bool:
             and getattr(protocol, "buffer_updated", None) is not None)
 
 
+def bytes_of(data: Any) -> bytes:
+    """A private copy (the caller may reuse its buffer) of a bytes-like
+    object's bytes. Any C-contiguous buffer, as uvloop's write()."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"data argument must be a bytes-like object, "
+                        f"not {type(data).__name__!r}") from None
+    with view:
+        if not view.c_contiguous:
+            raise TypeError(f"data argument must be a C-contiguous bytes-like object, "
+                            f"not a non-contiguous {type(data).__name__!r}")
+        return view.tobytes()
+
+
 def _join_chunks(list_of_data: Iterable[Any]) -> bytes:
     chunks = list(list_of_data)
-    for data in chunks:
-        check_data(data)
     try:
         return b"".join(chunks)
     except TypeError:
-        # A non-contiguous memoryview: bytes() copies it.
-        return b"".join([bytes(data) for data in chunks])
+        for data in chunks:
+            if type(data) is not bytes:
+                bytes_of(data)  # raises, naming what is wrong
+        raise
 
 
 class SocketTransport(_BaseTransport, transports.Transport):
@@ -513,10 +528,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
 
     def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
         if type(data) is not bytes:
-            check_data(data)
-            # A private copy (the caller may reuse its buffer); bytes() also
-            # takes a non-contiguous memoryview.
-            data = bytes(data)
+            data = bytes_of(data)
         if self._eof:
             raise RuntimeError("Cannot call write() after write_eof()")
         if self._empty_waiter is not None:
