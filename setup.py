@@ -1,10 +1,23 @@
 """Build the ``ioloop._core`` extension; all other metadata is in pyproject.toml.
 
 The extension is optional: when it cannot be built (not Linux, no C
-compiler, no Cython) the package installs with its pure-Python twin and
-``ioloop.implementation`` is ``"python"``. Set ``IOLOOP_REQUIRE_EXTENSIONS=1``
-to make such a failure an error instead (CI and wheel builds do), so a test
-run can never pass silently on the twin.
+compiler, no Cython, a Cython error) the package installs with its
+pure-Python twin and ``ioloop.implementation`` is ``"python"``. Set
+``IOLOOP_REQUIRE_EXTENSIONS=1`` to make such a failure an error instead (CI
+and wheel builds do), so a test run can never pass silently on the twin.
+
+A failed build is reported three ways, because pip shows a build's output
+only with ``pip install -v``:
+
+- a warning during the build: on stderr (seen with ``pip install -v``,
+  ``python -m build`` and ``python setup.py ...``) and as a Python
+  ``UserWarning``, which recent pip shows without ``-v`` when it installs
+  from a directory (``pip install .``);
+- ``ioloop/_build_info.py``, generated into the built package, which records
+  whether the extension was built and, if not, why;
+- at ``import ioloop``, a ``RuntimeWarning`` naming that recorded reason
+  when the package falls back to the twin (and, under
+  ``IOLOOP_REQUIRE_EXTENSIONS=1``, an ``ImportError`` saying the same).
 
 ``IOLOOP_CYTHON_TRACE=1`` builds with line tracing (``linetrace`` directive
 and ``CYTHON_TRACE_NOGIL``) for ``Cython.Coverage``; that build is slow and
@@ -13,12 +26,28 @@ is never the one to ship.
 
 import os
 import sys
+import warnings
 
-from setuptools import Extension, setup
-from setuptools.command.build_ext import build_ext
-from setuptools.errors import CCompilerError, ExecError, PlatformError
+import setuptools
+
+# pyproject.toml uses the SPDX ``license`` string (PEP 639), which older
+# setuptools rejects with an obscure validation error. pip's isolated builds
+# always get a new enough one; say so plainly for direct ``setup.py`` runs.
+_MIN_SETUPTOOLS = 77
+if int(setuptools.__version__.split(".")[0]) < _MIN_SETUPTOOLS:
+    sys.exit(
+        f"ioloop needs setuptools>={_MIN_SETUPTOOLS} to build (this is "
+        f"setuptools {setuptools.__version__}): run "
+        f"pip install 'setuptools>={_MIN_SETUPTOOLS}' 'Cython>=3.1', "
+        "or pip install '.[dev]'"
+    )
+
+from setuptools import Extension, setup  # noqa: E402
+from setuptools.command.build_ext import build_ext  # noqa: E402
 
 CORE_PYX = "src/ioloop/_core.pyx"
+# Generated into the built package (never into src/): see _write_build_info.
+BUILD_INFO = os.path.join("ioloop", "_build_info.py")
 
 
 def _env_flag(name):
@@ -34,12 +63,21 @@ class BuildFailed(Exception):
     pass
 
 
-def _cython_compile_error():
-    try:
-        from Cython.Compiler.Errors import CompileError
-    except ImportError:  # no Cython: nothing of its kind can be raised
-        return ()
-    return (CompileError,)
+class ExtensionNotBuiltWarning(UserWarning):
+    """The build went on without ``ioloop._core``.
+
+    A ``UserWarning``: recent pip forwards those from the build backend
+    (shown for ``pip install .`` of a directory; for an sdist or an index
+    only with ``-v``).
+    """
+
+
+def _describe(exc):
+    """One line naming the exception, for the warning and the record."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class optional_build_ext(build_ext):
@@ -48,13 +86,25 @@ class optional_build_ext(build_ext):
     Cythonizing here rather than at import of setup.py keeps ``sdist`` from
     generating (and shipping) ``_core.c``: the sdist carries ``_core.pyx``
     and every build compiles it afresh.
+
+    Any exception while cythonizing or compiling counts as "the extension
+    could not be built" (Cython alone raises ``CompileError``,
+    ``InternalError`` and ``AbortError``, which share no base class but
+    ``Exception``); ``KeyboardInterrupt`` and ``SystemExit`` still stop the
+    build.
     """
 
+    _error = None
+
     def run(self):
+        self._error = None
         try:
             super().run()
-        except PlatformError as exc:  # e.g. no usable compiler at all
+        except BuildFailed:
+            raise
+        except Exception as exc:  # e.g. no usable compiler at all
             self._failed(exc)
+        self._write_build_info()
 
     def build_extension(self, ext):
         try:
@@ -62,9 +112,39 @@ class optional_build_ext(build_ext):
             self._cythonize(ext)
             super().build_extension(ext)
             stamp()
-        except (CCompilerError, ExecError, PlatformError, OSError,
-                ImportError) + _cython_compile_error() as exc:
+        except Exception as exc:
             self._failed(exc)
+            # A .so left by an earlier build must not pass for this one.
+            stale = self.get_ext_fullpath(ext.name)
+            if os.path.exists(stale):
+                os.remove(stale)
+
+    def get_outputs(self):
+        outputs = super().get_outputs()
+        if not self.inplace:
+            outputs.append(os.path.join(self.build_lib, BUILD_INFO))
+        return outputs
+
+    def _write_build_info(self):
+        """Record in the built package whether ``_core`` was built.
+
+        ``ioloop._loop`` reads it when ``ioloop._core`` cannot be imported,
+        so the fallback (or the error under ``IOLOOP_REQUIRE_EXTENSIONS``)
+        can say why. In-place builds write nothing: a source tree carries no
+        record, and a failure there is on the developer's terminal.
+        """
+        if self.inplace:
+            return
+        path = os.path.join(self.build_lib, BUILD_INFO)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(
+                '"""Generated by setup.py when this copy of ioloop was built."""\n'
+                "\n"
+                "# Why the compiled engine ioloop._core was not built, or None\n"
+                "# if it was.\n"
+                f"EXTENSION_ERROR = {self._error!r}\n"
+            )
 
     def _force_on_mode_change(self):
         """Rebuild everything when switching between traced and normal builds.
@@ -113,17 +193,26 @@ class optional_build_ext(build_ext):
         )[0].sources
 
     def _failed(self, exc):
+        reason = _describe(exc)
         if REQUIRE_EXTENSIONS:
             raise BuildFailed(
                 "IOLOOP_REQUIRE_EXTENSIONS=1 but the ioloop._core extension "
-                f"failed to build: {exc!r}"
+                f"failed to build: {reason}"
             ) from exc
+        self._error = reason
+        warnings.warn(
+            f"the ioloop._core extension could not be built ({reason}); ioloop is "
+            "installed with its slower pure-Python engine",
+            ExtensionNotBuiltWarning,
+            stacklevel=2,
+        )
         print(
             "*" * 72
             + "\nWARNING: the ioloop._core extension could not be built "
-            f"({exc!r}).\nioloop is installed with its pure-Python engine "
-            "(ioloop.implementation == 'python').\n"
-            "Set IOLOOP_REQUIRE_EXTENSIONS=1 to make this an error.\n"
+            f"({reason}).\nioloop is installed with its pure-Python engine "
+            "(ioloop.implementation == 'python'), which is slower.\n"
+            "Install a C compiler and the Python headers and build again, or "
+            "set IOLOOP_REQUIRE_EXTENSIONS=1 to make this an error.\n"
             + "*" * 72,
             file=sys.stderr,
         )

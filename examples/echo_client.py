@@ -10,6 +10,7 @@ not answer in time).
 ``run_sync`` drives the coroutine with a deadline for the whole exchange.
 """
 
+import argparse
 import errno
 import socket
 import sys
@@ -99,9 +100,34 @@ async def echo_all(host, port):
     return ok
 
 
+def port_number(text):
+    """argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range (1-65535): {port}")
+    return port
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="echo_client.py",
+        description="Send a few messages to echo_server.py and check every reply. "
+                    "Exits 0 when all came back unchanged, 1 on a mismatch, "
+                    "2 when the server cannot be reached or does not answer "
+                    f"within {TIMEOUT:g} s (or on a usage error).")
+    parser.add_argument("port", nargs="?", type=port_number, default=8888,
+                        help="server port (default 8888)")
+    parser.add_argument("host", nargs="?", default="127.0.0.1",
+                        help="server address (default 127.0.0.1)")
+    return parser.parse_args(argv)
+
+
 def main(argv):
-    port = int(argv[1]) if len(argv) > 1 else 8888
-    host = argv[2] if len(argv) > 2 else "127.0.0.1"
+    args = parse_args(argv[1:])
+    port, host = args.port, args.host
     io_loop = IOLoop()
     try:
         ok = io_loop.run_sync(lambda: echo_all(host, port), timeout=TIMEOUT)

@@ -11,6 +11,7 @@ The first line on stdout is ``listening on 127.0.0.1:PORT`` (with the real
 port when PORT is 0). Ctrl-C or SIGTERM stops the server.
 """
 
+import argparse
 import errno
 import functools
 import signal
@@ -82,8 +83,30 @@ def connection_ready(sock, fd, events):
         EchoConnection(IOLoop.current(), connection, address)
 
 
+def port_number(text):
+    """argparse type: a TCP port, 0 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range (0-65535): {port}")
+    return port
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="echo_server.py",
+        description="TCP echo server on 127.0.0.1, on ioloop's classic IOLoop API. "
+                    "Prints 'listening on 127.0.0.1:PORT' first; "
+                    "Ctrl-C or SIGTERM stops it.")
+    parser.add_argument("port", nargs="?", type=port_number, default=8888,
+                        help="port to listen on (default 8888; 0 picks a free one)")
+    return parser.parse_args(argv)
+
+
 def main(argv):
-    port = int(argv[1]) if len(argv) > 1 else 8888
+    port = parse_args(argv[1:]).port
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

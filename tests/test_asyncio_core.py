@@ -18,6 +18,8 @@ import pytest
 import ioloop
 from ioloop import IOLoop
 
+from support import run_until
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -537,8 +539,9 @@ def test_contextvars_awaitable_returned_by_callback_runs_in_callback_context(loo
             loop.add_callback(plain)
 
     contextvars.Context().run(schedule)
-    loop.call_later(0.02, loop.stop)
-    loop.start()
+    # Until the coroutine finished (not a fixed time: a loaded machine may
+    # take longer to get there).
+    run_until(loop, lambda: len(seen) == 2)
     expected = "set-in-callback" if how == "plain-returning-coroutine" else "at-schedule"
     assert seen == [expected, expected]
     assert CTX.get() == "unset"

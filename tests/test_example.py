@@ -113,3 +113,21 @@ def test_client_fails_without_server():
         port = s.getsockname()[1]
         client = run_client(port)
     assert client.returncode == 2, (client.stdout, client.stderr)
+
+
+@pytest.mark.parametrize("script", ["echo_server.py", "echo_client.py"])
+def test_help_and_usage_errors(script):
+    """--help prints the usage and exits 0; a bad port is a usage error
+    (exit 2, a one-line message, no traceback)."""
+    path = str(EXAMPLES / script)
+    run = subprocess.run([sys.executable, path, "--help"], capture_output=True, text=True,
+                         timeout=CLIENT_TIMEOUT)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"usage: {script} [-h] [port]"), run.stdout
+    assert "port" in run.stdout and run.stderr == ""
+    for bad in ("notaport", "65536"):
+        run = subprocess.run([sys.executable, path, bad], capture_output=True, text=True,
+                             timeout=CLIENT_TIMEOUT)
+        assert run.returncode == 2, (run.stdout, run.stderr)
+        assert "usage:" in run.stderr and "argument port" in run.stderr, run.stderr
+        assert "Traceback" not in run.stderr

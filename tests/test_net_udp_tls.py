@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -233,7 +234,10 @@ def test_udp_sock_argument_and_bad_input(aloop):
         with pytest.raises((ValueError, TypeError)):
             await aloop.create_datagram_endpoint(
                 asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0), reuse_address=True)
-        with pytest.raises(TypeError):
+        # local_addr not a pair: TypeError (stock asyncio up to 3.10: an assert)
+        not_a_pair = (TypeError if is_ioloop(aloop) or sys.version_info >= (3, 11)
+                      else AssertionError)
+        with pytest.raises(not_a_pair):
             await aloop.create_datagram_endpoint(
                 asyncio.DatagramProtocol, local_addr="127.0.0.1")
         with pytest.raises(OSError):
@@ -532,6 +536,14 @@ def test_tls_server_hostname_checks(aloop, server_ctx, client_ctx):
     run(aloop, main())
 
 
+# Both loops run asyncio's own TLS layer (asyncio.sslproto); before 3.11 it
+# is the old implementation, and stock asyncio fails these two the same way.
+OLD_SSLPROTO = pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="asyncio's TLS layer before 3.11 (used by both loops) fails this on stock asyncio too")
+
+
+@OLD_SSLPROTO
 def test_tls_unix_and_server_closes_after_sending(aloop, server_ctx, client_ctx, sockdir):
     data = os.urandom(3 * 1024 * 1024)
 
@@ -686,6 +698,7 @@ def test_tls_streams(aloop, server_ctx, client_ctx):
     run(aloop, main())
 
 
+@OLD_SSLPROTO
 def test_tls_streams_backpressure(aloop, server_ctx, client_ctx):
     """The TLS layer's flow control rides on the socket transport's: a
     writer that drains against a slow reader gets everything through."""
