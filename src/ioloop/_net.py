@@ -529,7 +529,9 @@ class NetMixin(_LoopBase):
         reference count that ``socket.makefile()`` uses (and uvloop), so the
         fd cannot be closed, and its number reused, under a pending
         operation."""
-        if not isinstance(sock, socket.socket) or sock.fileno() < 0:
+        if (not isinstance(sock, socket.socket)
+                or type(getattr(sock, "_io_refs", None)) is not int  # a mock, say
+                or sock.fileno() < 0):
             return
         sock._io_refs += 1  # type: ignore[attr-defined]
         self._sock_holds[key] = sock
