@@ -572,7 +572,9 @@ def test_protocol_factory_error_reported_and_server_survives(aloop):
 
 
 def test_unix_server_basics_and_cleanup(aloop, sockdir):
-    cleans_up = is_ioloop(aloop) or sys.version_info >= (3, 13)
+    # As the running Python's asyncio: 3.13 removes the socket file on
+    # close() (cleanup_socket=True), earlier versions leave it.
+    cleans_up = sys.version_info >= (3, 13)
 
     async def main():
         path = os.path.join(sockdir, "srv")
@@ -617,13 +619,30 @@ def test_unix_server_replaces_stale_socket_and_refuses_files(aloop, sockdir):
     run(aloop, main())
 
 
+@pytest.mark.parametrize("cleanup", [True, False])
+def test_unix_server_cleanup_socket_argument(aloop, sockdir, cleanup):
+    """cleanup_socket decides, on every Python version for ioloop (asyncio
+    takes the argument from 3.13)."""
+    if not is_ioloop(aloop) and sys.version_info < (3, 13):
+        pytest.skip("asyncio takes cleanup_socket from 3.13")
+
+    async def main():
+        path = os.path.join(sockdir, "srv")
+        server = await aloop.create_unix_server(Factory(aloop), path, cleanup_socket=cleanup)
+        server.close()
+        await server.wait_closed()
+        assert os.path.exists(path) != cleanup
+
+    run(aloop, main())
+
+
 def test_unix_server_leaves_a_replaced_path_alone(aloop, sockdir):
     if not is_ioloop(aloop) and sys.version_info < (3, 13):
         pytest.skip("asyncio cleans up Unix socket paths from 3.13")
 
     async def main():
         path = os.path.join(sockdir, "srv")
-        server = await aloop.create_unix_server(Factory(aloop), path)
+        server = await aloop.create_unix_server(Factory(aloop), path, cleanup_socket=True)
         os.unlink(path)
         with open(path, "w") as fobj:  # someone else's file now
             fobj.write("x")

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+import ioloop
+
 from netsupport import Recorder, digest, is_ioloop, run, settle
 
 pytestmark = pytest.mark.timeout(60)
@@ -726,12 +728,14 @@ def test_getnameinfo(aloop):
 
 
 def test_socket_closed_under_a_pending_sock_recv(aloop, nbpair):
-    """The socket is closed while a sock_recv waits on it (no cancel first),
-    and a new socket gets the same fd number: the new one works, the old
-    call can still be cancelled. Stock asyncio's selector keeps a stale key
-    for the old fd and never arms the new socket (CPython gh-88968)."""
+    """sock.close() while a sock_recv waits on the socket only marks it
+    closed (uvloop's rule): the fd stays open until the call ends, the call
+    still gets its data, then the socket is really closed. A cancelled call
+    lets the fd go the same way, and a new socket that gets the number
+    works. Stock asyncio closes the fd under the call, which then never
+    completes (and with the number reused, CPython gh-88968)."""
     if not is_ioloop(aloop):
-        pytest.skip("stock asyncio hangs here (gh-88968)")
+        pytest.skip("stock asyncio closes the fd under the pending call")
 
     async def main():
         a, b = nbpair()
@@ -739,23 +743,93 @@ def test_socket_closed_under_a_pending_sock_recv(aloop, nbpair):
         old = asyncio.ensure_future(aloop.sock_recv(a, 100))
         await asyncio.sleep(0.02)
         a.close()
-        await asyncio.sleep(0.02)
-        c, d = nbpair()
-        mine = c if c.fileno() == fd else d
-        assert mine.fileno() == fd
-        other = d if mine is c else c
-        task = asyncio.ensure_future(aloop.sock_recv(mine, 100))
-        await asyncio.sleep(0.02)
-        other.send(b"new socket")
-        assert await asyncio.wait_for(task, 5) == b"new socket"
-        assert not old.done()
-        old.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await old
-        await settle()
+        assert a.fileno() == fd  # deferred
+        b.send(b"still there")
+        assert await asyncio.wait_for(old, 5) == b"still there"
+        assert a.fileno() == -1  # closed once the call ended
         assert not aloop.remove_reader(fd)
 
+        c, d = nbpair()
+        fd2 = c.fileno()
+        pending = asyncio.ensure_future(aloop.sock_recv(c, 100))
+        await asyncio.sleep(0.02)
+        c.close()
+        assert c.fileno() == fd2
+        pending.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+        assert c.fileno() == -1
+        assert not aloop.remove_reader(fd2)
+        e, f = nbpair()
+        task = asyncio.ensure_future(aloop.sock_recv(e, 100))
+        await asyncio.sleep(0.02)
+        f.send(b"new socket")
+        assert await asyncio.wait_for(task, 5) == b"new socket"
+
     run(aloop, main())
+
+
+def test_socket_closed_under_pending_sock_connect_and_sendall(aloop, socks, listener):
+    """sock_connect and sock_sendall also hold the socket open: a close()
+    while they wait takes effect when they are done, and they complete."""
+    if not is_ioloop(aloop):
+        pytest.skip("stock asyncio closes the fd under the pending call")
+
+    async def main():
+        s = socks()
+        s.setblocking(False)
+        connecting = asyncio.ensure_future(aloop.sock_connect(s, listener.getsockname()))
+        aloop.call_soon(s.close)
+        await asyncio.wait_for(connecting, 5)
+        assert s.fileno() == -1
+        conn, _ = listener.accept()
+        with conn:
+            assert conn.recv(10) == b""  # the connection was made, then closed
+
+        c = socks()
+        c.setblocking(False)
+        await aloop.sock_connect(c, listener.getsockname())
+        conn, _ = listener.accept()
+        conn.setblocking(False)
+        socks.adopt(conn)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        data = os.urandom(4 * 1024 * 1024)
+        sending = asyncio.ensure_future(aloop.sock_sendall(c, data))
+        await asyncio.sleep(0.02)
+        assert not sending.done()
+        fd = c.fileno()
+        c.close()
+        assert c.fileno() == fd
+        got = bytearray()
+        while len(got) < len(data):
+            got += await aloop.sock_recv(conn, 1024 * 1024)
+        await asyncio.wait_for(sending, 5)
+        assert bytes(got) == data
+        assert c.fileno() == -1
+
+    run(aloop, main())
+
+
+def test_loop_close_lets_go_of_sockets_held_by_pending_calls(nbpair):
+    """A sock_recv left pending when the loop closes: a close() of its
+    socket was deferred, loop.close() completes it (uvloop's rule)."""
+    loop = ioloop.new_event_loop()
+    try:
+        a, b = nbpair()
+
+        async def main():
+            asyncio.ensure_future(loop.sock_recv(a, 10))
+            await asyncio.sleep(0.02)
+
+        loop.run_until_complete(main())
+        fd = a.fileno()
+        a.close()
+        assert a.fileno() == fd  # the pending call still holds it
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task._log_destroy_pending = False
+        loop.close()
+    assert a.fileno() == -1
 
 
 def test_sock_connect_udp(aloop, socks):

@@ -20,7 +20,7 @@ import pytest
 import ioloop
 
 from netsupport import (HAS_IPV6, Lifecycle, Recorder, close_server, digest, handler_log,
-                        payload, run, slow_reader, small_buffers, tcp_listener,
+                        is_ioloop, payload, run, slow_reader, small_buffers, tcp_listener,
                         tcp_server)
 
 pytestmark = pytest.mark.timeout(60)
@@ -413,6 +413,19 @@ def test_buffered_protocol_receives_everything(aloop, kind, sockdir):
     run(aloop, main())
 
 
+def _check_get_buffer_error(loop, exc, exc_type, from_get_buffer):
+    """asyncio hands the error of get_buffer() (or the empty buffer's
+    RuntimeError) to connection_lost as is; ioloop, like uvloop, hands over
+    RuntimeError("unhandled error (or an empty buffer) in get_buffer()"),
+    with the original error as its __cause__."""
+    if from_get_buffer and is_ioloop(loop):
+        assert type(exc) is RuntimeError, repr(exc)
+        assert "unhandled error (or an empty buffer) in get_buffer()" in str(exc)
+        assert isinstance(exc.__cause__, exc_type), repr(exc.__cause__)
+    else:
+        assert isinstance(exc, exc_type), repr(exc)
+
+
 @pytest.mark.parametrize("mode,exc_type", [
     ("empty", RuntimeError), ("raise", ZeroDivisionError), ("update_raise", KeyError)])
 def test_buffered_protocol_bad_buffer_is_fatal(aloop, sockdir, mode, exc_type):
@@ -422,12 +435,12 @@ def test_buffered_protocol_bad_buffer_is_fatal(aloop, sockdir, mode, exc_type):
         server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
         tr.write(b"some data")
         exc = await sp.lost
-        assert isinstance(exc, exc_type)
+        _check_get_buffer_error(aloop, exc, exc_type, mode != "update_raise")
         assert sp.transport.is_closing()
         # The peer's connection is gone too.
         await cp.lost
         assert len(seen) == 1, seen
-        assert isinstance(seen[0].get("exception"), exc_type)
+        assert seen[0].get("exception") is exc
         assert seen[0].get("transport") is sp.transport
         assert sp.lost_count == 1
         await close_server(server)
@@ -466,9 +479,9 @@ def test_buffered_protocol_readonly_buffer_is_fatal(aloop, sockdir):
         server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
         tr.write(b"into a read-only buffer")
         exc = await sp.lost
-        assert isinstance(exc, TypeError), repr(exc)
+        _check_get_buffer_error(aloop, exc, TypeError, True)
         await cp.lost
-        assert len(seen) == 1 and isinstance(seen[0].get("exception"), TypeError), seen
+        assert len(seen) == 1 and seen[0].get("exception") is exc, seen
         await close_server(server)
 
     run(aloop, main())
@@ -1486,3 +1499,585 @@ def test_many_connections_mixed_operations(aloop, kind, sockdir):
         await close_server(server)
 
     run(aloop, main(), timeout=30)
+
+
+# -- writes are queued and flushed once per iteration (uvloop's rule) -------------------------
+#
+# write() appends to the transport's buffer and the loop sends what is
+# buffered at the end of the iteration, so several writes of one iteration
+# go out together; a write that takes the buffer over the high-water mark
+# is sent at once when nothing waits for the socket to become writable.
+# Stock asyncio tries send() in write() itself: where the tests below look
+# at the buffer right after write(), they check asyncio's own behaviour on
+# its run.
+
+
+def test_writes_are_queued_until_the_end_of_the_iteration(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"one ")
+        tr.write(bytearray(b"two "))
+        tr.writelines([b"three ", memoryview(b"four")])
+        queued = 4 + 4 + 6 + 4
+        assert tr.get_write_buffer_size() == (queued if is_ioloop(aloop) else 0)
+        await asyncio.sleep(0)
+        assert tr.get_write_buffer_size() == 0
+        await sp.received(queued)
+        assert bytes(sp.data) == b"one two three four"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_set_write_buffer_limits_under_queued_data_pauses(aloop, sockdir):
+    """uvloop's test_flowcontrol_mixin_set_write_limits: lowering the limits
+    under the queued bytes pauses the protocol, the flush resumes it."""
+    async def main():
+        sp, cp = Recorder(aloop), FlowClient(aloop, [], 64 * 1024, 16 * 1024)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"q" * 512)
+        if not is_ioloop(aloop):
+            assert tr.get_write_buffer_size() == 0  # already sent
+            tr.close()
+        else:
+            assert tr.get_write_buffer_size() == 512
+            tr.set_write_buffer_limits(low=16385)
+            assert tr.get_write_buffer_limits() == (16385, 65540)
+            tr.set_write_buffer_limits(high=1024, low=128)
+            assert cp.flow == []
+            tr.set_write_buffer_limits(high=256, low=128)
+            assert cp.flow == [("pause", 512)]
+            await asyncio.sleep(0)
+            assert cp.flow == [("pause", 512), ("resume", 0)]
+            tr.close()
+        await sp.received(512)
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_over_the_high_water_mark_goes_out_at_once(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), FlowClient(aloop, [], 4096, 1024)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"a" * 1000)  # under the mark: queued on ioloop
+        tr.write(b"b" * 5000)  # over it: everything goes now
+        assert tr.get_write_buffer_size() == 0
+        assert cp.flow == []
+        await sp.received(6000)
+        assert bytes(sp.data) == b"a" * 1000 + b"b" * 5000
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+@pytest.mark.parametrize("kind", ["tcp", "unix"])
+def test_close_sends_the_queued_writes_first(aloop, kind, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, kind, sockdir, sp, cp)
+        tr.write(b"queued ")
+        tr.write(b"then closed")
+        tr.close()
+        tr.write(b" and more")  # still accepted while flushing, as asyncio
+        assert await cp.lost is None
+        await sp.eof
+        assert bytes(sp.data) == b"queued then closed" + (
+            b" and more" if is_ioloop(aloop) else b"")
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_abort_discards_the_queued_writes(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"never sent")
+        tr.abort()
+        assert tr.get_write_buffer_size() == 0
+        assert await cp.lost is None
+        await sp.lost
+        assert bytes(sp.data) == (b"" if is_ioloop(aloop) else b"never sent")
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_eof_comes_after_the_queued_writes(aloop, sockdir):
+    async def main():
+        sp, cp = Recorder(aloop, eof_result=True), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"before ")
+        tr.writelines([b"the ", b"eof"])
+        tr.write_eof()
+        with pytest.raises(RuntimeError):
+            tr.write(b"after")
+        await sp.eof
+        assert bytes(sp.data) == b"before the eof"
+        sp.transport.write(b"answer")
+        sp.transport.close()
+        await cp.received(6)
+        assert bytes(cp.data) == b"answer"
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_while_the_loop_is_not_running_goes_out_when_it_runs(aloop):
+    lsock = tcp_listener()
+
+    async def connect():
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        return cp, tr, conn
+
+    with lsock:
+        cp, tr, conn = run(aloop, connect())
+        with conn:
+            tr.write(b"written between runs")
+
+            async def receive():
+                got = b""
+                while len(got) < 20:
+                    got += await aloop.sock_recv(conn, 100)
+                return got
+
+            assert run(aloop, receive()) == b"written between runs"
+            tr.close()
+            run(aloop, cp.lost)
+
+
+def test_write_in_the_last_iteration_goes_out_before_the_loop_stops(aloop):
+    """Written by the callback that stops the loop: flushed before
+    run_forever() returns, so a blocking peer sees it."""
+    lsock = tcp_listener()
+
+    async def connect():
+        cp = Recorder(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        return cp, tr, conn
+
+    with lsock:
+        cp, tr, conn = run(aloop, connect())
+        with conn:
+            def last():
+                tr.write(b"last words")
+                aloop.stop()
+
+            aloop.call_soon(last)
+            aloop.run_forever()
+            conn.setblocking(True)
+            conn.settimeout(5)
+            got = b""
+            while len(got) < 10:
+                got += conn.recv(100)
+            assert got == b"last words"
+            tr.close()
+            run(aloop, cp.lost)
+
+
+def test_write_any_bytes_like_object(aloop, sockdir):
+    """write() and writelines() take any C-contiguous bytes-like object, as
+    uvloop's (stock asyncio's write() only bytes, bytearray and memoryview),
+    and copy it: the caller may reuse its buffer at once."""
+    import array
+    import mmap
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        words = array.array("H", [0x6261, 0x6463])  # b"abcd", little-endian
+        region = mmap.mmap(-1, 3)
+        region.write(b"efg")
+        buf = bytearray(b"hij")
+        if is_ioloop(aloop):
+            tr.write(words)
+            tr.write(region)
+            tr.write(memoryview(b"xxklmxx")[2:5])
+        else:
+            with pytest.raises(TypeError, match="data argument must be a bytes-like object"):
+                tr.write(words)
+            tr.write(b"abcd")
+            tr.write(bytes(region))
+            tr.write(memoryview(b"xxklmxx")[2:5])
+        tr.write(buf)
+        buf[:] = b"---"
+        tr.writelines([words, region, memoryview(b"2D").cast("B", (1, 2))])
+        region.close()
+        await sp.received(22)
+        assert bytes(sp.data) == b"abcdefgklmhijabcdefg2D"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    if sys.byteorder != "little":
+        pytest.skip("the array's bytes are little-endian")
+    run(aloop, main())
+
+
+def test_write_non_contiguous_memoryview_raises_type_error(aloop, sockdir):
+    """A non-contiguous memoryview is refused by write() and writelines()
+    with a TypeError naming the argument, before anything is buffered, as
+    uvloop's write() refuses it (stock asyncio's send() fails on it later,
+    with a fatal BufferError that closes the connection)."""
+    if not is_ioloop(aloop):
+        pytest.skip("asyncio: fatal BufferError")
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        with pytest.raises(TypeError, match="data argument must be a C-contiguous"):
+            tr.write(memoryview(b"abcdef")[::2])
+        with pytest.raises(TypeError, match="data argument must be a C-contiguous"):
+            tr.writelines([b"ok", memoryview(b"ghijkl")[::2]])
+        with pytest.raises(TypeError, match="data argument must be a bytes-like object, not 'str'"):
+            tr.writelines([b"ok", "text"])
+        assert tr.get_write_buffer_size() == 0
+        tr.write(b"still usable")
+        await sp.received(12)
+        assert bytes(sp.data) == b"still usable"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_and_writelines_with_empty_data(aloop, sockdir):
+    """Empty data is accepted and sends nothing; the type is checked first
+    and write_eof() still forbids it, as asyncio."""
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"")
+        tr.write(bytearray())
+        tr.write(memoryview(b""))
+        tr.writelines([])
+        tr.writelines([b"", bytearray()])
+        tr.writelines(iter([]))
+        assert tr.get_write_buffer_size() == 0
+        with pytest.raises(TypeError, match="data argument must be a bytes-like object, not 'str'"):
+            tr.write("")
+        with pytest.raises(TypeError):
+            tr.write(None)
+        tr.write(b"x")
+        tr.write_eof()
+        with pytest.raises(RuntimeError, match="write_eof"):
+            tr.write(b"")
+        with pytest.raises(RuntimeError, match="write_eof"):
+            tr.writelines([])
+        await sp.eof
+        assert bytes(sp.data) == b"x"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_from_data_received_is_sent_before_the_callbacks_it_schedules(aloop, sockdir):
+    """What a protocol writes from data_received() is sent when it returns:
+    a callback it schedules finds the buffer empty (asyncio sends in write()
+    itself; uvloop after the I/O phase)."""
+    class Echo(Recorder):
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.write(data)
+            self.loop.call_soon(lambda: self.sizes.append(self.transport.get_write_buffer_size()))
+
+    async def main():
+        sp, cp = Echo(aloop), Recorder(aloop)
+        sp.sizes = []
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"ping")
+        await cp.received(4)
+        assert bytes(cp.data) == b"ping"
+        await asyncio.sleep(0)
+        assert sp.sizes == [0]
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_write_before_keyboard_interrupt_in_data_received_is_sent(aloop, sockdir):
+    """data_received() writes, then KeyboardInterrupt escapes it (out of
+    run_until_complete()): the written data is not lost, it goes out when
+    the loop runs again."""
+    class Interrupted(Recorder):
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.write(b"reply")
+            if len(self.data) == 4:
+                raise KeyboardInterrupt
+
+    sp, cp = Interrupted(aloop), Recorder(aloop)
+
+    async def setup():
+        return await connected(aloop, "tcp", sockdir, sp, cp)
+
+    server, tr = run(aloop, setup())
+    tr.write(b"ping")
+    bound = aloop.call_later(30, aloop.stop)
+    with pytest.raises(KeyboardInterrupt):
+        aloop.run_forever()
+    bound.cancel()
+
+    async def finish():
+        await cp.received(5)
+        assert bytes(cp.data) == b"reply"
+        tr.close()
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, finish())
+
+
+# -- transport attributes, the socket, TCP_NODELAY ----------------------------------------
+
+
+def test_private_state_attributes(aloop, sockdir):
+    """_paused and _closing (and friends) read as on asyncio's transports
+    and uvloop's; code in the wild reads them."""
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        assert tr._paused is False and tr._closing is False
+        tr.pause_reading()
+        tr.pause_reading()
+        assert tr._paused is True
+        tr.resume_reading()
+        assert tr._paused is False
+        assert tr._protocol is cp and not tr._conn_lost and not tr._eof
+        tr.write_eof()
+        assert tr._eof
+        tr.abort()
+        assert tr._closing is True and tr._conn_lost
+        await cp.lost
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_transport_socket_after_close_and_its_restrictions(aloop, sockdir):
+    """get_extra_info("socket"): ioloop's socket wrapper refuses what would
+    take the socket from its transport (uvloop's rules; asyncio's wrapper
+    lets shutdown() through), and is gone once the transport let the socket
+    go (uvloop returns None there, asyncio a closed wrapper)."""
+    import pickle
+
+    async def main():
+        sp, cp = Recorder(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "unix", sockdir, sp, cp)
+        sock = tr.get_extra_info("socket")
+        assert isinstance(sock, asyncio.trsock.TransportSocket)
+        assert sock is tr.get_extra_info("socket")
+        assert sock.getsockname() == tr.get_extra_info("sockname")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        with pytest.raises(TypeError):
+            pickle.dumps(sock)
+        dup = sock.dup()
+        dup.close()
+        if is_ioloop(aloop):
+            assert "AF_UNIX" in repr(sock)
+            for name in ("accept", "connect", "bind", "listen", "close", "detach",
+                         "shutdown", "send", "sendall", "sendto", "sendmsg", "recv",
+                         "recv_into", "recvfrom", "recvmsg", "makefile", "sendfile"):
+                with pytest.raises(TypeError, match=f"not support {name}\\(\\) method"):
+                    getattr(sock, name)()
+            with pytest.raises(TypeError):
+                with sock:
+                    pass
+        tr.close()
+        await cp.lost
+        if is_ioloop(aloop):
+            assert tr.get_extra_info("socket") is None
+        else:
+            assert tr.get_extra_info("socket").fileno() == -1
+        await sp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_abort_in_connection_made_leaves_no_socket(aloop):
+    class AbortAtOnce(Recorder):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            transport.abort()
+
+    lsock = tcp_listener()
+
+    async def main():
+        cp = AbortAtOnce(aloop)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        assert await cp.lost is None
+        sock = tr.get_extra_info("socket")
+        if is_ioloop(aloop):
+            assert sock is None
+        else:
+            assert sock.fileno() == -1
+        tr.close()
+
+    with lsock:
+        run(aloop, main())
+
+
+@pytest.mark.parametrize("side", ["client", "server"])
+def test_tcp_nodelay_whatever_the_socket_proto(aloop, side):
+    """TCP_NODELAY on every TCP transport, even when the socket was made
+    as socket.socket() (proto 0) or accepted from one: uvloop sets it,
+    asyncio only when sock.proto is IPPROTO_TCP."""
+    async def main():
+        lsock = socket.socket()  # proto 0
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        if side == "server":
+            sp = Recorder(aloop)
+            server = await aloop.create_server(lambda: sp, sock=lsock)
+            with socket.create_connection(lsock.getsockname()):
+                await sp.made
+                tr = sp.transport
+                nodelay = tr.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                tr.close()
+                await sp.lost
+            await close_server(server)
+        else:
+            with lsock:
+                s = socket.socket()  # proto 0
+                s.setblocking(False)
+                await aloop.sock_connect(s, lsock.getsockname())
+                conn, _ = lsock.accept()
+                with conn:
+                    cp = Recorder(aloop)
+                    tr, _ = await aloop.create_connection(lambda: cp, sock=s)
+                    nodelay = tr.get_extra_info("socket").getsockopt(
+                        socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                    tr.close()
+                    await cp.lost
+        assert bool(nodelay) == is_ioloop(aloop)
+
+    run(aloop, main())
+
+
+# -- which protocols read through get_buffer ---------------------------------------------
+
+
+class DuckBuffered(Lifecycle, asyncio.BaseProtocol):
+    """A BaseProtocol with get_buffer/buffer_updated and no data_received."""
+
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.buf = bytearray(7)
+        self.data = bytearray()
+        self.eof = loop.create_future()
+
+    def get_buffer(self, sizehint):
+        return self.buf
+
+    def buffer_updated(self, nbytes):
+        self.data += self.buf[:nbytes]
+
+    def eof_received(self):
+        self.eof.set_result(None)
+
+
+def test_protocol_with_get_buffer_reads_buffered(aloop, sockdir):
+    """uvloop reads through get_buffer() for any protocol that has it (and
+    is not an asyncio.Protocol); asyncio only for a BufferedProtocol, and
+    calls the missing data_received (a fatal AttributeError)."""
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = DuckBuffered(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        tr.write(b"through get_buffer")
+        if is_ioloop(aloop):
+            tr.write_eof()
+            await sp.eof
+            assert bytes(sp.data) == b"through get_buffer"
+            assert await sp.lost is None
+            assert not seen
+        else:
+            exc = await sp.lost
+            assert isinstance(exc, AttributeError)
+        tr.close()
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_protocol_without_data_received_is_connected_then_lost(aloop, sockdir):
+    """A protocol that can neither take data nor a buffer gets
+    connection_made, then connection_lost with the AttributeError when data
+    arrives (as asyncio; the Cython engine used to refuse the connection
+    before connection_made)."""
+    class Mute(Lifecycle, asyncio.BaseProtocol):
+        pass
+
+    async def main():
+        seen = handler_log(aloop)
+        sp, cp = Mute(aloop), Recorder(aloop)
+        server, tr = await connected(aloop, "tcp", sockdir, sp, cp)
+        assert sp.transport is not None
+        tr.write(b"x")
+        exc = await sp.lost
+        assert isinstance(exc, AttributeError) and "data_received" in str(exc)
+        assert len(seen) == 1 and seen[0]["exception"] is exc
+        await cp.lost
+        await close_server(server)
+
+    run(aloop, main())
+
+
+def test_echo_written_in_the_stopping_poll_goes_out_before_the_loop_stops(aloop):
+    """The loop's last poll (the one stop() ends with) may run
+    data_received: what it writes is sent before run_until_complete()
+    returns, as asyncio's immediate write would be."""
+    lsock = tcp_listener()
+
+    async def connect():
+        cp = Recorder(aloop, echo=True)
+        tr, _ = await aloop.create_connection(lambda: cp, *lsock.getsockname())
+        conn, _ = await aloop.sock_accept(lsock)
+        return cp, tr, conn
+
+    with lsock:
+        cp, tr, conn = run(aloop, connect())
+        with conn:
+            conn.setblocking(True)
+            conn.settimeout(5)
+
+            async def send():
+                # Readable after this run's first poll: the data is read in
+                # the last iteration's poll.
+                conn.send(b"x")
+
+            for i in range(1, 21):
+                aloop.run_until_complete(send())
+                assert conn.recv(16) == b"x", f"round {i}"
+            tr.close()
+            run(aloop, cp.lost)

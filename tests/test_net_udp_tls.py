@@ -215,7 +215,7 @@ def test_udp_sock_argument_and_bad_input(aloop):
         assert s.fileno() == -1
         t = socket.socket()
         try:
-            with pytest.raises(ValueError):
+            with pytest.raises(ValueError, match="A UDP Socket was expected, got"):
                 await aloop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=t)
         finally:
             t.close()
@@ -246,6 +246,85 @@ def test_udp_sock_argument_and_bad_input(aloop):
         tr, p = await aloop.create_datagram_endpoint(lambda: Dgram(aloop),
                                                      family=socket.AF_INET)
         assert tr.get_extra_info("socket").family == socket.AF_INET
+        tr.close()
+        await p.lost
+
+    run(aloop, main())
+
+
+def test_udp_sendto_after_close_is_dropped(aloop, caplog):
+    """Datagrams sent after close() are dropped, as writes to a closed
+    stream are (with the same warning after a few): uvloop's behaviour.
+    Stock asyncio still sends until connection_lost has run, then raises
+    AttributeError for an unconnected endpoint."""
+    if not is_ioloop(aloop):
+        pytest.skip("asyncio raises AttributeError here")
+
+    async def main():
+        tr, p = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.bind(("127.0.0.1", 0))
+            peer.setblocking(False)
+            tr.close()
+            tr.sendto(b"after close", peer.getsockname())
+            await p.lost
+            for _ in range(6):
+                tr.sendto(b"after connection_lost", peer.getsockname())
+            await asyncio.sleep(0.02)
+            with pytest.raises(BlockingIOError):
+                peer.recv(100)
+        assert "socket.send() raised exception." in caplog.text
+
+    run(aloop, main())
+
+
+def test_udp_sendto_without_address_on_a_connected_socket(aloop):
+    """sendto(data) on a connected datagram socket given with sock= (here
+    an AF_UNIX socketpair, whose peer has no name) sends to the peer, as
+    uvloop; stock asyncio calls socket.sendto(data, None), a fatal
+    TypeError."""
+    if not is_ioloop(aloop):
+        pytest.skip("asyncio: fatal TypeError")
+
+    async def main():
+        s1, s2 = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        with s2:
+            tr, p = await aloop.create_datagram_endpoint(lambda: Dgram(aloop), sock=s1)
+            s2.send(b"hello")
+            await p.wait(lambda: p.got)
+            assert p.got == [(b"hello", None)]
+            tr.sendto(b"from the transport")
+            s2.settimeout(5)
+            assert s2.recv(100) == b"from the transport"
+            tr.close()
+            await p.lost
+
+    run(aloop, main())
+
+
+def test_udp_sendto_needs_a_numeric_address_of_the_socket_family(aloop):
+    """uvloop's rule: a host name (which socket.sendto() would resolve with
+    a blocking getaddrinfo() inside the loop) or an address of the other
+    family is a ValueError."""
+    if not is_ioloop(aloop):
+        pytest.skip("asyncio resolves the name in socket.sendto()")
+
+    async def main():
+        tr, p = await aloop.create_datagram_endpoint(
+            lambda: Dgram(aloop), local_addr=("127.0.0.1", 0), family=socket.AF_INET)
+        with pytest.raises(ValueError, match="DNS lookup"):
+            tr.sendto(b"x", ("localhost", 80))
+        with pytest.raises(ValueError, match="socket family mismatch"):
+            tr.sendto(b"x", ("::1", 80))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.bind(("127.0.0.1", 0))
+            tr.sendto(b"numeric", peer.getsockname())
+            tr.sendto(b"bytes host", (b"127.0.0.1", peer.getsockname()[1]))
+            peer.settimeout(5)
+            assert peer.recv(100) == b"numeric"
+            assert peer.recv(100) == b"bytes host"
+        assert not tr.is_closing() and not p.errors
         tr.close()
         await p.lost
 

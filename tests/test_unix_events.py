@@ -671,6 +671,23 @@ class TestWritePipe:
 
         run(loop, main())
 
+    def test_reading_methods_not_implemented(self, anyloop, pipe_fds):
+        """A write pipe is an asyncio.Transport whose reading methods raise
+        NotImplementedError, as asyncio's and uvloop's are."""
+        loop = anyloop
+        r, w = pipe_fds()
+
+        async def main():
+            tr, _ = await loop.connect_write_pipe(WriteProto, open(w, "wb", buffering=0))
+            assert isinstance(tr, asyncio.WriteTransport)
+            for name in ("pause_reading", "resume_reading", "is_reading"):
+                with pytest.raises(NotImplementedError):
+                    getattr(tr, name)()
+            tr.close()
+            await asyncio.sleep(0)
+
+        run(loop, main())
+
     def test_buffer_limits(self, anyloop, pipe_fds):
         loop = anyloop
         r, w = pipe_fds()

@@ -157,6 +157,15 @@ cdef class Loop:
     cdef object _gc_anchor
     # The empty context shared by callbacks scheduled from an empty one.
     cdef object _shared_ctx
+    # Stream transports whose writes were queued in this iteration (owned
+    # references), flushed at its end (_flush_writes) so that several
+    # writes go out in one syscall; the spare buffer takes the writes made
+    # while a flush runs.
+    cdef PyObject **_wq
+    cdef Py_ssize_t _wq_len
+    cdef Py_ssize_t _wq_cap
+    cdef PyObject **_wq_spare
+    cdef Py_ssize_t _wq_spare_cap
 
     cdef int _check_fork(self) except -1
     cdef int _check_open(self) except -1
@@ -202,6 +211,9 @@ cdef class Loop:
     cdef int _free_all(self) noexcept
     cdef int _open_wakers(self) except -1
     cdef int _transport_ctl(self, int fd, object tr, uint32_t new) except -1
+    cdef int _queue_stream(self, object tr) except -1
+    cdef int _grow_wq(self) except -1
+    cdef int _flush_writes(self) except -1
 
 
 cdef class StreamCore:
@@ -210,28 +222,37 @@ cdef class StreamCore:
     cdef public object _loop
     cdef public object _sock
     cdef readonly int _sock_fd
-    cdef object _protocol
-    cdef object _context
+    cdef readonly object _protocol
+    cdef readonly object _context
     cdef object _data_received
     cdef object _get_buffer
     cdef object _buffer_updated
     cdef public object _server
     cdef public object _empty_waiter
     cdef readonly dict _extra
-    cdef list _wbuf             # bytes objects still to send
-    cdef Py_ssize_t _wpos       # bytes of _wbuf[0] already sent
+    # Bytes still to send: the first chunk, then the others (a list only
+    # used when more than one is waiting).
+    cdef object _wfirst
+    cdef list _wbuf
+    cdef Py_ssize_t _wpos       # bytes of _wfirst already sent
     cdef Py_ssize_t _wsize      # total bytes buffered
-    cdef Py_ssize_t _high_water
-    cdef Py_ssize_t _low_water
+    cdef readonly Py_ssize_t _high_water
+    cdef readonly Py_ssize_t _low_water
     cdef uint32_t _mask         # events registered with the loop
-    cdef int _conn_lost
+    cdef readonly int _conn_lost
     cdef bint _buffered
-    cdef bint _closing
-    cdef bint _paused
-    cdef bint _eof
+    cdef readonly bint _closing
+    cdef readonly bint _paused
+    cdef readonly bint _eof
     cdef bint _read_eof_seen
     cdef public bint _protocol_paused
     cdef bint _protocol_connected
+    # In the loop's write queue: the buffer is sent at the end of the
+    # iteration.
+    cdef bint _queued
+    # Inside this transport's own read callbacks: what they write is sent
+    # when they return, without going through the queue.
+    cdef bint _in_read
     cdef object __weakref__
 
     cdef int _set_mask(self, uint32_t mask) except -1
@@ -240,5 +261,11 @@ cdef class StreamCore:
     cdef int _read_ready_buffered(self) except -1
     cdef int _read_eof(self) except -1
     cdef int _write_ready(self) except -1
+    cdef int _exec_write(self) except -1
+    cdef Py_ssize_t _send_buffered(self) except -2
+    cdef int _consume(self, Py_ssize_t n) except -1
+    cdef int _send_failed(self, int err) except -1
+    cdef int _kernel_full(self) except -1
+    cdef int _write_done(self) except -1
     cdef int _pause_protocol(self) except -1
     cdef int _resume_protocol(self) except -1

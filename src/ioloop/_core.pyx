@@ -18,6 +18,7 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF, Py_XDECREF
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.exc cimport PyErr_SetFromErrno, PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check
+from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit, PyContext_New
 from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
 from libc.math cimport ceil
@@ -372,7 +373,11 @@ cdef class Loop:
         self._heap = <TimerEntry *>PyMem_Malloc(sizeof(TimerEntry) * self._heap_cap)
         self._due_cap = 16
         self._due = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._due_cap)
-        if not (self._events and self._rq and self._heap and self._due):
+        self._wq_cap = self._wq_spare_cap = 16
+        self._wq = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._wq_cap)
+        self._wq_spare = <PyObject **>PyMem_Malloc(sizeof(PyObject *) * self._wq_spare_cap)
+        if not (self._events and self._rq and self._heap and self._due and self._wq
+                and self._wq_spare):
             raise MemoryError()
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
         if self._epfd < 0:
@@ -966,6 +971,9 @@ cdef class Loop:
             raise RuntimeError("This event loop is already running")
         self._running = True
         try:
+            if self._wq_len:
+                # Written to while the loop was not running.
+                self._flush_writes()
             while True:
                 if not self._run_once() and self._stopping:
                     self._poll_before_stop()
@@ -988,6 +996,8 @@ cdef class Loop:
         self._dispatch()
         if self._rebuild_needed:
             self._rebuild_epoll()
+        if self._wq_len:
+            self._flush_writes()
         return 0
 
     cdef int _run_once(self) except -1:
@@ -1076,7 +1086,99 @@ cdef class Loop:
             th = None
         self._due_pos = 0
         self._due_len = 0
+        if self._wq_len:
+            self._flush_writes()
         return polled
+
+    # -- queued stream writes ----------------------------------------------
+
+    cdef int _queue_stream(self, object tr) except -1:
+        if self._wq_len == self._wq_cap:
+            if self._closed:
+                return 0  # nothing is sent after close()
+            self._grow_wq()
+        Py_INCREF(tr)
+        self._wq[self._wq_len] = <PyObject *>tr
+        self._wq_len += 1
+        return 0
+
+    cdef int _grow_wq(self) except -1:
+        cdef PyObject **buf
+        cdef Py_ssize_t cap = self._wq_cap * 2 if self._wq_cap else 16
+        buf = <PyObject **>PyMem_Realloc(self._wq, sizeof(PyObject *) * cap)
+        if buf == NULL:
+            raise MemoryError()
+        self._wq = buf
+        self._wq_cap = cap
+        return 0
+
+    def _queue_write(self, tr):
+        self._queue_stream(tr)
+
+    cdef int _flush_writes(self) except -1:
+        """The end of an iteration: send what the queued transports
+        buffered. Writes made meanwhile wait for the next flush.
+
+        The queue owns a reference to each transport; the flush takes the
+        array (writes made during it go to the spare one) and releases each
+        reference as it reaches it."""
+        cdef PyObject **q = self._wq
+        cdef Py_ssize_t i = 0, n = self._wq_len, cap = self._wq_cap
+        cdef PyObject *item
+        cdef StreamCore core
+        cdef object tr
+        self._wq = self._wq_spare
+        self._wq_cap = self._wq_spare_cap
+        self._wq_len = 0
+        self._wq_spare = NULL
+        self._wq_spare_cap = 0
+        try:
+            while i < n:
+                item = q[i]
+                i += 1
+                if type(<object>item) is StreamCore:
+                    core = <StreamCore>item
+                    Py_DECREF(<object>item)  # core holds its own reference
+                    core._queued = False
+                    core._exec_write()
+                else:
+                    tr = <object>item
+                    Py_DECREF(tr)
+                    tr._queued = False
+                    tr._exec_write()
+        except BaseException:
+            # KeyboardInterrupt or SystemExit: the rest stays queued (its
+            # references move to the queue), unless the loop was closed.
+            while i < n:
+                item = q[i]
+                i += 1
+                if self._wq_len == self._wq_cap and not self._closed:
+                    try:
+                        self._grow_wq()
+                    except MemoryError:
+                        pass
+                if self._wq_len < self._wq_cap:
+                    self._wq[self._wq_len] = item
+                    self._wq_len += 1
+                else:
+                    tr = <object>item
+                    Py_DECREF(tr)
+                    try:
+                        if type(tr) is StreamCore:
+                            (<StreamCore>tr)._queued = False
+                        else:
+                            tr._queued = False
+                    except Exception:
+                        pass
+            raise
+        finally:
+            if self._wq_spare == NULL and not self._closed:
+                self._wq_spare = q
+                self._wq_spare_cap = cap
+            else:
+                # The loop was closed meanwhile (_free_all took the buffers).
+                PyMem_Free(q)
+        return 0
 
     cdef int _poll(self) except -1:
         """epoll_wait into the event buffer; returns 1 if it came back full."""
@@ -1765,6 +1867,9 @@ cdef class Loop:
         cdef Py_ssize_t rq_head = self._rq_head, rq_len = self._rq_len, rq_cap = self._rq_cap
         cdef Py_ssize_t heap_len = self._heap_len
         cdef Py_ssize_t due_pos = self._due_pos, due_len = self._due_len
+        cdef PyObject **wq = self._wq
+        cdef PyObject **wq_spare = self._wq_spare
+        cdef Py_ssize_t wq_len = self._wq_len
         self._closed = True
         if self._epfd >= 0:
             close(self._epfd)
@@ -1786,6 +1891,8 @@ cdef class Loop:
         self._fds = NULL
         self._nfds = 0
         self._ev_pos = self._ev_count = 0
+        self._wq = self._wq_spare = NULL
+        self._wq_len = self._wq_cap = self._wq_spare_cap = 0
         if self._events != NULL:
             PyMem_Free(self._events)
             self._events = NULL
@@ -1821,6 +1928,12 @@ cdef class Loop:
                 Py_XDECREF(fds[i].reader)
                 Py_XDECREF(fds[i].writer)
             PyMem_Free(fds)
+        if wq != NULL:
+            for i in range(wq_len):
+                Py_XDECREF(wq[i])
+            PyMem_Free(wq)
+        if wq_spare != NULL:
+            PyMem_Free(wq_spare)
         return 0
 
 
@@ -1870,6 +1983,10 @@ cdef int _loop_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
             r = _visit_timer(<TimerHandle>self._due[i], visit, arg)
             if r:
                 return r
+    for i in range(self._wq_len):
+        r = visit(self._wq[i], arg)
+        if r:
+            return r
     for i in range(self._nfds):
         if self._fds[i].kind != KIND_FREE:
             if self._fds[i].obj != NULL:

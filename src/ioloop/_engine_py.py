@@ -279,6 +279,9 @@ class Loop:
         self._timer_seq = 0
         self._due: collections.deque[TimerHandle] = collections.deque()
         self._ready: collections.deque[Handle] = collections.deque()
+        # Stream transports whose writes were queued in this iteration:
+        # flushed at its end (_flush_writes).
+        self._write_queue: list[Any] = []
         # Thread-safe posting (add_callback) and close() must not interleave
         # in Python code: the engine in C is atomic under the GIL instead.
         # Reentrant: a signal handler or a __del__ may post while we post
@@ -665,6 +668,9 @@ class Loop:
             raise RuntimeError("This event loop is already running")
         self._running = True
         try:
+            if self._write_queue:
+                # Written to while the loop was not running.
+                self._flush_writes()
             while True:
                 polled = self._run_once()
                 if self._stopping:
@@ -687,6 +693,8 @@ class Loop:
         self._dispatch()
         if self._rebuild_needed:
             self._rebuild_epoll()
+        if self._write_queue:
+            self._flush_writes()
 
     def _poll_timeout(self) -> float:
         if self._ready or self._stopping or self._due:
@@ -733,7 +741,33 @@ class Loop:
             t = due.popleft()
             if not t._cancelled:
                 self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
+        if self._write_queue:
+            self._flush_writes()
         return polled
+
+    # -- queued stream writes ----------------------------------------------------
+
+    def _queue_write(self, tr: Any) -> None:
+        """Flush ``tr`` at the end of this iteration: the loop calls
+        ``tr._exec_write()`` after clearing ``tr._queued``."""
+        self._write_queue.append(tr)
+
+    def _flush_writes(self) -> None:
+        """The end of an iteration: send what the queued transports
+        buffered. Writes made meanwhile wait for the next flush."""
+        q = self._write_queue
+        self._write_queue = []
+        i = 0
+        try:
+            while i < len(q):
+                tr = q[i]
+                i += 1
+                tr._queued = False
+                tr._exec_write()
+        except BaseException:
+            # KeyboardInterrupt or SystemExit: the rest stays queued.
+            self._write_queue[0:0] = q[i:]
+            raise
 
     def _poll(self) -> None:
         # Set _polling before looking at the queue (see _post).

@@ -38,7 +38,7 @@ else:  # pragma: no cover
     _tls = None
 
 from . import _transports
-from ._transports import DatagramTransport, SocketTransport, set_nodelay
+from ._transports import DatagramTransport, SocketTransport, TransportSocket, set_nodelay
 
 try:
     from ._core import Loop as _CoreLoop, StreamTransport as _FastTransport
@@ -246,10 +246,11 @@ class Server(asyncio.AbstractServer):
     @property
     def sockets(self) -> tuple[trsock.TransportSocket, ...]:
         """The listening sockets (as ``asyncio.trsock.TransportSocket``
-        wrappers, as asyncio's); empty once the server is closed."""
+        wrappers, as asyncio's, with the restrictions of a transport's
+        socket); empty once the server is closed."""
         if self._sockets is None:
             return ()
-        return tuple(trsock.TransportSocket(s) for s in self._sockets)
+        return tuple(TransportSocket(s) for s in self._sockets)
 
     def close(self) -> None:
         """Stops listening: closes the listening sockets (and removes the
@@ -485,20 +486,23 @@ class NetMixin(_LoopBase):
             else:
                 fut.set_result(result)
 
-        return await self._wait_registered(fd, writer, ready, fut)
+        return await self._wait_registered(fd, writer, ready, fut, sock)
 
-    async def _wait_registered(self, fd, writer, ready, fut):
+    async def _wait_registered(self, fd, writer, ready, fut, sock):
         # The last sock_* call on an fd owns its registration (a new one
         # replaces the old); a finishing or cancelled call only removes the
         # registration if it is still its own.
         owners = self._sock_owners
         key = (fd, writer)
-        owners[key] = ready
-        if writer:
-            self._raw_add_writer(fd, ready)
-        else:
-            self._raw_add_reader(fd, ready)
+        # While we wait, sock.close() elsewhere only marks the socket
+        # closed: the fd stays ours until the operation ends (uvloop).
+        self._hold_sock(sock, ready)
         try:
+            owners[key] = ready
+            if writer:
+                self._raw_add_writer(fd, ready)
+            else:
+                self._raw_add_reader(fd, ready)
             return await fut
         finally:
             if owners.get(key) is ready:
@@ -507,6 +511,7 @@ class NetMixin(_LoopBase):
                     self._raw_remove_writer(fd)
                 else:
                     self._raw_remove_reader(fd)
+            self._release_sock(ready)
 
     @property
     def _sock_owners(self):
@@ -516,6 +521,41 @@ class NetMixin(_LoopBase):
             m = self.__dict__["_sock_owners_map"] = {}
             return m
 
+    # Sockets held open by pending sock_* operations: key -> socket.
+    @property
+    def _sock_holds(self):
+        try:
+            return self.__dict__["_sock_holds_map"]
+        except KeyError:
+            m = self.__dict__["_sock_holds_map"] = {}
+            return m
+
+    def _hold_sock(self, sock, key):
+        """Defer a ``sock.close()`` until ``_release_sock(key)``: the io
+        reference count that ``socket.makefile()`` uses (and uvloop), so the
+        fd cannot be closed, and its number reused, under a pending
+        operation."""
+        if (not isinstance(sock, socket.socket)
+                or type(getattr(sock, "_io_refs", None)) is not int  # a mock, say
+                or sock.fileno() < 0):
+            return
+        sock._io_refs += 1  # type: ignore[attr-defined]
+        self._sock_holds[key] = sock
+
+    def _release_sock(self, key):
+        sock = self._sock_holds.pop(key, None)
+        if sock is not None:
+            # Closes the socket if close() was called meanwhile.
+            sock._decref_socketios()
+
+    def _close(self) -> None:
+        # The engine's close, when the loop closes: sockets still held by
+        # pending sock_* operations are let go (a deferred close happens).
+        holds = self._sock_holds
+        while holds:
+            self._release_sock(next(iter(holds)))
+        super()._close()
+
     async def _wait_writable(self, sock):
         fut = self.create_future()
 
@@ -523,7 +563,7 @@ class NetMixin(_LoopBase):
             if not fut.done():
                 fut.set_result(None)
 
-        await self._wait_registered(sock.fileno(), True, ready, fut)
+        await self._wait_registered(sock.fileno(), True, ready, fut, sock)
 
     async def sock_recv(self, sock: socket.socket, n: int) -> bytes:
         """Receives up to ``n`` bytes from ``sock``, waiting until it is
@@ -576,8 +616,16 @@ class NetMixin(_LoopBase):
             pos = sock.send(view)
         except (BlockingIOError, InterruptedError):
             pos = 0
-        while pos < total:
-            pos += await self._sock_io(sock, True, sock.send, view[pos:])
+        if pos >= total:
+            return
+        # Held open from one wait to the next, too.
+        key = object()
+        self._hold_sock(sock, key)
+        try:
+            while pos < total:
+                pos += await self._sock_io(sock, True, sock.send, view[pos:])
+        finally:
+            self._release_sock(key)
 
     async def sock_connect(self, sock: socket.socket, address: _Address) -> None:
         """Connects ``sock`` to ``address``, waiting for the connection to
@@ -618,7 +666,7 @@ class NetMixin(_LoopBase):
                 fut.set_result(None)
 
         try:
-            return await self._wait_registered(fd, True, connected, fut)
+            return await self._wait_registered(fd, True, connected, fut, sock)
         finally:
             fut = None  # type: ignore[assignment]
 
@@ -1122,7 +1170,7 @@ class NetMixin(_LoopBase):
                     self.call_exception_handler({
                         "message": "socket.accept() out of system resource",
                         "exception": exc,
-                        "socket": trsock.TransportSocket(sock),
+                        "socket": TransportSocket(sock),
                     })
                     self._raw_remove_reader(sock.fileno())
                     self.call_later(ACCEPT_RETRY_DELAY, self._resume_accepting, server, sock)
@@ -1280,14 +1328,17 @@ class NetMixin(_LoopBase):
             backlog: int = 100, ssl: ssl.SSLContext | bool | None = None,
             ssl_handshake_timeout: float | None = None,
             ssl_shutdown_timeout: float | None = None, start_serving: bool = True,
-            cleanup_socket: bool = True) -> Server:
+            cleanup_socket: bool = _PY313) -> Server:
         """Listens on the Unix stream socket at ``path``, or on the bound
         Unix socket ``sock``; returns a `Server`, as `create_server`.
 
         A stale socket file at ``path`` is removed first. With
-        ``cleanup_socket`` (the default), closing the server removes the
-        socket file, if it is still the one the server bound. Raises
-        `OSError` (errno ``EADDRINUSE``) if ``path`` is in use.
+        ``cleanup_socket``, closing the server removes the socket file, if
+        it is still the one the server bound. Its default follows the
+        running Python's asyncio: True on Python 3.13 and later, False
+        before (asyncio there leaves the file; ioloop accepts the argument
+        on every version). Raises `OSError` (errno ``EADDRINUSE``) if
+        ``path`` is in use.
         """
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
@@ -1359,8 +1410,8 @@ class NetMixin(_LoopBase):
         True raises `ValueError`, False warns.
         """
         if sock is not None:
-            if sock.type == socket.SOCK_STREAM:
-                raise ValueError(f"A datagram socket was expected, got {sock!r}")
+            if sock.type != socket.SOCK_DGRAM:
+                raise ValueError(f"A UDP Socket was expected, got {sock!r}")
             if (local_addr or remote_addr or family or proto or flags or reuse_port
                     or allow_broadcast
                     or reuse_address is not _unset):

@@ -10,13 +10,19 @@ on): ``connection_made`` is scheduled with ``call_soon`` and reading starts
 after it; ``connection_lost`` is called exactly once, after the write buffer
 is flushed on ``close()`` or at once on ``abort()``/a fatal error; the
 protocol's ``pause_writing``/``resume_writing`` follow the high/low water
-marks.
+marks. Where uvloop differs and its way serves users better, ioloop follows
+uvloop (docs/behaviour.md lists these): stream writes are queued and sent
+once per loop iteration; every protocol callback runs in the context
+captured when the transport was made; a protocol with ``get_buffer()`` is
+read as a buffered protocol.
 """
 
 from __future__ import annotations
 
 import collections
+import contextvars
 import errno
+import itertools
 import logging
 import socket
 import warnings
@@ -55,12 +61,71 @@ def check_buffer_limits(high: int | None, low: int | None) -> tuple[int, int]:
 
 
 def set_nodelay(sock: socket.socket) -> None:
-    if (sock.family in (socket.AF_INET, socket.AF_INET6)
-            and sock.type == socket.SOCK_STREAM and sock.proto == socket.IPPROTO_TCP):
+    """TCP_NODELAY on every IPv4/IPv6 stream socket, as uvloop does (asyncio
+    skips sockets whose ``proto`` is 0, such as a plain ``socket.socket()``
+    and the connections it accepts)."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+
+
+# What a transport's socket (get_extra_info("socket")) refuses to do: these
+# would take the socket away from the transport, or read or write behind it.
+_NOT_SUPPORTED = (
+    "accept", "connect", "connect_ex", "bind", "listen", "makefile", "sendfile", "close",
+    "detach", "shutdown", "sendmsg_afalg", "sendmsg", "sendto", "send", "sendall",
+    "recv_into", "recvfrom_into", "recvmsg_into", "recvmsg", "recvfrom", "recv")
+
+
+def _enum_name(value: object) -> str:
+    name = getattr(value, "name", None)
+    return f"{type(value).__name__}.{name}" if name else str(value)
+
+
+class TransportSocket(trsock.TransportSocket):
+    """What ``get_extra_info("socket")`` returns: asyncio's
+    ``TransportSocket`` (an instance of it), with uvloop's stricter rules.
+    The operations that would take the socket away from its transport or
+    bypass it (``close``, ``detach``, ``shutdown``, ``send*``, ``recv*``,
+    ``accept``, ``connect``...) raise `TypeError`, as does ``with sock:``;
+    the inspection and option methods (``getsockname``, ``getpeername``,
+    ``getsockopt``, ``setsockopt``, ``fileno``, ``dup``...) work."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        s = (f"<asyncio.TransportSocket fd={self.fileno()}, "
+             f"family={_enum_name(self.family)}, type={_enum_name(self.type)}, "
+             f"proto={self.proto}")
+        if self.fileno() != -1:
+            for what, get in (("laddr", self.getsockname), ("raddr", self.getpeername)):
+                try:
+                    addr = get()
+                except OSError:
+                    continue
+                if addr:
+                    s = f"{s}, {what}={addr}"
+        return f"{s}>"
+
+    def __enter__(self) -> TransportSocket:
+        raise TypeError("transport sockets do not support the context manager protocol")
+
+    def __exit__(self, *exc_info: object) -> None:
+        raise TypeError("transport sockets do not support the context manager protocol")
+
+
+def _not_supported(name: str) -> Any:
+    def method(self: TransportSocket, *args: object, **kwargs: object) -> Any:
+        raise TypeError(f"transport sockets do not support {name}() method")
+    method.__name__ = method.__qualname__ = name
+    return method
+
+
+for _name in _NOT_SUPPORTED:
+    setattr(TransportSocket, _name, _not_supported(_name))
+del _name
 
 
 def set_result_unless_cancelled(fut: asyncio.Future[_T], result: _T) -> None:
@@ -83,6 +148,7 @@ class FlowControl:
     if TYPE_CHECKING:
         _loop: Any
         _protocol: Any
+        _context: contextvars.Context
         _high_water: int
         _low_water: int
         _protocol_paused: bool
@@ -96,12 +162,16 @@ class FlowControl:
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return (self._low_water, self._high_water)
 
+    # pause_writing()/resume_writing() run in a copy of the transport's
+    # context: they are called from write() and friends, possibly inside a
+    # protocol callback already running in that context (which cannot be
+    # entered twice).
     def _maybe_pause_protocol(self):
         if self._protocol_paused or self.get_write_buffer_size() <= self._high_water:
             return
         self._protocol_paused = True
         try:
-            self._protocol.pause_writing()
+            self._context.copy().run(self._protocol.pause_writing)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -116,7 +186,7 @@ class FlowControl:
         if self._protocol_paused and self.get_write_buffer_size() <= self._low_water:
             self._protocol_paused = False
             try:
-                self._protocol.resume_writing()
+                self._context.copy().run(self._protocol.resume_writing)
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
@@ -130,7 +200,7 @@ class FlowControl:
 
 class _BaseTransport(FlowControl):
     """What stream and datagram transports share: extra info, flow
-    control, close bookkeeping."""
+    control, close bookkeeping, the context protocol callbacks run in."""
 
     _buffer_factory = bytearray
     _buffer: collections.deque[Any]
@@ -139,7 +209,7 @@ class _BaseTransport(FlowControl):
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
                  extra: Mapping[str, Any] | None = None, server: Any = None) -> None:
         self._extra: dict[str, Any] = {} if extra is None else dict(extra)
-        self._extra["socket"] = trsock.TransportSocket(sock)
+        self._extra["socket"] = TransportSocket(sock)
         try:
             self._extra["sockname"] = sock.getsockname()
         except OSError:
@@ -159,7 +229,10 @@ class _BaseTransport(FlowControl):
         self._paused = False          # reading paused by the user
         self._conn_lost = 0
         self._protocol_paused = False  # writing paused (flow control)
+        self._writing = False          # the writer is registered
         self._high_water, self._low_water = check_buffer_limits(None, None)
+        # Every protocol callback runs in this context (uvloop's rule).
+        self._context = contextvars.copy_context()
         if server is not None:
             server._attach(self)
         loop._transports[self._sock_fd] = self
@@ -194,6 +267,13 @@ class _BaseTransport(FlowControl):
     def is_closing(self) -> bool:
         return self._closing
 
+    def _start_reading(self):
+        if not self._closing and not self._paused:
+            self._loop._raw_add_reader(self._sock_fd, self._context.run, self._read_ready)
+
+    def _read_ready(self) -> None:
+        raise NotImplementedError
+
     # -- closing --------------------------------------------------------------
 
     def abort(self) -> None:
@@ -219,12 +299,14 @@ class _BaseTransport(FlowControl):
         if self._buffer:
             self._buffer.clear()
             self._buffer_size = 0
+        if self._writing:
+            self._writing = False
             self._loop._raw_remove_writer(self._sock_fd)
         if not self._closing:
             self._closing = True
             self._loop._raw_remove_reader(self._sock_fd)
         self._conn_lost += 1
-        self._loop.call_soon(self._call_connection_lost, exc)
+        self._loop.call_soon(self._call_connection_lost, exc, context=self._context)
 
     def _call_connection_lost(self, exc):
         try:
@@ -240,6 +322,10 @@ class _BaseTransport(FlowControl):
                     del self._loop._transports[self._sock_fd]
                 sock.close()
             self._sock = None  # type: ignore[assignment]
+            # Like uvloop: no socket once the transport let it go.
+            self._extra.pop("socket", None)
+            if not self._conn_lost:
+                self._conn_lost = 1
             self._protocol = None
             self._loop = None
             server = self._server
@@ -251,8 +337,50 @@ class _BaseTransport(FlowControl):
         return self._buffer_size
 
 
+def _buffered_protocol(protocol: object) -> bool:
+    """Whether reads go through get_buffer()/buffer_updated(): for an
+    asyncio.BufferedProtocol, and for any other protocol (not an
+    asyncio.Protocol) that has both methods, as uvloop decides."""
+    if (not isinstance(protocol, protocols.BufferedProtocol)
+            and isinstance(protocol, protocols.Protocol)):
+        return False
+    return (getattr(protocol, "get_buffer", None) is not None
+            and getattr(protocol, "buffer_updated", None) is not None)
+
+
+def bytes_of(data: Any) -> bytes:
+    """A private copy (the caller may reuse its buffer) of a bytes-like
+    object's bytes. Any C-contiguous buffer, as uvloop's write()."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"data argument must be a bytes-like object, "
+                        f"not {type(data).__name__!r}") from None
+    with view:
+        if not view.c_contiguous:
+            raise TypeError(f"data argument must be a C-contiguous bytes-like object, "
+                            f"not a non-contiguous {type(data).__name__!r}")
+        return view.tobytes()
+
+
+def _join_chunks(list_of_data: Iterable[Any]) -> bytes:
+    chunks = list(list_of_data)
+    try:
+        return b"".join(chunks)
+    except TypeError:
+        for data in chunks:
+            if type(data) is not bytes:
+                bytes_of(data)  # raises, naming what is wrong
+        raise
+
+
 class SocketTransport(_BaseTransport, transports.Transport):
-    """A TCP or Unix stream socket transport."""
+    """A TCP or Unix stream socket transport.
+
+    Writes are queued and flushed once per loop iteration (the loop calls
+    ``_exec_write()``); a write that takes the buffer over the high-water
+    mark is sent at once when nothing waits for the socket to be writable.
+    """
 
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
@@ -264,25 +392,19 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._buffer = collections.deque()
         self._buffer_size = 0
         self._eof = False
+        self._queued = False  # in the loop's write queue
+        self._in_read = False  # inside the read callbacks (see _read_ready)
         self._empty_waiter: asyncio.Future[None] | None = None
-        self._read_into = None
-        self._set_read_mode(protocol)
+        self._buffered = _buffered_protocol(protocol)
         set_nodelay(sock)
-        loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(protocol.connection_made, self, context=self._context)
         loop.call_soon(self._start_reading)
         if waiter is not None:
             loop.call_soon(set_result_unless_cancelled, waiter, None)
 
-    def _set_read_mode(self, protocol):
-        self._buffered = isinstance(protocol, protocols.BufferedProtocol)
-
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._set_read_mode(protocol)
+        self._buffered = _buffered_protocol(protocol)
         super().set_protocol(protocol)
-
-    def _start_reading(self):
-        if not self._closing and not self._paused:
-            self._loop._raw_add_reader(self._sock_fd, self._read_ready)
 
     def is_reading(self) -> bool:
         return not self._paused and not self._closing
@@ -297,15 +419,32 @@ class SocketTransport(_BaseTransport, transports.Transport):
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop._raw_add_reader(self._sock_fd, self._read_ready)
+        self._loop._raw_add_reader(self._sock_fd, self._context.run, self._read_ready)
 
     # -- reading ----------------------------------------------------------------
 
     def _read_ready(self):
+        # What the protocol writes from its read callbacks is sent when they
+        # return, not queued for the end of the iteration.
+        self._in_read = True
+        try:
+            if self._buffered:
+                self._read_ready_buffered()
+            else:
+                self._read_ready_plain()
+            self._in_read = False
+            if self._buffer:
+                self._exec_write()
+        except BaseException:
+            # KeyboardInterrupt or SystemExit: queue what was written.
+            self._in_read = False
+            if self._buffer and not (self._queued or self._writing):
+                self._loop._queue_write(self)
+                self._queued = True
+            raise
+
+    def _read_ready_plain(self):
         if self._conn_lost:
-            return
-        if self._buffered:
-            self._read_ready_buffered()
             return
         try:
             data = self._sock.recv(MAX_READ)
@@ -327,17 +466,29 @@ class SocketTransport(_BaseTransport, transports.Transport):
             self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
     def _read_ready_buffered(self):
+        if self._conn_lost:
+            return
         try:
             buf = self._protocol.get_buffer(-1)
-            if not len(buf):
+            try:
+                view = memoryview(buf)
+            except TypeError:
+                view = None
+            if view is None or view.readonly or not view.c_contiguous:
+                raise TypeError(f"get_buffer() must return a writable bytes-like "
+                                f"object, not {type(buf).__name__}")
+            if not view.nbytes:
                 raise RuntimeError("get_buffer() returned an empty buffer")
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.get_buffer() call failed.")
+            # uvloop's error, with the cause chained.
+            err = RuntimeError("unhandled error (or an empty buffer) in get_buffer()")
+            err.__cause__ = exc
+            self._fatal_error(err, "Fatal error: protocol.get_buffer() call failed.")
             return
         try:
-            nbytes = self._sock.recv_into(buf)
+            nbytes = self._sock.recv_into(view)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
@@ -345,6 +496,8 @@ class SocketTransport(_BaseTransport, transports.Transport):
         except BaseException as exc:
             self._fatal_error(exc, "Fatal read error on socket transport")
             return
+        finally:
+            view.release()
         if not nbytes:
             self._read_eof()
             return
@@ -374,7 +527,8 @@ class SocketTransport(_BaseTransport, transports.Transport):
     # -- writing ----------------------------------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
-        check_data(data)
+        if type(data) is not bytes:
+            data = bytes_of(data)
         if self._eof:
             raise RuntimeError("Cannot call write() after write_eof()")
         if self._empty_waiter is not None:
@@ -386,73 +540,126 @@ class SocketTransport(_BaseTransport, transports.Transport):
                 logger.warning("socket.send() raised exception.")
             self._conn_lost += 1
             return
-        if not self._buffer:
+        self._buffer.append(data)
+        self._buffer_size += len(data)
+        if self._writing:
+            # Behind data the kernel did not take yet.
+            self._maybe_pause_protocol()
+        elif not self._protocol_paused and self._buffer_size > self._high_water:
+            # Over the high-water mark with nothing pending in the kernel:
+            # send now (uvloop's fast path), pause only if it does not fit.
+            self._exec_write()
+        elif not (self._queued or self._in_read):
+            self._loop._queue_write(self)
+            self._queued = True
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
+        data = _join_chunks(list_of_data)
+        if self._eof:
+            raise RuntimeError("Cannot call writelines() after write_eof()")
+        self.write(data)
+
+    def _send_buffered(self):
+        """Send from the buffer until it is empty or the kernel stops taking
+        data. Returns the bytes sent, or None after a fatal error."""
+        buf = self._buffer
+        total = 0
+        while buf:
             try:
-                n = self._sock.send(data)
+                if len(buf) == 1:
+                    want = len(buf[0])
+                    n = self._sock.send(buf[0])
+                else:
+                    chunks = list(itertools.islice(buf, MAX_IOV))
+                    want = sum(map(len, chunks))
+                    n = self._sock.sendmsg(chunks)
             except (BlockingIOError, InterruptedError):
-                n = 0
+                return total
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
+                self._stop_writing()
+                buf.clear()
+                self._buffer_size = 0
                 self._fatal_error(exc, "Fatal write error on socket transport")
-                return
-            if n == len(data):
-                return
+                if self._empty_waiter is not None and not self._empty_waiter.done():
+                    self._empty_waiter.set_exception(exc)
+                return None
+            total += n
+            self._buffer_size -= n
+            left = n
+            while left:
+                head = buf[0]
+                if len(head) <= left:
+                    left -= len(head)
+                    buf.popleft()
+                else:
+                    buf[0] = memoryview(head)[left:]
+                    left = 0
+            if n < want:
+                return total  # the kernel is full
+        return total
+
+    def _start_writing(self):
+        if not self._writing:
+            self._writing = True
             self._loop._raw_add_writer(self._sock_fd, self._write_ready)
-            data = memoryview(data)[n:]
-        # Own a copy: the caller may reuse its buffer.
-        data = bytes(data)
-        self._buffer.append(data)
-        self._buffer_size += len(data)
-        self._maybe_pause_protocol()
 
-    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
-        list_of_data = list(list_of_data)
-        for data in list_of_data:
-            check_data(data)
-        if self._eof:
-            raise RuntimeError("Cannot call writelines() after write_eof()")
-        self.write(b"".join(list_of_data))
+    def _stop_writing(self):
+        if self._writing:
+            self._writing = False
+            self._loop._raw_remove_writer(self._sock_fd)
 
-    def _write_ready(self):
-        if self._conn_lost:
+    def _exec_write(self):
+        """Send the buffer now: the loop's end-of-iteration flush, and
+        write()'s fast path."""
+        if self._conn_lost or self._sock is None or self._writing or not self._buffer:
             return
-        buf = self._buffer
         try:
-            if len(buf) == 1:
-                n = self._sock.send(buf[0])
+            if self._send_buffered() is None:
+                return
+            if self._buffer:
+                # The kernel is full: the rest goes when the socket is writable.
+                self._start_writing()
+                if self._protocol_paused:
+                    self._maybe_resume_protocol()
+                else:
+                    self._maybe_pause_protocol()
             else:
-                n = self._sock.sendmsg(list(buf)[:MAX_IOV] if len(buf) > MAX_IOV else buf)
-        except (BlockingIOError, InterruptedError):
-            return
+                self._write_done()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._loop._raw_remove_writer(self._sock_fd)
-            buf.clear()
-            self._buffer_size = 0
             self._fatal_error(exc, "Fatal write error on socket transport")
-            if self._empty_waiter is not None:
-                self._empty_waiter.set_exception(exc)
+
+    def _write_ready(self):
+        if self._conn_lost or not self._buffer:
+            self._stop_writing()
             return
-        self._buffer_size -= n
-        while n:
-            head = buf[0]
-            if len(head) <= n:
-                n -= len(head)
-                buf.popleft()
-            else:
-                buf[0] = memoryview(head)[n:]
-                n = 0
+        if self._send_buffered() is None:
+            return
+        if self._buffer:
+            self._maybe_resume_protocol()
+        else:
+            self._stop_writing()
+            self._write_done()
+
+    def _write_done(self):
+        # The buffer was sent. resume_writing() may write again.
         self._maybe_resume_protocol()
-        if not buf:
-            self._loop._raw_remove_writer(self._sock_fd)
-            if self._empty_waiter is not None:
-                self._empty_waiter.set_result(None)
-            if self._closing:
-                self._call_connection_lost(None)
-            elif self._eof:
+        if self._buffer:
+            return
+        if self._empty_waiter is not None and not self._empty_waiter.done():
+            self._empty_waiter.set_result(None)
+        if self._closing:
+            if not self._conn_lost:
+                self._conn_lost += 1
+                self._loop.call_soon(self._call_connection_lost, None, context=self._context)
+        elif self._eof:
+            try:
                 self._shutdown_write()
+            except OSError as exc:
+                self._fatal_error(exc, "Fatal write error on socket transport")
 
     def _shutdown_write(self):
         try:
@@ -467,6 +674,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._eof = True
         if not self._buffer:
             self._shutdown_write()
+        # Otherwise after the queued data (_write_done).
 
     def can_write_eof(self) -> bool:
         return True
@@ -478,14 +686,14 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._loop._raw_remove_reader(self._sock_fd)
         if not self._buffer:
             self._conn_lost += 1
-            self._loop.call_soon(self._call_connection_lost, None)
+            self._loop.call_soon(self._call_connection_lost, None, context=self._context)
+        # Otherwise the queued data is flushed first (_write_done).
 
     def _call_connection_lost(self, exc):
         try:
             super()._call_connection_lost(exc)
         finally:
-            self._write_ready = None  # type: ignore[method-assign,assignment]
-            if self._empty_waiter is not None:
+            if self._empty_waiter is not None and not self._empty_waiter.done():
                 self._empty_waiter.set_exception(
                     ConnectionError("Connection is closed by peer"))
 
@@ -501,6 +709,38 @@ class SocketTransport(_BaseTransport, transports.Transport):
         self._empty_waiter = None
 
 
+def _check_sendto_address(family: int, addr: Any) -> None:
+    """uvloop's rule: an IPv4/IPv6 datagram goes to a numeric address of
+    the socket's family. A host name would make ``socket.sendto()`` resolve
+    it with a blocking getaddrinfo() inside the loop."""
+    if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(addr, tuple):
+        return  # socket.sendto() checks the rest
+    host = addr[0] if addr else None
+    if isinstance(host, (bytes, bytearray)):
+        try:
+            host = bytes(host).decode("ascii")
+        except UnicodeDecodeError:
+            host = None
+    if isinstance(host, str):
+        try:
+            socket.inet_pton(family, host)
+            return
+        except OSError:
+            pass
+        if family == socket.AF_INET and host in ("", "<broadcast>"):
+            return  # INADDR_ANY and INADDR_BROADCAST, Python's spellings
+        if family == socket.AF_INET6 and "%" in host:
+            try:
+                socket.getaddrinfo(host, None, family, socket.SOCK_DGRAM, 0,
+                                   socket.AI_NUMERICHOST)
+                return  # a scoped address, e.g. fe80::1%eth0
+            except OSError:
+                pass
+    elif host is not None:
+        return  # not a host: socket.sendto() raises TypeError
+    raise ValueError(f"{addr!r}: socket family mismatch or a DNS lookup is required")
+
+
 class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports.Transport):
     """A UDP (or Unix datagram) socket transport."""
 
@@ -509,16 +749,19 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
                  extra: Mapping[str, Any] | None = None) -> None:
         super().__init__(loop, sock, protocol, extra)
         self._address = address
+        # A connected socket (remote_addr, or a connected sock=): datagrams
+        # go with send(), sendto(data) needs no address.
+        try:
+            sock.getpeername()
+            self._connected = True
+        except OSError:
+            self._connected = False
         self._buffer = collections.deque()
         self._buffer_size = 0
-        loop.call_soon(protocol.connection_made, self)
+        loop.call_soon(protocol.connection_made, self, context=self._context)
         loop.call_soon(self._start_reading)
         if waiter is not None:
             loop.call_soon(set_result_unless_cancelled, waiter, None)
-
-    def _start_reading(self):
-        if not self._closing:
-            self._loop._raw_add_reader(self._sock_fd, self._read_ready)
 
     def _read_ready(self):
         if self._conn_lost:
@@ -536,6 +779,11 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
         else:
             self._protocol.datagram_received(data, addr)
 
+    def _error_received(self, exc):
+        # From sendto() (maybe inside a protocol callback) or the writer: a
+        # copy of the transport's context, as uvloop.
+        self._context.copy().run(self._protocol.error_received, exc)
+
     def sendto(self, data: bytes | bytearray | memoryview[Any],
                addr: _Address | None = None) -> None:
         check_data(data)
@@ -543,14 +791,17 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
             if addr not in (None, self._address):
                 raise ValueError(f"Invalid address: must be None or {self._address}")
             addr = self._address
-        if self._conn_lost and self._address:
+        if self._conn_lost or self._sock is None:
+            # Closed: dropped, as a stream transport drops writes.
             if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 logger.warning("socket.send() raised exception.")
             self._conn_lost += 1
             return
+        if not self._connected and addr is not None:
+            _check_sendto_address(self._sock.family, addr)
         if not self._buffer:
             try:
-                if self._extra["peername"]:
+                if self._connected:
                     self._sock.send(data)
                 else:
                     # addr None on an unconnected socket: TypeError, a
@@ -558,9 +809,10 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
                     self._sock.sendto(data, addr)  # type: ignore[arg-type]
                 return
             except (BlockingIOError, InterruptedError):
+                self._writing = True
                 self._loop._raw_add_writer(self._sock_fd, self._sendto_ready)
             except OSError as exc:
-                self._protocol.error_received(exc)
+                self._error_received(exc)
                 return
             except (SystemExit, KeyboardInterrupt):
                 raise
@@ -576,7 +828,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
             data, addr = self._buffer.popleft()
             self._buffer_size -= len(data) + 8
             try:
-                if self._extra["peername"]:
+                if self._connected:
                     self._sock.send(data)
                 else:
                     self._sock.sendto(data, addr)
@@ -585,7 +837,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
                 self._buffer_size += len(data) + 8
                 break
             except OSError as exc:
-                self._protocol.error_received(exc)
+                self._error_received(exc)
                 return
             except (SystemExit, KeyboardInterrupt):
                 raise
@@ -594,9 +846,12 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
                 return
         self._maybe_resume_protocol()
         if not self._buffer:
-            self._loop._raw_remove_writer(self._sock_fd)
-            if self._closing:
-                self._call_connection_lost(None)
+            if self._writing:
+                self._writing = False
+                self._loop._raw_remove_writer(self._sock_fd)
+            if self._closing and not self._conn_lost:
+                self._conn_lost += 1
+                self._loop.call_soon(self._call_connection_lost, None, context=self._context)
 
     def close(self) -> None:
         if self._closing:
@@ -605,4 +860,4 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
         self._loop._raw_remove_reader(self._sock_fd)
         if not self._buffer:
             self._conn_lost += 1
-            self._loop.call_soon(self._call_connection_lost, None)
+            self._loop.call_soon(self._call_connection_lost, None, context=self._context)

@@ -11,7 +11,8 @@ Semantics follow ``asyncio.unix_events._UnixSelectorEventLoop``:
 - Pipe transports are asyncio's: ``connection_made`` is scheduled with
   ``call_soon`` and reading starts after it; ``connection_lost`` is called
   exactly once; the write pipe watches its fd for readability to learn
-  that the reader went away.
+  that the reader went away. As on uvloop, every protocol callback runs in
+  the context captured when the transport was made.
 - Subprocesses reuse ``asyncio.base_subprocess.BaseSubprocessTransport``;
   children are reaped without a SIGCHLD handler: a pidfd
   (``os.pidfd_open``) sits in the loop's reader registry and the exit
@@ -105,6 +106,8 @@ class _PipeBase:
 
     def _init_pipe(self, loop, pipe, protocol, kind_ok, what):
         self._extra["pipe"] = pipe
+        # Every protocol callback runs in this context (uvloop's rule).
+        self._context = contextvars.copy_context()
         self._loop = loop
         self._pipe = pipe
         self._fileno = pipe.fileno()
@@ -175,7 +178,7 @@ class _PipeBase:
         if self._lost_scheduled:
             return
         self._lost_scheduled = True
-        self._loop.call_soon(self._call_connection_lost, exc)
+        self._loop.call_soon(self._call_connection_lost, exc, context=self._context)
 
     def _call_connection_lost(self, exc):
         try:
@@ -203,7 +206,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
             loop, pipe, protocol,
             lambda m: stat.S_ISFIFO(m) or stat.S_ISSOCK(m) or stat.S_ISCHR(m),
             "Pipe transport is for pipes/sockets only.")
-        loop.call_soon(self._protocol.connection_made, self)
+        loop.call_soon(self._protocol.connection_made, self, context=self._context)
         # Read only once connection_made() has run.
         loop.call_soon(self._start_reading)
         if waiter is not None:
@@ -212,7 +215,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
     def _start_reading(self):
         self._reading_started = True
         if self.is_reading():
-            self._loop.add_reader(self._fileno, self._read_ready)
+            self._loop.add_reader(self._fileno, self._context.run, self._read_ready)
 
     def is_reading(self) -> bool:
         return not self._paused and not self._closing
@@ -235,7 +238,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
             logger.info("%r was closed by peer", self)
         self._closing = True
         self._loop.remove_reader(self._fileno)
-        self._loop.call_soon(self._protocol.eof_received)
+        self._loop.call_soon(self._protocol.eof_received, context=self._context)
         self._schedule_connection_lost(None)
 
     def pause_reading(self) -> None:
@@ -250,7 +253,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop.add_reader(self._fileno, self._read_ready)
+        self._loop.add_reader(self._fileno, self._context.run, self._read_ready)
         if self._loop.get_debug():
             logger.debug("%r resumes reading", self)
 
@@ -267,9 +270,13 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         self._schedule_connection_lost(exc)
 
 
-class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
+class WritePipeTransport(_PipeBase, FlowControl, transports.Transport):
     """Write end of a pipe, FIFO, socket or character device, with
-    asyncio's write buffering and flow control."""
+    asyncio's write buffering and flow control.
+
+    A ``Transport``, as asyncio's is: the reading methods
+    (``pause_reading``, ``resume_reading``, ``is_reading``) raise
+    `NotImplementedError`."""
 
     # Write errors mean the reader went away: connection_lost(exc), no log.
     _quiet_oserror = True
@@ -287,7 +294,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
             loop, pipe, protocol,
             lambda m: stat.S_ISFIFO(m) or stat.S_ISSOCK(m) or stat.S_ISCHR(m),
             "Pipe transport is only for pipes, sockets and character devices")
-        loop.call_soon(self._protocol.connection_made, self)
+        loop.call_soon(self._protocol.connection_made, self, context=self._context)
         # The write end of a pipe (or a socket) becomes "readable" (EPOLLERR,
         # or EOF for a socket) when the reader closes: watch for it, once
         # connection_made() has run.
@@ -301,7 +308,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
         # would register the fd after close() removed it).
         if self._lost_scheduled or (self._closing and not self._buffer):
             return
-        self._loop.add_reader(self._fileno, self._read_ready)
+        self._loop.add_reader(self._fileno, self._context.run, self._read_ready)
 
     def _repr_bufsize(self):
         return len(self._buffer)
@@ -414,7 +421,14 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.WriteTransport):
 
 
 class SubprocessTransport(base_subprocess.BaseSubprocessTransport):
-    """asyncio's subprocess transport; the child is started here."""
+    """asyncio's subprocess transport; the child is started here.
+
+    ``process_exited`` runs in the context captured when the transport was
+    made (as uvloop), like the pipe protocols' callbacks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._context = contextvars.copy_context()
+        super().__init__(*args, **kwargs)
 
     def _start(self, args, shell, stdin, stdout, stderr, bufsize, **kwargs):
         self._proc = subprocess.Popen(
@@ -822,7 +836,7 @@ class UnixMixin(_LoopBase):
         os.close(pidfd)
         if self.get_debug():
             logger.debug("process %s exited with returncode %s", pid, returncode)
-        self.call_soon(transp._process_exited, returncode)
+        self.call_soon(transp._process_exited, returncode, context=transp._context)
 
     def _unix_wait_in_thread(self, pid, transp):
         proc = transp._proc
@@ -842,7 +856,8 @@ class UnixMixin(_LoopBase):
                     proc.returncode = returncode
                 return
             try:
-                self.call_soon_threadsafe(transp._process_exited, returncode)
+                self.call_soon_threadsafe(transp._process_exited, returncode,
+                                          context=transp._context)
             except RuntimeError:  # closed meanwhile
                 if proc.returncode is None:
                     proc.returncode = returncode
