@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._loop import IOLoop
@@ -46,12 +46,14 @@ def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None) -> _T:
     return _run_310(main, debug)  # pragma: no cover - Python 3.10
 
 
-def _run_310(main: Coroutine[Any, Any, _T], debug: bool | None) -> _T:  # pragma: no cover - Python 3.10
+def _run_310(main: Coroutine[Any, Any, _T], debug: bool | None,
+             loop_factory: Callable[[], IOLoop] = new_event_loop,
+             ) -> _T:  # pragma: no cover - Python 3.10
     if asyncio._get_running_loop() is not None:
         raise RuntimeError("ioloop.run() cannot be called from a running event loop")
     if not asyncio.iscoroutine(main):
         raise ValueError(f"a coroutine was expected, got {main!r}")
-    loop = new_event_loop()
+    loop = loop_factory()
     try:
         asyncio.set_event_loop(loop)
         if debug is not None:

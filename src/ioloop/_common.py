@@ -21,7 +21,7 @@ import weakref
 from asyncio import format_helpers
 from typing import Any
 
-__all__ = ["aio_fileno", "check_callable", "deadline_to_when", "debug_info", "debug_keep_repr",
+__all__ = ["aio_fileno", "check_callable", "clock_seconds", "deadline_to_when", "debug_info", "debug_keep_repr",
            "debug_kept_repr", "debug_new", "event_mask", "fd_error", "fileno",
            "format_callback_source", "handle_repr", "source_traceback", "to_seconds"]
 
@@ -44,6 +44,17 @@ def to_seconds(value: object, name: str) -> float:
             f"{name} must be a real number, not {type(value).__name__}: {value!r}")
     if d != d:
         raise ValueError(f"{name} must not be NaN")
+    return d
+
+
+def clock_seconds(value: object, name: str) -> float:
+    """``value`` as a finite, non-negative float: a step of the virtual
+    clock (``advance``) or the autojump threshold."""
+    d = to_seconds(value, name)
+    if d < 0:
+        raise ValueError(f"{name} must not be negative, not {value!r}")
+    if d == math.inf:
+        raise ValueError(f"{name} must be finite, not {value!r}")
     return d
 
 

@@ -119,6 +119,13 @@ cdef class Loop:
     cdef uint64_t _fork_epoch
     cdef uint64_t _iteration
     cdef double _last_poll
+    # Virtual time (ioloop.testing): added to CLOCK_MONOTONIC wherever the
+    # loop reads its clock (time(), timers); 0.0 unless advanced.
+    cdef double _clock_offset
+    # Autojump: a poll that would sleep until the next timer waits at most
+    # this many ms for I/O, then moves the clock to that timer; -1: off.
+    cdef int _autojump_ms
+    cdef double _autojump_threshold
     cdef uint64_t _batch
     cdef uint32_t _next_gen
 

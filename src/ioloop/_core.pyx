@@ -363,6 +363,8 @@ cdef class Loop:
         self._sig_rfd = -1
         self._sig_wfd = -1
         self.slow_callback_duration = 0.1
+        self._autojump_ms = -1
+        self._autojump_threshold = -1.0
         self._fork_epoch = _fork_epoch
         self._next_gen = 1
         self._maxevents = MIN_EVENTS
@@ -404,7 +406,8 @@ cdef class Loop:
         return 0
 
     cdef double _now(self) noexcept nogil:
-        return _monotonic()
+        # The loop's clock: the monotonic clock plus the virtual-time offset.
+        return _monotonic() + self._clock_offset
 
     cdef int _wake(self) noexcept:
         # Only called while the loop sleeps in epoll_wait (coalesced: the
@@ -503,7 +506,35 @@ cdef class Loop:
         zero is arbitrary. ``call_at`` and ``add_timeout`` take deadlines on
         this scale.
         """
-        return _monotonic()
+        return _monotonic() + self._clock_offset
+
+    # Virtual time, for ioloop.testing (see VirtualClockIOLoop there).
+
+    def _advance_clock(self, seconds):
+        """Moves the loop's clock forward by ``seconds`` (virtual time)."""
+        self._clock_offset += _common.clock_seconds(seconds, "seconds")
+        if self._polling:
+            self._wake()
+
+    def _set_autojump_threshold(self, threshold):
+        """None: autojump off; else a poll that would sleep until the next
+        timer waits at most ``threshold`` seconds for I/O, then moves the
+        clock to that timer."""
+        cdef double t
+        if threshold is None:
+            self._autojump_ms = -1
+            self._autojump_threshold = -1.0
+        else:
+            t = _common.clock_seconds(threshold, "autojump_threshold")
+            # epoll's rounding: up to whole milliseconds.
+            self._autojump_ms = MAX_POLL_MS if t >= MAX_POLL_SECONDS else <int>ceil(t * 1000.0)
+            self._autojump_threshold = t
+        if self._polling:
+            self._wake()
+
+    def _get_autojump_threshold(self):
+        """The autojump threshold in seconds, or None when autojump is off."""
+        return None if self._autojump_ms < 0 else self._autojump_threshold
 
     def get_debug(self):
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
@@ -744,7 +775,7 @@ cdef class Loop:
         context = kwargs.pop("context", None) if kwargs else None
         if self._debug_enabled:
             self._debug_check_thread()
-        return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
+        return self._schedule(_monotonic() + self._clock_offset + _to_seconds(delay, "delay"),
                               callback, args, kwargs, context, DEBUG_FRAMES_CALL_LATER)
 
     def add_timeout(self, deadline, callback, *args, **kwargs):
@@ -764,7 +795,7 @@ cdef class Loop:
         ``timedelta`` or ``callback`` is not callable, ``ValueError`` if
         ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
         """
-        return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
+        return self._schedule(_common.deadline_to_when(deadline, _monotonic() + self._clock_offset),
                               callback, args, kwargs, None, 0)
 
     def remove_timeout(self, timeout):
@@ -841,7 +872,7 @@ cdef class Loop:
         cdef PyObject **newdue
         if self._heap_len == 0:
             return 0
-        now = _monotonic()
+        now = _monotonic() + self._clock_offset
         while self._heap_len > 0 and self._heap[0].when <= now:
             e = self._heap_pop()
             (<TimerHandle>e.handle).st.in_heap = 0
@@ -1184,6 +1215,7 @@ cdef class Loop:
         """epoll_wait into the event buffer; returns 1 if it came back full."""
         cdef int timeout, n, err
         cdef double delta
+        cdef bint jump = False
         cdef TimerEntry e
         if not (self._rq_len > 0 or self._stopping or self._due_len > self._due_pos):
             # Drop cancelled timers at the head so they do not cut the
@@ -1204,7 +1236,7 @@ cdef class Loop:
             timeout = 0
         else:
             if self._heap_len > 0:
-                delta = self._heap[0].when - _monotonic()
+                delta = self._heap[0].when - (_monotonic() + self._clock_offset)
                 if delta <= 0:
                     timeout = 0
                 elif delta >= MAX_POLL_SECONDS:
@@ -1216,10 +1248,19 @@ cdef class Loop:
                 timeout = -1
         if timeout != 0:
             self._polling = True
+            if 0 <= self._autojump_ms < timeout and self._heap_len > 0:
+                # Autojump: wait for I/O at most the threshold, then move
+                # the clock to the next timer instead of sleeping until it.
+                timeout = self._autojump_ms
+                jump = True
         with nogil:
             n = epoll_wait(self._epfd, self._events, self._maxevents, timeout)
             err = errno
         self._polling = False
+        if jump and n == 0 and self._heap_len > 0:
+            delta = self._heap[0].when - (_monotonic() + self._clock_offset)
+            if delta > 0:
+                self._clock_offset += delta
         self._last_poll = _monotonic()
         self._batch += 1
         self._ev_pos = 0

@@ -19,6 +19,7 @@ import datetime
 import errno
 import heapq
 import logging
+import math
 import os
 import select
 import signal
@@ -270,6 +271,10 @@ class Loop:
         self._iteration = 0
         self._batch = 0
         self._last_poll = 0.0
+        # Virtual time (ioloop.testing): see _core.pxd.
+        self._clock_offset = 0.0
+        self._autojump_ms = -1
+        self._autojump_threshold = -1.0
         self._fds: dict[int, _FdEntry] = {}
         self._changed: dict[int, int] = {}  # fd -> batch of its last removal
         # Undispatched events.
@@ -326,7 +331,35 @@ class Loop:
         zero is arbitrary. ``call_at`` and ``add_timeout`` take deadlines on
         this scale.
         """
-        return _monotonic()
+        return _monotonic() + self._clock_offset
+
+    # Virtual time, for ioloop.testing (see VirtualClockIOLoop there).
+
+    def _advance_clock(self, seconds: float) -> None:
+        """Moves the loop's clock forward by ``seconds`` (virtual time)."""
+        self._clock_offset += _common.clock_seconds(seconds, "seconds")
+        if self._polling:
+            self._wake()
+
+    def _set_autojump_threshold(self, threshold: float | None) -> None:
+        """None: autojump off; else a poll that would sleep until the next
+        timer waits at most ``threshold`` seconds for I/O, then moves the
+        clock to that timer."""
+        if threshold is None:
+            self._autojump_ms = -1
+            self._autojump_threshold = -1.0
+        else:
+            t = _common.clock_seconds(threshold, "autojump_threshold")
+            # epoll's rounding: up to whole milliseconds.
+            self._autojump_ms = (int(_MAX_POLL_SECONDS * 1000) if t >= _MAX_POLL_SECONDS
+                                 else math.ceil(t * 1000.0))
+            self._autojump_threshold = t
+        if self._polling:
+            self._wake()
+
+    def _get_autojump_threshold(self) -> float | None:
+        """The autojump threshold in seconds, or None when autojump is off."""
+        return None if self._autojump_ms < 0 else self._autojump_threshold
 
     def get_debug(self) -> bool:
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
@@ -540,7 +573,7 @@ class Loop:
         context: Any = kwargs.pop("context", None) if kwargs else None
         if self._debug_enabled:
             self._check_thread()
-        return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
+        return self._schedule(_monotonic() + self._clock_offset + _to_seconds(delay, "delay"),
                               callback, args, kwargs, context, _common.STACK_DEPTH_CALL_LATER)
 
     def add_timeout(self, deadline: float | datetime.timedelta, callback: Callable[_P, object],
@@ -561,7 +594,7 @@ class Loop:
         ``timedelta`` or ``callback`` is not callable, ``ValueError`` if
         ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
         """
-        return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
+        return self._schedule(_common.deadline_to_when(deadline, _monotonic() + self._clock_offset),
                               callback, args, kwargs, None, 0)
 
     def remove_timeout(self, timeout: object) -> None:
@@ -593,7 +626,7 @@ class Loop:
         heap = self._heap
         if not heap:
             return
-        now = _monotonic()
+        now = _monotonic() + self._clock_offset
         while heap and heap[0]._when <= now:
             h = heapq.heappop(heap)
             h.in_heap = False
@@ -705,7 +738,7 @@ class Loop:
             self._heap_cancelled -= 1
         if not heap:
             return -1
-        delta = heap[0]._when - _monotonic()
+        delta = heap[0]._when - (_monotonic() + self._clock_offset)
         if delta <= 0:
             return 0
         # epoll.poll() rounds up to whole milliseconds itself.
@@ -773,14 +806,24 @@ class Loop:
         # Set _polling before looking at the queue (see _post).
         self._polling = True
         timeout = self._poll_timeout()
+        jump = False
         if timeout == 0:
             self._polling = False
+        elif 0 <= self._autojump_ms < math.ceil(timeout * 1000.0) and self._heap:
+            # Autojump: wait for I/O at most the threshold, then move the
+            # clock to the next timer instead of sleeping until it.
+            timeout = self._autojump_threshold
+            jump = True
         try:
             # select.epoll retries EINTR itself (PEP 475), running
             # Python signal handlers, with the remaining timeout.
             events = self._epoll.poll(timeout)
         finally:
             self._polling = False
+        if jump and not events and self._heap:
+            delta = self._heap[0]._when - (_monotonic() + self._clock_offset)
+            if delta > 0:
+                self._clock_offset += delta
         self._last_poll = _monotonic()
         self._batch += 1
         self._pending.extend(events)

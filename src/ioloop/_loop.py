@@ -22,6 +22,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 import weakref
 from typing import TYPE_CHECKING, Any, overload
@@ -508,7 +509,8 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
 
     def _check_slow(self, report: Any, callback: Any, args: Any, t0: float) -> None:
         # Debug mode: the callback just ran; say so if it took too long.
-        dt = self.time() - t0
+        # Real time, as t0 is: time() may be virtual (ioloop.testing).
+        dt = time.monotonic() - t0
         if dt < self.slow_callback_duration:
             return
         if _asyncio_api(report):
