@@ -55,8 +55,8 @@ LOOP_MODULES = {"uvloop": "uvloop", "rloop": "rloop"}
 
 def _identity():
     """This process's ioloop and engine, as one JSON line for the parent."""
-    from ioloop import bench
-    ident = bench._ioloop_identity()
+    from ioloop.bench import api as bench_api
+    ident = bench_api.ioloop_identity()
     return json.dumps({k: ident[k] for k in ("implementation", "file", "engine_file")})
 
 
@@ -77,11 +77,11 @@ def _check_identity(kind, text, expected):
 
 
 def _worker_callbacks(kind, workload, n):
-    from ioloop import bench
+    from ioloop.bench import api as bench_api
     print(_identity(), flush=True)
-    api = bench._make_api(kind)
+    api = bench_api.loop_api(kind)
     if workload == "chain":
-        left = bench._chain(api, n)
+        left = bench_api.chain(api, n)
         if left:
             raise SystemExit(f"chain: {n - left} of {n} steps ran")
         return
@@ -98,8 +98,8 @@ def _worker_callbacks(kind, workload, n):
 
 def _worker_echo(kind, workload, seconds):
     import asyncio
-    from ioloop import bench
-    loop = bench._make_api(kind, asyncio_api=True).loop
+    from ioloop.bench import api as bench_api
+    loop = bench_api.loop_api(kind, asyncio_api=True).loop
     asyncio.set_event_loop(loop)
 
     async def handle(reader, writer):
@@ -216,12 +216,12 @@ def main(argv=None):
     for name in workloads:
         if name not in WORKLOADS:
             p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)})")
-    from ioloop import bench
-    ident = bench._ioloop_identity()
+    from ioloop.bench import api as bench_api
+    ident = bench_api.ioloop_identity()
     if any(kind.startswith("ioloop") for kind in loops) and not args.allow_python_engine:
-        refusal = bench._python_engine_refusal(ident)
+        refusal = bench_api.python_engine_refusal(ident)
         if refusal:
-            print(bench._wrap(f"{p.prog}: not measuring: {refusal}", bench.WIDTH),
+            print(bench_api.wrap(f"{p.prog}: not measuring: {refusal}", bench_api.WIDTH),
                   file=sys.stderr)
             return 2
     try:
@@ -242,20 +242,20 @@ def main(argv=None):
     load_bin = None
     echo_note = None
     if any(w.endswith("_echo") for w in workloads):
-        tools = bench._build_c_tools(tempfile.mkdtemp(prefix="ioloop-instr-"))
+        tools = bench_api.build_c_tools(tempfile.mkdtemp(prefix="ioloop-instr-"))
         if not tools["ok"]:
             echo_note = f"echo workloads skipped: {tools['error']}"
             print(echo_note, file=sys.stderr)
             workloads = [w for w in workloads if not w.endswith("_echo")]
         else:
-            load_bin = os.path.join(tools["dir"], "echo_load")
+            load_bin = bench_api.c_tool_path(tools, "echo_load")
     print(f"python {sys.version.split()[0]}, {valgrind.stdout.strip()}; user-space "
           "instructions per operation under callgrind (difference of two run sizes)")
-    print(bench._wrap(f"ioloop {ident['version']}, {bench._engine_text(ident)}, from "
-                      f"{os.path.dirname(ident['file'])}", bench.WIDTH, "  ", ""))
+    print(bench_api.wrap(f"ioloop {ident['version']}, {bench_api.engine_text(ident)}, from "
+                      f"{os.path.dirname(ident['file'])}", bench_api.WIDTH, "  ", ""))
     if ident["implementation"] != "cython" and any(k.startswith("ioloop") for k in loops):
-        print(bench._wrap(f"WARNING: the ioloop rows count the {bench._engine_text(ident)}; "
-                          "not the compiled one", bench.WIDTH, "  ", ""))
+        print(bench_api.wrap(f"WARNING: the ioloop rows count the {bench_api.engine_text(ident)}; "
+                          "not the compiled one", bench_api.WIDTH, "  ", ""))
     rows = []
     t0 = time.monotonic()
     for workload in workloads:
