@@ -72,6 +72,7 @@ def build_c_tools(directory):
 
 def c_tool_path(info, name):
     """The path of the compiled C program ``name`` (``"echo_load"``: the
-    echo load generator, ``"echo_server"``: the C echo server) in a build
-    ``info`` from :func:`build_c_tools`."""
+    echo load generator, ``"echo_server"``: the C echo server,
+    ``"http_load"``: the HTTP load generator) in a build ``info`` from
+    :func:`build_c_tools`."""
     return os.path.join(info["dir"], name)

@@ -4,6 +4,7 @@ by the loop under test in the worker process, and the timed runs: the load
 generator (``loadgen``) in another process loads the server for N ms and
 counts the replies; the server's CPU time is read over the same window."""
 
+
 import contextlib
 import json
 import os
@@ -243,10 +244,10 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
     c_dir = opts.get("c_dir")
     floor_bin = None
     if api is None:
-        floor_bin = _c_tool("server", c_dir)
+        floor_bin = _c_tool("echo_server", c_dir)
         if floor_bin is None:
             raise _Skip("the C echo server could not be built (no C compiler?)")
-    load_bin = _c_tool("load", c_dir) if gen_kind == "c" else None
+    load_bin = _c_tool("echo_load", c_dir) if gen_kind == "c" else None
     if gen_kind == "c" and load_bin is None:
         raise RuntimeError("echo: the C load generator could not be built "
                            "(--echo-gen python uses the Python one)")
@@ -407,7 +408,9 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
                  requests=[r["requests"] for r in client],
                  server_cpu_ns_per_req=server_cpu,
                  server_cpu_share=server_share,
-                 client_cpu_share=[r["cpu_ns"] / r["elapsed_ns"] for r in client])
+                 client_cpu_share=[r["cpu_ns"] / r["elapsed_ns"] for r in client],
+                 # Round-trip percentiles of each run (ns; the C generator's).
+                 latency=[r["rtt"] for r in client if r.get("rtt")])
     return [harness.record(workload, values, "second", ms, duration, warmups=warmups,
                            inner_loops=False)]
 

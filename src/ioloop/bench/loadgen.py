@@ -5,6 +5,7 @@ a temporary directory (without a compiler the run falls back as it says),
 and the Python echo load generator (``--echo-load``), the C one's protocol
 on ``select.epoll``."""
 
+
 import atexit
 import json
 import os
@@ -20,10 +21,12 @@ from .common import _tail, _tune
 from .config import ECHO_STALL_TIMEOUT
 
 
-# The C programs ship beside this module (csrc/*.c) and are compiled when
-# a run needs them: the echo floor server and the echo load generator.
+# The C programs ship beside this module (csrc/*.c, and the header they
+# share) and are compiled when a run needs them: the echo floor server, the
+# echo load generator and the HTTP load generator.
 CSRC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "csrc")
-_C_TOOLS = {"server": "echo_server.c", "load": "echo_load.c"}
+_C_TOOLS = {"echo_server": "echo_server.c", "echo_load": "echo_load.c",
+            "http_load": "http_load.c"}
 
 
 def _c_compiler():
@@ -37,8 +40,8 @@ def _c_compiler():
 
 
 def _build_c_tools(directory):
-    """Compile the echo floor server and the C load generator into
-    ``directory``. Returns ``{"ok", "compiler", "error", "dir"}``."""
+    """Compile the C programs (``_C_TOOLS``) into ``directory``. Returns
+    ``{"ok", "compiler", "error", "dir"}``."""
     cc = _c_compiler()
     info = {"ok": False, "compiler": None, "error": None, "dir": directory}
     if cc is None:
@@ -50,10 +53,13 @@ def _build_c_tools(directory):
         info["compiler"] = version[0].strip() if version else os.path.basename(cc[0])
         for name, source in _C_TOOLS.items():
             src = os.path.join(CSRC_DIR, source)
-            proc = subprocess.run(cc + ["-O2", "-o", os.path.join(directory, f"echo_{name}"),
-                                        src], capture_output=True, text=True, timeout=120)
+            if not os.path.isfile(src):
+                info["error"] = f"the C source {src} is not installed"
+                return info
+            proc = subprocess.run(cc + ["-O2", "-o", os.path.join(directory, name), src],
+                                  capture_output=True, text=True, timeout=120)
             if proc.returncode != 0:
-                info["error"] = f"{' '.join(cc)} failed on echo_{name}.c: {_tail(proc.stderr, 5)}"
+                info["error"] = f"{' '.join(cc)} failed on {source}: {_tail(proc.stderr, 5)}"
                 return info
     except (OSError, subprocess.SubprocessError) as exc:
         info["error"] = f"{type(exc).__name__}: {exc}"
@@ -66,17 +72,18 @@ _c_tools_cache = {}
 
 
 def _c_tool(name, c_dir):
-    """Path of a compiled C tool, or None. ``c_dir``: where the parent
-    built them; a worker started by hand (no ``c_dir``) builds its own."""
+    """Path of the compiled C program ``name`` (a key of ``_C_TOOLS``), or
+    None. ``c_dir``: where the parent built them; a worker started by hand
+    (no ``c_dir``) builds its own."""
     if c_dir:
-        path = os.path.join(c_dir, f"echo_{name}")
+        path = os.path.join(c_dir, name)
         return path if os.access(path, os.X_OK) else None
     if "info" not in _c_tools_cache:
         directory = tempfile.mkdtemp(prefix="ioloop-bench-")
         atexit.register(shutil.rmtree, directory, True)
         _c_tools_cache["info"] = _build_c_tools(directory)
     info = _c_tools_cache["info"]
-    return os.path.join(info["dir"], f"echo_{name}") if info["ok"] else None
+    return os.path.join(info["dir"], name) if info["ok"] else None
 
 
 def _echo_load(port, conns, size, depth):

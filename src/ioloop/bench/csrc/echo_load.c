@@ -7,6 +7,9 @@
    {"requests", "elapsed_ns", "cpu_ns"} (or {"error"}). The window's start
    and end are announced as they happen: {"event": "start"} and
    {"event": "end"} lines (the server side reads its CPU clock on them).
+   The round trip of every message sent in the window (from when it was
+   queued for sending to when its reply was complete, replies coming back
+   in order) goes into a histogram: {"rtt": {"p50", "p99", ...}} in ns.
    Usage: load PORT CONNS SIZE DEPTH STALL_MS */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,19 +26,54 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct { int fd, want_out; size_t got, to_send; long inflight; } conn_t;
+#include "hist.h"
+
+/* sent: when each message in flight was queued (a ring of DEPTH + 1), 0
+   for the ones sent outside the window (not recorded). */
+typedef struct {
+    int fd, want_out;
+    size_t got, to_send;
+    long inflight;
+    long long *sent;
+    long head, queued;
+} conn_t;
 
 static int port, nconns, ep = -1;
 static long stall_ms;
 static size_t size, depth, msg_len;
 static char *msg;
 static conn_t *conns;
+static long long *sent_slots;
 static char err[256];
+static hist_t rtt;
+/* Messages queued in [win_start, win_end) have their round trip recorded. */
+static long long win_start, win_end;
 
 static long long clock_ns(clockid_t id) {
     struct timespec ts;
     clock_gettime(id, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* k messages queued on c at `now`. */
+static void queued(conn_t *c, long k, long long now) {
+    long long stamp = now >= win_start && now < win_end ? now : 0;
+    long cap = (long)depth + 1;
+    for (long i = 0; i < k && c->queued < cap; i++) {
+        c->sent[(c->head + c->queued) % cap] = stamp;
+        c->queued++;
+    }
+}
+
+/* k replies completed on c at `now`: the oldest k messages. */
+static void answered(conn_t *c, long k, long long now) {
+    long cap = (long)depth + 1;
+    for (long i = 0; i < k && c->queued > 0; i++) {
+        long long t = c->sent[c->head];
+        if (t) hist_add(&rtt, now - t);
+        c->head = (c->head + 1) % cap;
+        c->queued--;
+    }
 }
 
 /* Send what is owed; watch for writability while the kernel is full. */
@@ -75,6 +113,7 @@ static long on_readable(conn_t *c) {
     long k = (long)(c->got / size);
     c->got %= size;
     c->inflight -= k;
+    if (k) answered(c, k, clock_ns(CLOCK_MONOTONIC));
     return k;
 }
 
@@ -99,6 +138,7 @@ static long step(int timeout_ms, int sending) {
             if (sending && k) {
                 c->inflight += k;
                 c->to_send += (size_t)k * size;
+                queued(c, k, clock_ns(CLOCK_MONOTONIC));
                 if (pump(c) < 0) return -1;
             }
         }
@@ -153,6 +193,7 @@ static int run(long ms, long long *requests, long long *elapsed, long long *cpu)
     for (int i = 0; i < nconns; i++) {
         conns[i].inflight = 1;
         conns[i].to_send = size;
+        queued(&conns[i], 1, 0);
         if (pump(&conns[i]) < 0) return -1;
     }
     if (drain() < 0) return -1;
@@ -161,9 +202,12 @@ static int run(long ms, long long *requests, long long *elapsed, long long *cpu)
     long long t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     long long deadline = t0 + ms * 1000000LL, last = t0;
     long long done = 0;
+    win_start = t0;
+    win_end = deadline;
     for (int i = 0; i < nconns; i++) {
         conns[i].inflight = (long)depth;
         conns[i].to_send = depth * size;
+        queued(&conns[i], (long)depth, t0);
         if (pump(&conns[i]) < 0) return -1;
     }
     for (;;) {
@@ -204,7 +248,8 @@ int main(int argc, char **argv) {
     msg_len = size * depth < 65536 ? 65536 : size * depth;
     msg = malloc(msg_len);
     conns = calloc((size_t)nconns, sizeof *conns);
-    if (!msg || !conns) return 1;
+    sent_slots = calloc((size_t)nconns * (depth + 1), sizeof *sent_slots);
+    if (!msg || !conns || !sent_slots) return 1;
     memset(msg, 'x', msg_len);
     char line[128];
     while (fgets(line, sizeof line, stdin)) {
@@ -215,7 +260,12 @@ int main(int argc, char **argv) {
             return 2;
         }
         memset(conns, 0, (size_t)nconns * sizeof *conns);
-        for (int i = 0; i < nconns; i++) conns[i].fd = -1;
+        for (int i = 0; i < nconns; i++) {
+            conns[i].fd = -1;
+            conns[i].sent = sent_slots + (size_t)i * (depth + 1);
+        }
+        hist_reset(&rtt);
+        win_start = win_end = 0;
         long long requests = 0, elapsed = 0, cpu = 0;
         err[0] = 0;
         ep = epoll_create1(0);
@@ -225,9 +275,12 @@ int main(int argc, char **argv) {
         if (ep >= 0) close(ep);
         if (rc < 0)
             printf("{\"error\": \"%s\"}\n", err[0] ? err : "failed");
-        else
-            printf("{\"requests\": %lld, \"elapsed_ns\": %lld, \"cpu_ns\": %lld}\n",
+        else {
+            printf("{\"requests\": %lld, \"elapsed_ns\": %lld, \"cpu_ns\": %lld, \"rtt\": ",
                    requests, elapsed, cpu);
+            hist_json(&rtt, stdout);
+            printf("}\n");
+        }
         fflush(stdout);
         if (rc < 0) return 1;
     }
