@@ -1,10 +1,14 @@
 """The command line of ``python -m ioloop.bench``: its options, the checks
-on them, the C tools' build for the echo workloads, and the schedule: every
+on them, the C tools' build for the timed workloads, and the schedule: every
 (loop, workload) cell runs R times in fresh worker processes, the loops in a
 new shuffled order for every round and workload, with progress on stderr.
-A worker (``--worker``), the Python echo load generator (``--echo-load``)
-and the probe of the pure-Python engine (``--probe``) are entry points of
-the same command. The results go to ``report``."""
+The application workloads (``--group app``) run at saturation in those
+rounds, then, after them, at a fixed rate chosen from what the rounds
+measured (a share of the slowest loop's throughput), again interleaved.
+A worker (``--worker``), the Python echo load generator (``--echo-load``),
+an application server (``--app-server``) and the probe of the pure-Python
+engine (``--probe``) are entry points of the same command. The results go
+to ``report`` (and ``plot``)."""
 
 import argparse
 import json
@@ -17,6 +21,11 @@ import types
 
 from .config import (
     ALL_WORKLOADS,
+    APP_CONNS,
+    APP_RATE_FRACTION,
+    APP_WARMUP_MS,
+    APP_WARM_MS,
+    APP_WORKLOADS,
     DEFAULT_N,
     DEFAULT_REPEAT,
     DEFAULT_VALUES,
@@ -30,13 +39,16 @@ from .config import (
     EXTRA_WORKLOADS,
     FLOOR,
     FULL_N,
+    GROUPS,
     IDLE_FDS,
+    LATENCY_WORKLOADS,
     LOOPS,
     MEMORY_DEFAULT_REPEAT,
     PEERS,
     QUICK_N,
     QUICK_REPEAT,
     QUICK_VALUES,
+    TIMED_WORKLOADS,
     WIDTH,
     WORKLOADS,
     _applies,
@@ -45,6 +57,7 @@ from .config import (
 from .harness import _Collector, _check_result, _harness_info, _pyperf, _run_subprocess
 from .loadgen import _build_c_tools, _c_compiler, _echo_load
 from .peers import _ioloop_identity, _machine_info, _probe_peer, _python_engine_refusal
+from .plot import _write_plot
 from .report import (
     _fmt_ns,
     _header_text,
@@ -89,10 +102,18 @@ def _parser():
                         f"the '{FLOOR}' row is always added unless --no-floor; a loop that "
                         "is not installed is shown as skipped")
     p.add_argument("--no-floor", action="store_true", help="do not measure the no-loop floor")
-    p.add_argument("--workloads", default=",".join(WORKLOADS),
-                   help=f"comma-separated workloads (default: {','.join(WORKLOADS)}; "
-                        f"also: {','.join(EXTRA_WORKLOADS)}); tornado_echo needs Tornado, "
-                        "and is skipped without it")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--workloads", default=None,
+                       help=f"comma-separated workloads (default: the group's; loop: "
+                            f"{','.join(WORKLOADS)}; also: {','.join(EXTRA_WORKLOADS)}; app: "
+                            f"{','.join(APP_WORKLOADS)}); a workload whose library is not "
+                            "installed (tornado_echo: Tornado; the app ones: their framework) "
+                            "is skipped")
+    which.add_argument("--group", choices=tuple(GROUPS), default="loop",
+                       help="loop: the loop-level workloads (default); app: HTTP application "
+                            "servers (uvicorn, aiohttp, a raw httptools protocol, Tornado) "
+                            "each in a process of its own, at saturation and at a fixed "
+                            "rate (p50/p99/p99.9 latency); all: both")
     p.add_argument("--repeat", type=int, default=None,
                    help=f"worker processes per loop and workload (default {DEFAULT_REPEAT}, "
                         f"{QUICK_REPEAT} with --quick; memory runs "
@@ -139,10 +160,26 @@ def _parser():
                    help=f"length of one timed echo run (default "
                         f"{DEFAULT_N['echo'] / 1000:g}, {QUICK_N['echo'] / 1000:g} with --quick, "
                         f"{FULL_N['echo'] / 1000:g} with --full)")
+    p.add_argument("--app-duration", type=float, default=None, metavar="SECONDS",
+                   help=f"length of one timed run of an application workload (default "
+                        f"{DEFAULT_N['uvicorn'] / 1000:g}, {QUICK_N['uvicorn'] / 1000:g} with "
+                        f"--quick, {FULL_N['uvicorn'] / 1000:g} with --full)")
+    p.add_argument("--app-fraction", type=float, default=APP_RATE_FRACTION, metavar="F",
+                   help="the fixed rate of the application workloads' latency runs: this "
+                        "share of the slowest loop's median saturation throughput in the "
+                        f"same run (default {APP_RATE_FRACTION:g}), the same for every loop")
+    p.add_argument("--app-conns", type=int, default=APP_CONNS, metavar="K",
+                   help="keep-alive connections of the HTTP load generator (default "
+                        f"{APP_CONNS}; one request in flight on each)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="write an SVG chart of the results to FILE: requests/s of the "
+                        "echo and application workloads, and their latency percentiles")
+    p.add_argument("--app-rate", type=float, default=None, help=argparse.SUPPRESS)
     p.add_argument("--echo-load", nargs=4, type=int, metavar=("PORT", "CONNS", "SIZE", "DEPTH"),
                    help=argparse.SUPPRESS)
     p.add_argument("--c-dir", help=argparse.SUPPRESS)
     p.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--app-server", nargs=2, metavar=("WORKLOAD", "LOOP"), help=argparse.SUPPRESS)
     return p
 
 
@@ -150,6 +187,9 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
 
+    if args.app_server:
+        from .apps import serve
+        return serve(*args.app_server)
     if args.probe:
         sys.stdout.write(json.dumps(_ioloop_identity()) + "\n")
         return 0
@@ -178,12 +218,11 @@ def main(argv=None):
         return _main(args, parser, argv, idle_fds, c_dir)
 
 
-def _echo_setup(args, workloads, c_dir):
-    """Build the C tools when an echo workload runs; the echo description
-    for the header and the JSON."""
+def _echo_setup(args, workloads, build):
+    """The echo description for the header and the JSON (None when no echo
+    workload runs); ``build``: the C tools' build."""
     if not any(w in ECHO_WORKLOADS for w in workloads):
         return None
-    build = _build_c_tools(c_dir)
     gen = args.echo_gen
     if gen == "auto":
         gen = "c" if build["ok"] else "python"
@@ -208,10 +247,62 @@ def _echo_setup(args, workloads, c_dir):
             "size": ECHO_SIZE, "warmup_ms": ECHO_WARMUP_MS, "text": text, "floor": floor}
 
 
+def _app_setup(args, workloads, build):
+    """The application workloads' description for the header and the JSON
+    (None when none runs)."""
+    if not any(w in APP_WORKLOADS for w in workloads):
+        return None
+    text = (f"C HTTP load generator ({build['compiler']}, -O2, built at start): one process, "
+            f"epoll, {args.app_conns} keep-alive connections, one request in flight on each, "
+            "every response checked (status 200, body length; a wrong one makes the run an "
+            f"error). Each run: {APP_WARM_MS} ms of untimed load, then N ms. Saturation: each "
+            "connection sends its next request when a response arrived (req/s). Then a "
+            f"fixed rate, {args.app_fraction:g} x the slowest loop's median req/s in this run, "
+            "the same for every loop: requests due on a timetable, latency from the time each "
+            "was due (p50, p99, p99.9). The server runs in a process of its own; the table "
+            "notes when it had to wait for a CPU")
+    return {"conns": args.app_conns, "fraction": args.app_fraction, "warm_ms": APP_WARM_MS,
+            "warmup_ms": APP_WARMUP_MS, "c_build": build, "text": text, "rates": {}}
+
+
+def _app_rate(collector, workload, loops, fraction):
+    """The fixed rate of ``workload``'s latency half: ``fraction`` of the
+    slowest loop's median saturation throughput; None without one."""
+    measured = {}
+    for loop in loops:
+        s = collector.stats(loop, workload)
+        if s is not None:
+            measured[loop] = 1 / s["median"]
+    if not measured:
+        return None
+    slowest = min(measured, key=measured.get)
+    return {"rate": round(fraction * measured[slowest], 1), "slowest": slowest,
+            "slowest_req_per_s": measured[slowest], "fraction": fraction}
+
+
+def _progress_text(b):
+    """One benchmark record of a worker, as the progress line shows it."""
+    v = statistics.median(b["values"])
+    if b["unit"] == "byte":
+        return f"{v:,.1f} B/timer"
+    if b["name"] in TIMED_WORKLOADS:
+        return f"{1 / v:,.0f} req/s"
+    if b["name"].endswith("@rate"):
+        return f"p99 {v * 1e3:,.2f} ms"
+    if b["name"] in LATENCY_WORKLOADS:
+        return f"p99 {v * 1e6:,.0f} us late"
+    return f"{_fmt_ns(v * 1e9)} ns/op"
+
+
 def _main(args, parser, argv, idle_fds, c_dir):
 
     loops = _split_names(args.loops, PEERS, "loop", parser)
-    workloads = _split_names(args.workloads, ALL_WORKLOADS, "workload", parser)
+    workloads = (_split_names(args.workloads, ALL_WORKLOADS, "workload", parser)
+                 if args.workloads is not None else list(GROUPS[args.group]))
+    if not 0 < args.app_fraction <= 1:
+        parser.error("--app-fraction must be in (0, 1]")
+    if args.app_conns < 1:
+        parser.error("--app-conns must be at least 1")
     # Every line of the output fits in WIDTH columns, unless --wide.
     width = None if args.wide else WIDTH
     if not args.allow_python_engine and any(n in ("ioloop", "ioloop-asyncio") for n in loops):
@@ -235,17 +326,29 @@ def _main(args, parser, argv, idle_fds, c_dir):
     if args.n is not None:
         if args.n < 2:
             parser.error("--n must be at least 2")
-        ns.update({w: args.n for w in ALL_WORKLOADS if w not in ECHO_WORKLOADS})
+        ns.update({w: args.n for w in ALL_WORKLOADS if w not in TIMED_WORKLOADS})
     if args.echo_duration is not None:
         if not args.echo_duration >= 0.01:
             parser.error("--echo-duration must be at least 0.01 s")
         ns.update({w: round(args.echo_duration * 1000) for w in ECHO_WORKLOADS})
+    if args.app_duration is not None:
+        if not args.app_duration >= 0.01:
+            parser.error("--app-duration must be at least 0.01 s")
+        ns.update({w: round(args.app_duration * 1000) for w in APP_WORKLOADS})
     harness = _harness_info(args.harness)
     harness["text"] += (f"; per worker process {args.warmups} warm-up run(s) + {args.values} "
                         f"timed run(s) of N (memory: one measurement)")
     # Workloads that need a library that is not installed: skipped whole.
     unavailable = {w: why for w in workloads if (why := _missing_requirement(w))}
-    echo = _echo_setup(args, [w for w in workloads if w not in unavailable], c_dir)
+    # The C tools, built when a timed workload runs (the application ones
+    # cannot do without them).
+    build = (_build_c_tools(c_dir)
+             if any(w in TIMED_WORKLOADS and w not in unavailable for w in workloads) else None)
+    if build is not None and not build["ok"]:
+        unavailable.update({w: f"needs the C HTTP load generator: {build['error']}"
+                            for w in workloads if w in APP_WORKLOADS and w not in unavailable})
+    echo = _echo_setup(args, [w for w in workloads if w not in unavailable], build)
+    app = _app_setup(args, [w for w in workloads if w not in unavailable], build)
     # Which (loop, workload) cells run: the workload must apply to the loop;
     # the floor of the echo workloads (one C server) runs under the first.
     first_echo = next((w for w in workloads if w in ECHO_WORKLOADS and w not in unavailable),
@@ -263,7 +366,8 @@ def _main(args, parser, argv, idle_fds, c_dir):
     peers = {name: _probe_peer(name, args.timeout) for name in order}
     mode = "quick" if args.quick else "full" if args.full else "default"
     print(_header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fds,
-                       FULL_N, mode, echo, unavailable, width, custom_n=args.n is not None),
+                       FULL_N, mode, echo, unavailable, width, custom_n=args.n is not None,
+                       app=app),
           flush=True)
 
     runnable = [name for name in order if peers[name]["status"] == "ok"]
@@ -276,17 +380,56 @@ def _main(args, parser, argv, idle_fds, c_dir):
                if _applies(name, w)}
     schedule = []
     rng = random.Random(args.seed)
-    total = sum(repeats[w] for w in workloads for name in runnable if scheduled(name, w))
+    # The application workloads run twice per round: at saturation, then
+    # (after every round of those) at a fixed rate.
+    total = sum(repeats[w] * (2 if w in APP_WORKLOADS else 1)
+                for w in workloads for name in runnable if scheduled(name, w))
     done = 0
     interrupted = False
     worker_opts = ["--harness", harness["kind"], "--values", str(args.values),
                    "--warmups", str(args.warmups)]
-    if echo is not None:
+    if build is not None:
         # The workers use the tools built here (none when the build failed).
-        worker_opts += ["--echo-gen", echo["generator"], "--echo-depth", str(echo["depth"]),
-                        "--c-dir", c_dir]
+        worker_opts += ["--c-dir", c_dir]
+    if echo is not None:
+        worker_opts += ["--echo-gen", echo["generator"], "--echo-depth", str(echo["depth"])]
+    if app is not None:
+        worker_opts += ["--app-conns", str(args.app_conns)]
     if args.idle_fds is not None:
         worker_opts += ["--idle-fds", str(args.idle_fds)]
+    def run_cell(name, workload, rnd, position, key, more_args=()):
+        """One worker for the (loop, workload) cell; ``key``: the workload,
+        or its fixed-rate half ("WORKLOAD@rate")."""
+        nonlocal done
+        done += 1
+        prefix = (f"[{done:>{len(str(total))}}/{total}] round {rnd + 1}/"
+                  f"{repeats[workload]} {key:<10} {name:<14}")
+        if (name, workload) in failed or (name, key) in failed or (name, workload) in skipped:
+            print(f"{prefix} skipped (failed or skipped before)", file=sys.stderr, flush=True)
+            return
+        try:
+            result = _run_subprocess(
+                ["--worker", name, workload, str(ns[workload])] + worker_opts + list(more_args),
+                name, args.timeout)
+            _check_result(result, name, workload, ns[workload], peers[name])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            failed.add((name, key))
+            errors.append({"loop": name, "workload": key, "round": rnd, "message": str(exc)})
+            last = (str(exc).strip().splitlines() or [""])[-1]
+            line = f"{prefix} ERROR: {last}"
+            if width is not None and len(line) > width:
+                line = line[:width - 3] + "..."
+            print(line, file=sys.stderr, flush=True)
+            return
+        if result.get("skipped"):
+            skipped[(name, workload)] = result["skipped"]
+            print(f"{prefix} skipped: {result['skipped']}", file=sys.stderr, flush=True)
+            return
+        collector.add(name, result, rnd, position)
+        shown = ", ".join(_progress_text(b) for b in result["benchmarks"])
+        print(f"{prefix} {shown:>12}  (t={time.time() - started:.0f}s)", file=sys.stderr,
+              flush=True)
+
     try:
         for rnd in range(repeat):
             for workload in workloads:
@@ -296,52 +439,38 @@ def _main(args, parser, argv, idle_fds, c_dir):
                 rng.shuffle(round_order)
                 schedule.append({"round": rnd, "workload": workload, "loops": round_order})
                 for position, name in enumerate(round_order):
-                    done += 1
-                    prefix = (f"[{done:>{len(str(total))}}/{total}] round {rnd + 1}/"
-                              f"{repeats[workload]} {workload:<10} {name:<14}")
-                    if (name, workload) in failed or (name, workload) in skipped:
-                        print(f"{prefix} skipped (failed or skipped before)",
-                              file=sys.stderr, flush=True)
-                        continue
-                    try:
-                        result = _run_subprocess(
-                            ["--worker", name, workload, str(ns[workload])] + worker_opts,
-                            name, args.timeout)
-                        _check_result(result, name, workload, ns[workload], peers[name])
-                    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-                        failed.add((name, workload))
-                        errors.append({"loop": name, "workload": workload, "round": rnd,
-                                       "message": str(exc)})
-                        last = (str(exc).strip().splitlines() or [""])[-1]
-                        line = f"{prefix} ERROR: {last}"
-                        if width is not None and len(line) > width:
-                            line = line[:width - 3] + "..."
-                        print(line, file=sys.stderr, flush=True)
-                        continue
-                    if result.get("skipped"):
-                        skipped[(name, workload)] = result["skipped"]
-                        print(f"{prefix} skipped: {result['skipped']}", file=sys.stderr,
-                              flush=True)
-                        continue
-                    collector.add(name, result, rnd, position)
-                    shown = []
-                    for b in result["benchmarks"]:
-                        v = statistics.median(b["values"])
-                        if b["unit"] == "byte":
-                            shown.append(f"{v:,.1f} B/timer")
-                        elif b["name"] in ECHO_WORKLOADS:
-                            shown.append(f"{1 / v:,.0f} req/s")
-                        else:
-                            shown.append(f"{_fmt_ns(v * 1e9)} ns/op")
-                    print(f"{prefix} {', '.join(shown):>12}  (t={time.time() - started:.0f}s)",
-                          file=sys.stderr, flush=True)
+                    run_cell(name, workload, rnd, position, workload)
+        # The application workloads' fixed-rate half: the same offered load
+        # on every loop, a share of the slowest one's saturation throughput.
+        for workload in workloads:
+            if workload not in APP_WORKLOADS or workload in unavailable:
+                continue
+            loops_ok = [name for name in runnable if scheduled(name, workload)
+                        and (name, workload) not in failed and (name, workload) not in skipped]
+            chosen = _app_rate(collector, workload, loops_ok, args.app_fraction)
+            if chosen is None:
+                continue
+            app["rates"][workload] = chosen
+            print(f"{workload}: fixed rate {chosen['rate']:,.0f} req/s ({args.app_fraction:g} x "
+                  f"{chosen['slowest']}'s {chosen['slowest_req_per_s']:,.0f} req/s)",
+                  file=sys.stderr, flush=True)
+            key = f"{workload}@rate"
+            for rnd in range(repeats[workload]):
+                round_order = loops_ok[:]
+                rng.shuffle(round_order)
+                schedule.append({"round": rnd, "workload": key, "loops": round_order,
+                                 "rate": chosen["rate"]})
+                for position, name in enumerate(round_order):
+                    run_cell(name, workload, rnd, position, key,
+                             ["--app-rate", f"{chosen['rate']:.1f}"])
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted: summarising the runs done so far", file=sys.stderr, flush=True)
 
     run = types.SimpleNamespace(
         args=args, argv=argv, machine=machine, peers=peers, order=order, workloads=workloads,
-        ns=ns, repeat=repeat, repeats=repeats, harness=harness, echo=echo, idle_fds=idle_fds,
+        ns=ns, repeat=repeat, repeats=repeats, harness=harness, echo=echo, app=app,
+        idle_fds=idle_fds,
         first_echo=first_echo, unavailable=unavailable, collector=collector, schedule=schedule,
         skipped=skipped, errors=errors, started=started, interrupted=interrupted, width=width)
     summary = _summarise(collector, order, [w for w in workloads if w not in unavailable],
@@ -353,6 +482,8 @@ def _main(args, parser, argv, idle_fds, c_dir):
     _write_pyperf_dir(run, suites)
     if args.json:
         _write_json(run, summary, suites)
+    if args.plot:
+        _write_plot(run, summary)
     if interrupted:
         return 130
     return 1 if errors else 0

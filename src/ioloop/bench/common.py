@@ -1,7 +1,9 @@
 """Small helpers every part of the benchmark uses: the no-op callback, the
 skip exception, reading a boolean environment variable, the tail of a
-process's output, and the socket options of every TCP connection."""
+process's output, the socket options of every TCP connection, and the
+percentiles of a list of latencies."""
 
+import math
 import os
 import socket
 
@@ -25,3 +27,21 @@ def _env_flag(name):
 
 def _tail(text, lines=15):
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _percentiles(values):
+    """{"count", "mean", "p50", "p90", "p99", "p999", "max"} of ``values``
+    (ns), each percentile the smallest value with at least that share of
+    the values at or below it: the same figures the C load generators
+    print from their histograms."""
+    ordered = sorted(values)
+    count = len(ordered)
+    if not count:
+        return {"count": 0}
+
+    def at(q):
+        rank = max(1, math.ceil(q * count))
+        return ordered[rank - 1]
+
+    return {"count": count, "mean": sum(ordered) / count, "p50": at(0.50), "p90": at(0.90),
+            "p99": at(0.99), "p999": at(0.999), "max": ordered[-1]}

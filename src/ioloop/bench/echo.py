@@ -4,7 +4,6 @@ by the loop under test in the worker process, and the timed runs: the load
 generator (``loadgen``) in another process loads the server for N ms and
 counts the replies; the server's CPU time is read over the same window."""
 
-
 import contextlib
 import json
 import os

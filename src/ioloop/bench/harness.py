@@ -8,6 +8,7 @@ pyperf benchmarks when pyperf ran them."""
 import contextlib
 import io
 import json
+import math
 import os
 import site
 import statistics
@@ -73,15 +74,19 @@ class _Harness:
         return {"name": name, "unit": "second", "n": n, "values": values,
                 "warmups": warm, "pyperf": None}
 
-    def record(self, name, values, unit, n, duration, warmups=(), inner_loops=True):
+    def record(self, name, values, unit, n, duration, warmups=(), inner_loops=True,
+               timing=True):
         """A benchmark measured by hand (memory, the timed echo runs):
         pyperf's Run and Benchmark carry it when pyperf is there, so its JSON
         and statistics are pyperf's. ``values`` are per operation already;
         ``duration``: seconds the measurement took (pyperf would otherwise
         take the raw values for seconds). ``inner_loops=False``: the values
-        are not over a fixed count (pyperf's runs must agree on it)."""
+        are not over a fixed count (pyperf's runs must agree on it).
+        ``timing=False``: the values are not costs but a latency percentile
+        of each run (signed: a timer can fire early), which pyperf does not
+        carry; the record says ``"signed": True``."""
         doc = None
-        if self._runner is not None:
+        if self._runner is not None and timing:
             pyperf = self._pyperf
             metadata = dict(self.metadata, name=name, unit=unit, loops=1, duration=duration)
             if inner_loops:
@@ -89,8 +94,11 @@ class _Harness:
             run = pyperf.Run(values, warmups=[(1, w) for w in warmups] or None,
                              metadata=metadata, collect_metadata=True)
             doc = self._bench_json(pyperf.Benchmark([run]))
-        return {"name": name, "unit": unit, "n": n, "values": list(values),
-                "warmups": list(warmups), "pyperf": doc}
+        record = {"name": name, "unit": unit, "n": n, "values": list(values),
+                  "warmups": list(warmups), "pyperf": doc}
+        if not timing:
+            record["signed"] = True
+        return record
 
 
 def _package_root():
@@ -232,7 +240,8 @@ def _check_result(result, name, workload, n, peer):
             raise ValueError("worker returned no benchmark")
         for b in benchmarks:
             values = b.get("values")
-            if not values or not all(isinstance(v, (int, float)) and v > 0 for v in values):
+            if not values or not all(isinstance(v, (int, float)) and math.isfinite(v)
+                                     and (v > 0 or b.get("signed")) for v in values):
                 raise ValueError(f"bad values for {b.get('name')}: {values!r}")
     if name.startswith("ioloop"):
         ident = result.get("ioloop") or {}

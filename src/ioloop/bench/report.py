@@ -1,9 +1,10 @@
 """What a run prints and writes: the summary of the collected values
-(medians, spreads, ratios to ioloop and to the floor), the header, the
-results table and the echo servers' table, their footnotes and the
+(medians, spreads, ratios to ioloop and to the floor, ties within the
+noise, latency percentiles), the header, the results table, the echo and
+application servers' tables, the latency table, their footnotes and the
 120-column layout (``--wide``: every line whole), the legend, the losses,
 the skipped cells and the errors, and the ``--json`` and ``--pyperf-dir``
-files."""
+files (the ``--plot`` chart: ``plot.py``)."""
 
 import io
 import json
@@ -15,14 +16,20 @@ import time
 
 from .config import (
     APPLICABLE,
+    APP_WORKLOADS,
     BASELINE,
     ECHO_CONNS,
     ECHO_SIZE,
     ECHO_WORKLOADS,
     FLOOR,
     FULL_N,
+    LATENCY_WORKLOADS,
+    LATENESS_MAX_DELAY,
+    LATENESS_MIN_DELAY,
+    LATENESS_PAIRS,
     PEERS,
     PINGPONG_PAIRS,
+    TIMED_WORKLOADS,
     _applies,
     _baseline,
 )
@@ -41,6 +48,13 @@ _LEGEND = (
     "time / wall time (the kernel's TCP work, charged to both sides, is most of it).",
     "memory: bytes per pending timer (RSS growth / N).",
 )
+_LATENCY_LEGEND = (
+    "latency: timer lateness: when a timer's callback ran minus when it was due (negative: "
+    "early). rtt: an echo message's round trip at saturation, from the generator's send to "
+    "the reply. fixed rate: an application server's response time with requests due on a "
+    "timetable, from the time each was due (a stall delays every request behind it). vs "
+    "ioloop: p99 / ioloop's (ioloop-asyncio's for the asyncio server APIs). tie: the two "
+    "loops' p99 ranges (or req/s ranges) overlap: the gap is within the run-to-run noise.")
 
 
 def _wrap(text, width, indent="", first=None):
@@ -111,7 +125,30 @@ def _fmt_ns(x):
 def _bench_names(workload, idle_fds):
     if workload == "idle":
         return ["idle-0", f"idle-{2 * ((idle_fds + 1) // 2)}"]
+    if workload in APP_WORKLOADS:
+        return [workload, f"{workload}@rate"]
     return [workload]
+
+
+def _latency_summary(samples):
+    """The medians over runs of each run's latency percentiles (ns), and
+    the range of the p99s; None when the runs recorded none."""
+    runs = [r for smp in samples for r in smp["extra"].get("latency") or () if r.get("count")]
+    if not runs:
+        return None
+    out = {key: statistics.median(r[key] for r in runs)
+           for key in ("p50", "p90", "p99", "p999", "max", "mean") if key in runs[0]}
+    out.update(p99_min=min(r["p99"] for r in runs), p99_max=max(r["p99"] for r in runs),
+               runs=len(runs), count=sum(r["count"] for r in runs))
+    if "early" in runs[0]:
+        out["early"] = sum(r["early"] for r in runs)
+    return out
+
+
+def _within_noise(s, base):
+    """Whether the values of two cells overlap (min - max): a gap between
+    their medians that the run-to-run noise covers is a tie."""
+    return s["min"] <= base["max"] and base["min"] <= s["max"]
 
 
 def _extra_values(samples, key):
@@ -129,17 +166,32 @@ def _summarise(collector, peers, workloads, idle_fds, first_echo=None):
                 if s["unit"] == "second":
                     for key in ("median", "min", "max", "mean", "stdev"):
                         s[f"{key}_ns_per_op"] = s[key] * 1e9
-                if name in ECHO_WORKLOADS:
-                    samples = collector.samples[loop][name]
+                samples = collector.samples[loop][name]
+                if name in TIMED_WORKLOADS:
                     s["req_per_s"] = 1.0 / s["median"]
                     s["duration_ms"] = s["n"]
                     for key, out in (("server_cpu_ns_per_req", "server_cpu_ns_per_req"),
                                      ("server_cpu_share", "server_cpu_share"),
+                                     ("server_wait_share", "server_wait_share"),
                                      ("client_cpu_share", "load_generator_cpu_share")):
-                        values = _extra_values(samples, key)
-                        s[out] = statistics.median(values) if values else None
-                    s["generator"] = samples[0]["extra"].get("generator")
-                    s["depth"] = samples[0]["extra"].get("depth")
+                        values = [v for v in _extra_values(samples, key) if v is not None]
+                        if values or key != "server_wait_share":
+                            s[out] = statistics.median(values) if values else None
+                    if name in ECHO_WORKLOADS:
+                        s["generator"] = samples[0]["extra"].get("generator")
+                        s["depth"] = samples[0]["extra"].get("depth")
+                if name.endswith("@rate"):
+                    s["rate"] = samples[0]["extra"]["rate"]
+                    achieved = _extra_values(samples, "achieved_rate")
+                    s["achieved_rate"] = statistics.median(achieved) if achieved else None
+                    waits = [v for v in _extra_values(samples, "server_wait_share")
+                             if v is not None]
+                    s["server_wait_share"] = statistics.median(waits) if waits else None
+                    late = [v for v in _extra_values(samples, "late_1ms") if v is not None]
+                    s["generator_late_1ms"] = sum(late)
+                latency = _latency_summary(samples)
+                if latency is not None:
+                    s["latency"] = latency
                 if s["unit"] == "byte":
                     s["bytes_per_timer"] = s["median"]
                 summary.setdefault(loop, {})[name] = s
@@ -153,7 +205,10 @@ def _summarise(collector, peers, workloads, idle_fds, first_echo=None):
         for name, s in per.items():
             base = summary.get(_baseline(name), {}).get(name)
             s["baseline"] = _baseline(name)
-            s["ratio_vs_ioloop"] = s["median"] / base["median"] if base else None
+            s["ratio_vs_ioloop"] = (s["median"] / base["median"]
+                                    if base and base["median"] > 0 else None)
+            if base and loop not in (s["baseline"], FLOOR):
+                s["within_noise"] = _within_noise(s, base)
             fl = floor.get(name)
             s["ratio_vs_floor"] = s["median"] / fl["median"] if fl else None
         if "idle-0" in per:
@@ -181,9 +236,12 @@ def _note(name, s, wide=False):
         return f"{s['ratio_vs_idle0']:.2f}x vs no fds"
     if name in ECHO_WORKLOADS and s.get("shared_from"):
         return f"the {s['shared_from']} floor"
+    notes = []
+    if name in TIMED_WORKLOADS and s.get("within_noise"):
+        notes.append("tie")
     if wide and name in ECHO_WORKLOADS and s.get("server_cpu_ns_per_req") is not None:
-        return "server CPU " + ", ".join(_echo_cpu_cells(s))
-    return ""
+        notes.append("server CPU " + ", ".join(_echo_cpu_cells(s)))
+    return "; ".join(notes)
 
 
 def _echo_cpu_cells(s):
@@ -199,6 +257,8 @@ def _label(workload, name):
     if workload == "idle":
         count = int(name.split("-", 1)[1])
         return f"idle ({f'{count:,}' if count else 'no'} fds)"
+    if name.endswith("@rate"):
+        return f"{workload} (fixed rate)"
     return workload
 
 
@@ -216,7 +276,9 @@ def _results_table(summary, peers, order, workloads, idle_fds, errors, skipped,
     failed = {(e["loop"], e["workload"]) for e in errors}
     rows = []
     for workload in workloads:
-        for name in _bench_names(workload, idle_fds):
+        if workload in LATENCY_WORKLOADS:
+            continue    # the latency table's
+        for name in _bench_names(workload, idle_fds)[:1 if workload in APP_WORKLOADS else None]:
             first = True
             for loop in order:
                 if not _applies(loop, workload):
@@ -279,9 +341,117 @@ def _echo_table(summary, order, workloads):
                                 ">generator busy", ""])
 
 
+def _fmt_latency(ns):
+    """A latency (ns, may be negative: an early timer) in its unit."""
+    size = abs(ns)
+    if size >= 10e6:
+        return f"{ns / 1e6:,.1f} ms"
+    if size >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if size >= 10e3:
+        return f"{ns / 1e3:,.0f} us"
+    if size >= 1e3:
+        return f"{ns / 1e3:.1f} us"
+    return f"{ns:,.0f} ns"
+
+
+def _latency_rows(workloads):
+    """(workload, benchmark name, label) of every latency row: timer
+    lateness, the echo workloads' round trips at saturation, and the
+    application workloads at their fixed rate."""
+    rows = []
+    for workload in workloads:
+        if workload in LATENCY_WORKLOADS:
+            rows.append((workload, workload, "timer lateness"))
+        elif workload in ECHO_WORKLOADS:
+            rows.append((workload, workload, f"{workload} rtt"))
+        elif workload in APP_WORKLOADS:
+            rows.append((workload, f"{workload}@rate", workload))
+    return rows
+
+
+def _latency_table(summary, order, workloads, errors, skipped, width=None, rates=None):
+    """Latency percentiles, medians over runs: how late timers fire on a
+    busy loop, the echo round trips at saturation, and the application
+    servers' responses at a fixed rate (the same for every loop)."""
+    failed = {(e["loop"], e["workload"]) for e in errors}
+    rows = []
+    for workload, name, label in _latency_rows(workloads):
+        first = True
+        for loop in order:
+            if not _applies(loop, workload):
+                continue
+            s = summary.get(loop, {}).get(name)
+            if s is not None and s.get("shared_from"):
+                continue    # the same C floor server as the first echo row
+            text = label if first else ""
+            if first and name.endswith("@rate") and (rates or {}).get(workload):
+                text = f"{label} @{rates[workload]['rate']:,.0f}/s"
+            if s is None or not s.get("latency"):
+                if (loop, name) in failed or (loop, workload) in failed:
+                    rows.append([text, loop, "ERROR (see errors below)"])
+                    first = False
+                elif (loop, workload) in skipped:
+                    rows.append([text, loop, ("skipped", skipped[(loop, workload)])])
+                    first = False
+                continue
+            first = False
+            lat = s["latency"]
+            ratio = s.get("ratio_vs_ioloop")
+            notes = []
+            if s.get("within_noise"):
+                notes.append("tie")
+            if lat.get("early"):
+                notes.append(f"{lat['early']:,}/{lat['count']:,} early")
+            wait = s.get("server_wait_share")
+            if wait is not None and wait >= 0.05:
+                notes.append(f"waited for CPU {wait * 100:.0f}%")
+            if s.get("achieved_rate") and s["achieved_rate"] < 0.98 * s["rate"]:
+                notes.append(f"answered {s['achieved_rate']:,.0f}/s")
+            rows.append([
+                text, loop, _fmt_latency(lat["p50"]), _fmt_latency(lat["p99"]),
+                f"{_fmt_latency(lat['p99_min'])} - {_fmt_latency(lat['p99_max'])}",
+                _fmt_latency(lat["p999"]), _fmt_latency(lat["max"]),
+                f"{ratio:.2f}x" if ratio is not None else "-", "; ".join(notes)])
+    if not rows:
+        return None
+    return _format_table(rows, ["latency", "loop", ">p50", ">p99", ">p99 min - max", ">p99.9",
+                                ">max", ">vs ioloop", "note"], width)
+
+
+def _app_table(summary, order, workloads):
+    """The application servers at saturation (medians): CPU time per
+    request, how busy the server was, how long it waited for a CPU (other
+    processes had the cores), how busy the load generator was."""
+    rows = []
+    for workload in workloads:
+        if workload not in APP_WORKLOADS:
+            continue
+        first = True
+        for loop in order:
+            s = summary.get(loop, {}).get(workload)
+            if s is None or s.get("server_cpu_ns_per_req") is None:
+                continue
+
+            def share(x):
+                return f"{x * 100:.0f}%" if x is not None else "-"
+
+            rows.append([workload if first else "", loop,
+                         f"{s['server_cpu_ns_per_req'] / 1000:.1f} us/req",
+                         share(s.get("server_cpu_share")), share(s.get("server_wait_share")),
+                         share(s.get("load_generator_cpu_share")), ""])
+            first = False
+    if not rows:
+        return None
+    return _format_table(rows, ["application", "loop", ">server CPU", ">server busy",
+                                ">waited for CPU", ">generator busy", ""])
+
+
 def _losses(summary, order, workloads, idle_fds, margin=0.05):
     """Where a loop (not the floor) beat ioloop (the workload's baseline)
-    by more than ``margin``: one sentence each."""
+    by more than ``margin``: one sentence each. For the timed workloads
+    and the latency figures, only beyond the noise (the two cells' values
+    do not overlap)."""
     lines = []
     for workload in workloads:
         baseline = _baseline(workload)
@@ -293,11 +463,21 @@ def _losses(summary, order, workloads, idle_fds, margin=0.05):
                 if loop in (FLOOR, baseline):
                     continue
                 s = summary.get(loop, {}).get(name)
-                if s and s["ratio_vs_ioloop"] is not None and s["ratio_vs_ioloop"] < 1 - margin:
-                    lines.append(f"{_label(workload, name)}: {loop} needs "
-                                 f"{s['ratio_vs_ioloop']:.2f}x {baseline}'s "
-                                 + ("memory" if s["unit"] == "byte" else "time")
-                                 + f" ({baseline} costs {1 / s['ratio_vs_ioloop']:.2f}x {loop})")
+                if not s or s["ratio_vs_ioloop"] is None or s["ratio_vs_ioloop"] >= 1 - margin:
+                    continue
+                noisy = (name in TIMED_WORKLOADS or name.endswith("@rate")
+                         or workload in LATENCY_WORKLOADS)
+                if noisy and s.get("within_noise"):
+                    continue
+                if name.endswith("@rate") or workload in LATENCY_WORKLOADS:
+                    what = "p99 latency" if name.endswith("@rate") else "p99 timer lateness"
+                    lines.append(f"{_label(workload, name)}: {loop}'s {what} is "
+                                 f"{s['ratio_vs_ioloop']:.2f}x {baseline}'s")
+                    continue
+                lines.append(f"{_label(workload, name)}: {loop} needs "
+                             f"{s['ratio_vs_ioloop']:.2f}x {baseline}'s "
+                             + ("memory" if s["unit"] == "byte" else "time")
+                             + f" ({baseline} costs {1 / s['ratio_vs_ioloop']:.2f}x {loop})")
     return lines
 
 
@@ -318,11 +498,21 @@ _DESCRIPTIONS = {
                     "await write) on the asyncio loop; req/s",
     "memory": "bytes per pending timer: RSS growth while N timers are scheduled, / N",
     "call_later": "N call_later(0, f), then run; ns per callback",
+    "lateness": f"N timers set one after the other (call_later, {LATENESS_MIN_DELAY * 1e3:g}-"
+                f"{LATENESS_MAX_DELAY * 1e3:g} ms) while {LATENESS_PAIRS} socketpairs bounce "
+                "bytes through read handlers; how late each fires (latency table)",
+    "uvicorn": "uvicorn, httptools parser, minimal ASGI app (13-byte body); the loop as "
+               "uvicorn's --loop",
+    "aiohttp": "aiohttp.web hello world (13-byte body), web.run_app(sock=, loop=)",
+    "aiohttp_64k": "aiohttp.web, a 64 KiB body",
+    "httptools_proto": "asyncio.Protocol + httptools.HttpRequestParser, one fixed response "
+                       "per request via call_soon (uvloop's benchmark server)",
+    "tornado_http": "Tornado web.Application hello world on tornado.httpserver.HTTPServer",
 }
 
 
 def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fds, full_ns,
-                 mode, echo=None, unavailable=None, width=None, custom_n=False):
+                 mode, echo=None, unavailable=None, width=None, custom_n=False, app=None):
     unavailable = unavailable or {}
     lines = ["ioloop benchmark: " + time.strftime("%Y-%m-%d %H:%M:%S %z")]
     indent = " " * 10
@@ -364,7 +554,7 @@ def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fd
     reduced = []
     for w in workloads:
         desc = _DESCRIPTIONS[w].format(idle=f"{2 * ((idle_fds + 1) // 2):,}")
-        if w in ECHO_WORKLOADS:
+        if w in TIMED_WORKLOADS:
             size = f"N={ns[w] / 1000:g} s"
             if w in APPLICABLE:
                 desc += f" (on {', '.join(x for x in APPLICABLE[w] if x in order)})"
@@ -374,13 +564,15 @@ def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fd
             text = f"skipped ({unavailable[w]}): {desc}"
         else:
             text = f"{size}, {repeats[w]} run(s): {desc}"
-            if ns[w] < full_ns[w] and w not in ECHO_WORKLOADS:
+            if ns[w] < full_ns[w] and w not in TIMED_WORKLOADS:
                 reduced.append(f"{w} {ns[w]:,} (full: {full_ns[w]:,})")
         lines.append(_wrap(text, width, " " * (wwidth + 4), f"  {w.ljust(wwidth)}  "))
     if echo is not None:
         add("echo", echo["text"])
         lines.append(_wrap(f"{echo['floor']}, measured once for all the echo workloads", width,
                            indent))
+    if app is not None:
+        add("app", app["text"])
     if mode == "quick":
         add("NOTE", "--quick: small N and few runs, a smoke test, not a measurement")
     elif reduced:
@@ -405,9 +597,27 @@ def _print_results(run, summary):
         print("\necho servers: CPU time per request, and how busy each side was "
               "(medians; busy: CPU time / wall time)")
         print(echo_table)
+    app_table = _app_table(summary, order, workloads)
+    if app_table:
+        print(_wrap("application servers at saturation: CPU time per request, how busy each "
+                    "side was, and how long the server waited for a CPU that other processes "
+                    "held (medians; shares of the wall time)", width, "  ", "\n"))
+        print(app_table)
+    rates = run.app["rates"] if run.app else {}
+    latency = _latency_table(summary, order, workloads, run.errors, run.skipped, width, rates)
+    if latency:
+        print("\nlatency: percentiles of each run, medians over the runs")
+        print(latency)
     print()
     for paragraph in _LEGEND:
         print(_wrap(paragraph, width, "  ", ""))
+    if latency:
+        print(_wrap(_LATENCY_LEGEND, width, "  ", ""))
+    for workload, chosen in rates.items():
+        print(_wrap(f"{workload} (fixed rate): {chosen['rate']:,.0f} requests/s on every loop, "
+                    f"{chosen['fraction']:g} x the slowest loop's median at saturation "
+                    f"({chosen['slowest']}, {chosen['slowest_req_per_s']:,.0f} req/s).",
+                    width, "  ", ""))
     machine = run.machine
     if machine["ioloop_implementation"] != "cython" and any(
             name in ("ioloop", "ioloop-asyncio") for name in order):
@@ -468,6 +678,8 @@ def _write_json(run, summary, suites):
                      echo_conns=ECHO_CONNS, echo_size=ECHO_SIZE,
                      echo=({k: v for k, v in echo.items() if k != "text"}
                            if echo else None),
+                     app=({k: v for k, v in run.app.items() if k != "text"}
+                          if run.app else None),
                      applicable={w: list(APPLICABLE.get(w, PEERS)) for w in run.workloads},
                      memory_method="RSS delta (/proc/self/statm) / N"),
         "peers": run.peers,

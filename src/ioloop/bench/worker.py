@@ -1,14 +1,17 @@
 """One worker process (``python -m ioloop.bench --worker LOOP WORKLOAD N``):
-it builds the loop, runs one workload through the harness and prints one
-JSON line with its values, what it skipped and which loop and ioloop ran."""
+it builds the loop (for an application workload: starts the server process
+that runs it), runs one workload through the harness and prints one JSON
+line with its values, what it skipped and which loop and ioloop ran."""
 
+import functools
 import gc
 import json
 import platform
 import sys
 
+from .app import _wl_app
 from .common import _Skip
-from .config import APPLICABLE, ASYNCIO_API_WORKLOADS, FLOOR, PEERS
+from .config import APPLICABLE, APP_WORKLOADS, ASYNCIO_API_WORKLOADS, FLOOR, PEERS
 from .echo import _wl_echo, _wl_proto_echo, _wl_stream_echo, _wl_tornado_echo
 from .harness import _Harness
 from .peers import _ioloop_identity, _make_api, _peer_version
@@ -17,6 +20,7 @@ from .workloads import (
     _wl_callbacks,
     _wl_chain,
     _wl_idle,
+    _wl_lateness,
     _wl_memory,
     _wl_pingpong,
     _wl_threadsafe,
@@ -37,20 +41,24 @@ _WORKLOAD_FUNCS = {
     "tornado_echo": _wl_tornado_echo,
     "memory": _wl_memory,
     "call_later": _wl_call_later,
+    "lateness": _wl_lateness,
 }
+_WORKLOAD_FUNCS.update({w: functools.partial(_wl_app, workload=w) for w in APP_WORKLOADS})
 
 
 def _worker(loop_name, workload, n, args):
     if n < 2:
         raise SystemExit("N must be at least 2")
-    opts = {"depth": args.echo_depth, "gen": args.echo_gen, "c_dir": args.c_dir}
+    opts = {"depth": args.echo_depth, "gen": args.echo_gen, "c_dir": args.c_dir,
+            "loop": loop_name, "app_rate": args.app_rate, "app_conns": args.app_conns}
     if args.idle_fds is not None:
         opts["idle_fds"] = args.idle_fds
     if loop_name not in APPLICABLE.get(workload, PEERS):
         raise SystemExit(f"{workload} does not run on {loop_name}")
     metadata = {"loop": loop_name, "workload": workload}
     harness = _Harness(args.harness, args.warmups, args.values, metadata)
-    api = (None if loop_name == FLOOR
+    # The application workloads' loop runs in the server process they start.
+    api = (None if loop_name == FLOOR or workload in APP_WORKLOADS
            else _make_api(loop_name, asyncio_api=workload in ASYNCIO_API_WORKLOADS))
     extra = {}
     gc_before = [gen["collections"] for gen in gc.get_stats()]
@@ -76,7 +84,7 @@ def _worker(loop_name, workload, n, args):
         "extra": extra,
         "gc_collections": gc_runs,
         "loop_type": (f"{type(api.loop).__module__}.{type(api.loop).__qualname__}"
-                      if api is not None else None),
+                      if api is not None else extra.get("loop_type")),
         "version": _peer_version(loop_name),
         "python": platform.python_version(),
         "ioloop": _ioloop_identity(),

@@ -14,8 +14,17 @@ import threading
 import time
 from collections import deque
 
-from .common import _Skip, _noop
-from .config import IDLE_FDS, MAX_TIMER_DELAY, MEMORY_DELAY, PINGPONG_PAIRS, TIMER_SEED
+from .common import _Skip, _noop, _percentiles
+from .config import (
+    IDLE_FDS,
+    LATENESS_MAX_DELAY,
+    LATENESS_MIN_DELAY,
+    LATENESS_PAIRS,
+    MAX_TIMER_DELAY,
+    MEMORY_DELAY,
+    PINGPONG_PAIRS,
+    TIMER_SEED,
+)
 
 
 PING = b"x"
@@ -182,6 +191,91 @@ def _wl_timers(api, n, harness, opts, extra):
         return elapsed
 
     return [harness.time("timers", _timed(run_once, harness.warmups), n)]
+
+
+def _wl_lateness(api, n, harness, opts, extra):
+    """How late timers fire on a busy loop. ``LATENESS_PAIRS`` socketpairs
+    keep one byte bouncing each through read handlers (the load) while n
+    timers fire one after the other: each is set with ``call_later`` when
+    the previous one fires, at a delay drawn (fixed seed) from
+    [LATENESS_MIN_DELAY, LATENESS_MAX_DELAY]. A timer's lateness is the
+    clock when its callback starts minus the clock when it was set plus its
+    delay (negative when it fires early). Each run's percentiles go into
+    ``extra["latency"]``; the value recorded is its p99."""
+    rng = random.Random(TIMER_SEED)
+    delays = [LATENESS_MIN_DELAY + rng.random() * (LATENESS_MAX_DELAY - LATENESS_MIN_DELAY)
+              for _ in range(n)]
+    npairs = opts.get("lateness_pairs", LATENESS_PAIRS)
+    clock = time.perf_counter_ns
+    runs, bounces = [], []
+
+    def run_once():
+        late = [0] * n
+        index = 0
+        due = 0
+        count = 0
+        later, stop = api.later, api.stop
+
+        def on_timer():
+            nonlocal index, due
+            late[index] = clock() - due
+            index += 1
+            if index == n:
+                stop()
+                return
+            delay = delays[index]
+            due = clock() + round(delay * 1e9)
+            later(delay, on_timer)
+
+        def handlers(a, b):
+            a_recv, a_send, b_recv, b_send = a.recv, a.send, b.recv, b.send
+
+            def on_b(_fd=None, _events=None):
+                b_send(b_recv(1))
+
+            def on_a(_fd=None, _events=None):
+                nonlocal count
+                a_recv(1)
+                count += 1
+                a_send(PING)
+
+            return on_a, on_b
+
+        pairs = _socketpairs(npairs)
+        fds = []
+        try:
+            for a, b in pairs:
+                on_a, on_b = handlers(a, b)
+                api.add_reader(b.fileno(), on_b)
+                fds.append(b.fileno())
+                api.add_reader(a.fileno(), on_a)
+                fds.append(a.fileno())
+            for a, _b in pairs:
+                a.send(PING)
+            due = clock() + round(delays[0] * 1e9)
+            later(delays[0], on_timer)
+            api.run()
+        finally:
+            for fd in fds:
+                api.remove_reader(fd)
+            _close_pairs(pairs)
+        if index != n:
+            raise RuntimeError(f"lateness: {index} of {n} timers fired")
+        if not count:
+            raise RuntimeError("lateness: the socketpairs never bounced")
+        bounces.append(count)
+        stats = _percentiles(late)
+        stats["early"] = sum(1 for x in late if x < 0)
+        return stats
+
+    warmups = [run_once()["p99"] / 1e9 for _ in range(harness.warmups)]
+    t0 = time.perf_counter()
+    for _ in range(harness.values):
+        runs.append(run_once())
+    duration = time.perf_counter() - t0
+    extra.update(pairs=npairs, latency=runs, bounces=bounces)
+    return [harness.record("lateness", [r["p99"] / 1e9 for r in runs], "second", n, duration,
+                           warmups=warmups, timing=False)]
 
 
 def _wl_threadsafe(api, n, harness, opts, extra):
