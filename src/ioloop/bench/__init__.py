@@ -10,6 +10,11 @@ Workloads (N: see the header of a run for the sizes used)
 ``chain``       each callback schedules the next one, N times.
 ``timers``      N timers at a random delay in [0, 1 ms], every other one
                 cancelled; the loop runs until the last live one fires.
+``lateness``    how late timers fire on a busy loop: 10 socketpairs keep a
+                byte bouncing each through read handlers while N timers are
+                set one after the other (``call_later``, 0.1-1.1 ms); each
+                timer's lateness is when its callback started minus when
+                it was due. Its p50/p99/p99.9/max go to the latency table.
 ``threadsafe``  a second thread submits N callbacks as fast as it can
                 (``add_callback`` / ``call_soon_threadsafe``); timed until
                 all have run on the loop.
@@ -37,6 +42,36 @@ Workloads (N: see the header of a run for the sizes used)
                 while N timers (delays 1-2 h, never firing) are scheduled,
                 divided by N.
 ``call_later``  (not run by default) N ``call_later(0, f)``, then run.
+
+The application workloads (``--group app``, or by name; ``--group all``
+runs both groups): HTTP/1.1 servers, each in a process of its own on the
+loop under test (ioloop's asyncio face, asyncio, uvloop, rloop), loaded by
+a C HTTP load generator in another process:
+
+``uvicorn``          uvicorn, its httptools parser, a minimal ASGI app; the
+                     loop given as uvicorn's ``--loop`` (``asyncio``,
+                     ``uvloop``, ``ioloop:new_event_loop``,
+                     ``rloop:new_event_loop``).
+``aiohttp``          an ``aiohttp.web`` hello world; ``aiohttp_64k``: the
+                     same with a 64 KiB body.
+``httptools_proto``  an ``asyncio.Protocol`` parsing with httptools and
+                     answering each request with one fixed response (the
+                     server of uvloop's HTTP benchmark).
+``tornado_http``     a Tornado ``web.Application`` on its ``HTTPServer``.
+
+Each is measured at saturation (every connection sends its next request
+when a response arrived: requests/s) in every round, then, after the
+rounds, at a fixed rate: ``--app-fraction`` (0.6) of the slowest loop's
+median requests/s in this run, the same offered load for every loop.
+Requests are then due on a timetable whatever the responses do, and each
+one's latency counts from the time it was due, so a server that stalls is
+charged for every request queued behind the stall (coordinated omission
+does not hide it, as in wrk2); the table gives p50, p99, p99.9 and the
+maximum. Every response is checked (status 200, the body's length); a run
+with a wrong one is an error, not a result. The server's CPU time and the
+time it waited for a CPU held by another process are read over each
+window (``/proc/PID/schedstat``): on a shared machine the latter says how
+much of the latency was the machine's.
 
 The peers: ``ioloop`` (``ioloop.IOLoop``, classic API: ``add_callback``,
 ``call_later``/``remove_timeout``, ``add_handler``/``update_handler``),
@@ -94,17 +129,22 @@ merges every worker's run into one ``pyperf.Benchmark`` per (loop,
 workload), whose statistics the table shows; ``--pyperf-dir`` writes them as
 pyperf JSON files (``python -m pyperf compare_to``, ``stats``, ``hist``
 read them). Without pyperf the same protocol runs on a built-in harness.
-Every workload is a fixed amount of work (N), so pyperf's loop calibration
-is not used: one value is one complete run. Each run checks its own work
-(every callback ran, no cancelled timer or idle fd fired, every echo came
-back). The parent repeats every measurement R times, interleaving the loops
-(their order is shuffled for every round and workload) so that drift in the
-machine's speed spreads over all of them. Nothing here is a stored result:
-every number printed was measured in this run.
+Every workload is a fixed amount of work (N) or a timed run, so pyperf's
+loop calibration is not used: one value is one complete run (for the
+latency figures, which pyperf does not carry, a run's p99). Each run checks
+its own work (every callback ran, no cancelled timer or idle fd fired,
+every echo came back, every HTTP response was right). The parent repeats
+every measurement R times, interleaving the loops (their order is shuffled
+for every round and workload) so that drift in the machine's speed spreads
+over all of them; where two loops' ranges of values overlap, the table
+calls the gap a tie. Nothing here is a stored result: every number printed
+was measured in this run.
 
-The output fits in 120 columns: the echo servers' CPU figures have a table
-of their own, and a note too long for its row becomes a numbered footnote
-under the table; ``--wide`` keeps every line whole and every note on its row.
+The output fits in 120 columns: the echo and application servers' CPU
+figures and the latency percentiles have tables of their own, and a note
+too long for its row becomes a numbered footnote under its table;
+``--wide`` keeps every line whole and every note on its row. ``--plot
+FILE`` writes an SVG chart of the requests/s and latency figures.
 
 The package
 -----------
@@ -120,10 +160,16 @@ The package
                prints its JSON.
 ``workloads``  the loop-level workloads (callbacks ... idle, memory).
 ``echo``       the echo servers and the timed echo runs.
+``apps``       the application servers (their own processes).
+``app``        the application workloads' runs: the server process, the
+               load generator, their two halves.
 ``loadgen``    the load generators: the C programs in ``csrc/`` (compiled at
-               run time) and the Python echo load generator.
+               run time: the echo floor server, the echo and the HTTP load
+               generators, their latency histogram) and the Python echo
+               load generator.
 ``report``     the summary, the tables, their footnotes and 120-column
                layout (``--wide``), the header, and the JSON and pyperf files.
+``plot``       the ``--plot`` SVG chart.
 ``api``        the few names the scripts in the repository's ``bench/``
                directory use.
 """

@@ -19,6 +19,7 @@ Two halves, two worker processes per (loop, workload, round):
 Every response is checked by the generator (status 200, the body's
 length): a run with any wrong response is an error, not a result."""
 
+
 import contextlib
 import json
 import os
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from .common import _tail
+from .common import _sched_ns, _tail
 from .config import (
     APP_BODY,
     APP_BODY_64K,
@@ -50,18 +51,6 @@ LOOP_MODULES = {"ioloop-asyncio": "ioloop.", "asyncio": "asyncio.", "uvloop": "u
 
 def _body_len(workload):
     return len(APP_BODY_64K if workload == "aiohttp_64k" else APP_BODY)
-
-
-def _proc_cpu(pid):
-    """(CPU time, time waiting for a CPU) of process ``pid`` so far, in ns:
-    the scheduler's figures for its main thread (/proc/PID/schedstat); the
-    servers do their work there."""
-    try:
-        with open(f"/proc/{pid}/schedstat") as f:
-            run, wait, _slices = f.read().split()
-        return int(run), int(wait)
-    except (OSError, ValueError):
-        return None
 
 
 def _get(port, path, timeout):
@@ -194,7 +183,8 @@ def _wl_app(api, ms, harness, opts, extra, workload):
                 event = msg.get("event")
                 if not event:
                     break
-                marks[event] = (time.monotonic_ns(), _proc_cpu(server.proc.pid))
+                # The servers do their work in their main thread.
+                marks[event] = (time.monotonic_ns(), _sched_ns(server.proc.pid))
             if "error" in msg:
                 log = _tail(server.errors(), 5)
                 raise RuntimeError(f"{workload}: {msg['error']} ({msg.get('errors', 0)} wrong "

@@ -22,6 +22,7 @@ with a JSON description of the loop that serves it (the driver checks it
 before any load). The process binds 127.0.0.1 on a free port, prints
 ``{"port": ...}`` and serves until its stdin closes."""
 
+
 import json
 import os
 import socket

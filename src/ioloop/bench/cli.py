@@ -10,6 +10,7 @@ an application server (``--app-server``) and the probe of the pure-Python
 engine (``--probe``) are entry points of the same command. The results go
 to ``report`` (and ``plot``)."""
 
+
 import argparse
 import json
 import random

@@ -4,6 +4,7 @@ loop, the sizes (N) of the quick, default and full runs, the repeats, and
 the constants of the workloads (timer delays, socketpairs, idle fds, the
 echo and HTTP loads) and of the output (its width)."""
 
+
 ECHO_WORKLOADS = ("echo", "proto_echo", "stream_echo", "tornado_echo")
 WORKLOADS = ("callbacks", "chain", "timers", "lateness", "threadsafe", "pingpong", "idle") \
     + ECHO_WORKLOADS + ("memory",)

@@ -4,6 +4,7 @@ by the loop under test in the worker process, and the timed runs: the load
 generator (``loadgen``) in another process loads the server for N ms and
 counts the replies; the server's CPU time is read over the same window."""
 
+
 import contextlib
 import json
 import os
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from .common import _Skip, _tune
+from .common import _Skip, _sched_ns, _tune, _wait_share
 from .config import ECHO_CONNS, ECHO_DEPTH, ECHO_SIZE, ECHO_STALL_TIMEOUT, ECHO_WARMUP_MS
 from .loadgen import _c_tool
 
@@ -328,6 +329,7 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
                     event = msg.get("event")
                     if event:
                         state[event] = time.process_time_ns()
+                        state[event + "_sched"] = _sched_ns()
                     else:
                         state["result"] = msg
                         api.stop()
@@ -351,6 +353,7 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
                         state["result"] = msg
                         break
                     state[event] = floor_cpu()
+                    state[event + "_sched"] = _sched_ns(floor.pid)
             else:
                 api.run()
             result = state["result"]
@@ -362,6 +365,8 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
                 raise RuntimeError(f"{workload}: no request answered: {result}")
             if state["start"] is None or state["end"] is None:
                 raise RuntimeError(f"{workload}: the generator did not announce its window")
+            result["wait_share"] = _wait_share(state.get("start_sched"),
+                                               state.get("end_sched"), result["elapsed_ns"])
             return result, state["end"] - state["start"]
 
         warmups = []
@@ -407,6 +412,7 @@ def _wl_echo(api, ms, harness, opts, extra, workload="echo"):
                  requests=[r["requests"] for r in client],
                  server_cpu_ns_per_req=server_cpu,
                  server_cpu_share=server_share,
+                 server_wait_share=[r.get("wait_share") for r in client],
                  client_cpu_share=[r["cpu_ns"] / r["elapsed_ns"] for r in client],
                  # Round-trip percentiles of each run (ns; the C generator's).
                  latency=[r["rtt"] for r in client if r.get("rtt")])

@@ -5,6 +5,7 @@ the parent; their timeout; their JSON answer and its checks), and the
 collection of every worker's values per (loop, benchmark), merged into
 pyperf benchmarks when pyperf ran them."""
 
+
 import contextlib
 import io
 import json

@@ -5,6 +5,7 @@ a temporary directory (without a compiler the run falls back as it says),
 and the Python echo load generator (``--echo-load``), the C one's protocol
 on ``select.epoll``."""
 
+
 import atexit
 import json
 import os

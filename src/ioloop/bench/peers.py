@@ -4,6 +4,7 @@ peers' versions, which ioloop ``import ioloop`` gives and which engine it
 runs (and the refusal to pass the pure-Python engine off as ioloop's), the
 probing of each peer before a run, and the machine's description."""
 
+
 import os
 import platform
 import sys

@@ -13,6 +13,7 @@ colour for a loop everywhere):
 Every figure comes from the run's summary; the chart says where it was
 measured and that the table beside it has the spreads and ties."""
 
+
 import math
 import time
 from html import escape

@@ -6,6 +6,7 @@ application servers' tables, the latency table, their footnotes and the
 the skipped cells and the errors, and the ``--json`` and ``--pyperf-dir``
 files (the ``--plot`` chart: ``plot.py``)."""
 
+
 import io
 import json
 import os
@@ -39,12 +40,12 @@ from .config import (
 _LEGEND = (
     "runs: worker processes x values in each. median: over all values. ns: wall time of one "
     "run (scheduling + running) / N. spread: (max - min) / median.",
-    "vs ioloop: cost (time or bytes) / ioloop's (for proto_echo, stream_echo and tornado_echo: "
-    "/ ioloop-asyncio's); below 1.00x is cheaper than ioloop. The floor row's ratio is the share "
+    "vs ioloop: cost (time or bytes) / ioloop's (for proto_echo, stream_echo, tornado_echo and "
+    "the application workloads: / ioloop-asyncio's); below 1.00x is cheaper than ioloop. The floor row's ratio is the share "
     "of ioloop's cost that is the bare callbacks or syscalls. idle (K fds): the note is its time "
     "/ the time with no idle fd.",
-    "echo workloads: N is the length of one timed run; req/s as the load generator counted "
-    "them. server CPU: the server process's CPU time (user + system) per request; busy: CPU "
+    "echo and application workloads: N is the length of one timed run; req/s as the load "
+    "generator counted them; tie: the two loops' ranges (min - max) overlap. server CPU: the server process's CPU time (user + system) per request; busy: CPU "
     "time / wall time (the kernel's TCP work, charged to both sides, is most of it).",
     "memory: bytes per pending timer (RSS growth / N).",
 )
@@ -54,7 +55,9 @@ _LATENCY_LEGEND = (
     "the reply. fixed rate: an application server's response time with requests due on a "
     "timetable, from the time each was due (a stall delays every request behind it). vs "
     "ioloop: p99 / ioloop's (ioloop-asyncio's for the asyncio server APIs). tie: the two "
-    "loops' p99 ranges (or req/s ranges) overlap: the gap is within the run-to-run noise.")
+    "loops' p99 ranges overlap: the gap is within the run-to-run noise. CPU wait: the share of "
+    "the time the process running the loop was ready to run while other processes held the "
+    "CPUs (the scheduler's accounting; shown from 5%): latency that no loop could avoid.")
 
 
 def _wrap(text, width, indent="", first=None):
@@ -172,11 +175,9 @@ def _summarise(collector, peers, workloads, idle_fds, first_echo=None):
                     s["duration_ms"] = s["n"]
                     for key, out in (("server_cpu_ns_per_req", "server_cpu_ns_per_req"),
                                      ("server_cpu_share", "server_cpu_share"),
-                                     ("server_wait_share", "server_wait_share"),
                                      ("client_cpu_share", "load_generator_cpu_share")):
                         values = [v for v in _extra_values(samples, key) if v is not None]
-                        if values or key != "server_wait_share":
-                            s[out] = statistics.median(values) if values else None
+                        s[out] = statistics.median(values) if values else None
                     if name in ECHO_WORKLOADS:
                         s["generator"] = samples[0]["extra"].get("generator")
                         s["depth"] = samples[0]["extra"].get("depth")
@@ -184,14 +185,15 @@ def _summarise(collector, peers, workloads, idle_fds, first_echo=None):
                     s["rate"] = samples[0]["extra"]["rate"]
                     achieved = _extra_values(samples, "achieved_rate")
                     s["achieved_rate"] = statistics.median(achieved) if achieved else None
-                    waits = [v for v in _extra_values(samples, "server_wait_share")
-                             if v is not None]
-                    s["server_wait_share"] = statistics.median(waits) if waits else None
                     late = [v for v in _extra_values(samples, "late_1ms") if v is not None]
                     s["generator_late_1ms"] = sum(late)
                 latency = _latency_summary(samples)
                 if latency is not None:
                     s["latency"] = latency
+                # How long the process running the loop waited for a CPU.
+                waits = [v for v in _extra_values(samples, "server_wait_share") if v is not None]
+                if waits:
+                    s["server_wait_share"] = statistics.median(waits)
                 if s["unit"] == "byte":
                     s["bytes_per_timer"] = s["median"]
                 summary.setdefault(loop, {})[name] = s
@@ -355,6 +357,18 @@ def _fmt_latency(ns):
     return f"{ns:,.0f} ns"
 
 
+def _fmt_latency_range(low, high):
+    """``low - high`` in the unit of the larger one."""
+    size = max(abs(low), abs(high))
+    if size >= 1e6:
+        digits = 1 if size >= 10e6 else 2
+        return f"{low / 1e6:,.{digits}f} - {high / 1e6:,.{digits}f} ms"
+    if size >= 1e3:
+        digits = 0 if size >= 10e3 else 1
+        return f"{low / 1e3:,.{digits}f} - {high / 1e3:,.{digits}f} us"
+    return f"{low:,.0f} - {high:,.0f} ns"
+
+
 def _latency_rows(workloads):
     """(workload, benchmark name, label) of every latency row: timer
     lateness, the echo workloads' round trips at saturation, and the
@@ -377,25 +391,25 @@ def _latency_table(summary, order, workloads, errors, skipped, width=None, rates
     failed = {(e["loop"], e["workload"]) for e in errors}
     rows = []
     for workload, name, label in _latency_rows(workloads):
-        first = True
+        # The fixed rate of an application workload: under its name.
+        labels = [label]
+        if name.endswith("@rate") and (rates or {}).get(workload):
+            labels.append(f"@{rates[workload]['rate']:,.0f}/s")
+        start = len(rows)
         for loop in order:
             if not _applies(loop, workload):
                 continue
             s = summary.get(loop, {}).get(name)
             if s is not None and s.get("shared_from"):
                 continue    # the same C floor server as the first echo row
-            text = label if first else ""
-            if first and name.endswith("@rate") and (rates or {}).get(workload):
-                text = f"{label} @{rates[workload]['rate']:,.0f}/s"
+            k = len(rows) - start
+            text = labels[k] if k < len(labels) else ""
             if s is None or not s.get("latency"):
                 if (loop, name) in failed or (loop, workload) in failed:
                     rows.append([text, loop, "ERROR (see errors below)"])
-                    first = False
                 elif (loop, workload) in skipped:
                     rows.append([text, loop, ("skipped", skipped[(loop, workload)])])
-                    first = False
                 continue
-            first = False
             lat = s["latency"]
             ratio = s.get("ratio_vs_ioloop")
             notes = []
@@ -405,18 +419,21 @@ def _latency_table(summary, order, workloads, errors, skipped, width=None, rates
                 notes.append(f"{lat['early']:,}/{lat['count']:,} early")
             wait = s.get("server_wait_share")
             if wait is not None and wait >= 0.05:
-                notes.append(f"waited for CPU {wait * 100:.0f}%")
+                notes.append(f"CPU wait {wait * 100:.0f}%")
             if s.get("achieved_rate") and s["achieved_rate"] < 0.98 * s["rate"]:
                 notes.append(f"answered {s['achieved_rate']:,.0f}/s")
             rows.append([
-                text, loop, _fmt_latency(lat["p50"]), _fmt_latency(lat["p99"]),
-                f"{_fmt_latency(lat['p99_min'])} - {_fmt_latency(lat['p99_max'])}",
+                text, loop, _fmt_latency(lat["mean"]), _fmt_latency(lat["p50"]),
+                _fmt_latency(lat["p99"]),
+                _fmt_latency_range(lat["p99_min"], lat["p99_max"]),
                 _fmt_latency(lat["p999"]), _fmt_latency(lat["max"]),
                 f"{ratio:.2f}x" if ratio is not None else "-", "; ".join(notes)])
+        if len(rows) - start == 1 and len(labels) > 1:
+            rows[start][0] = " ".join(labels)
     if not rows:
         return None
-    return _format_table(rows, ["latency", "loop", ">p50", ">p99", ">p99 min - max", ">p99.9",
-                                ">max", ">vs ioloop", "note"], width)
+    return _format_table(rows, ["latency", "loop", ">mean", ">p50", ">p99", ">p99 min - max",
+                                ">p99.9", ">max", ">vs ioloop", "note"], width)
 
 
 def _app_table(summary, order, workloads):
@@ -444,7 +461,7 @@ def _app_table(summary, order, workloads):
     if not rows:
         return None
     return _format_table(rows, ["application", "loop", ">server CPU", ">server busy",
-                                ">waited for CPU", ">generator busy", ""])
+                                ">CPU wait", ">generator busy", ""])
 
 
 def _losses(summary, order, workloads, idle_fds, margin=0.05):

@@ -3,6 +3,7 @@ it builds the loop (for an application workload: starts the server process
 that runs it), runs one workload through the harness and prints one JSON
 line with its values, what it skipped and which loop and ioloop ran."""
 
+
 import functools
 import gc
 import json

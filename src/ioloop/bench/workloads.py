@@ -4,6 +4,7 @@ takes the loop's ``_Api`` (None: the floor, the same work with no loop), N,
 the harness, the options and a dict for extra figures; it checks its own
 work and returns its benchmark records."""
 
+
 import gc
 import heapq
 import itertools
@@ -14,7 +15,7 @@ import threading
 import time
 from collections import deque
 
-from .common import _Skip, _noop, _percentiles
+from .common import _Skip, _noop, _percentiles, _sched_ns, _wait_share
 from .config import (
     IDLE_FDS,
     LATENESS_MAX_DELAY,
@@ -207,7 +208,7 @@ def _wl_lateness(api, n, harness, opts, extra):
               for _ in range(n)]
     npairs = opts.get("lateness_pairs", LATENESS_PAIRS)
     clock = time.perf_counter_ns
-    runs, bounces = [], []
+    runs, bounces, waits = [], [], []
 
     def run_once():
         late = [0] * n
@@ -254,7 +255,9 @@ def _wl_lateness(api, n, harness, opts, extra):
                 a.send(PING)
             due = clock() + round(delays[0] * 1e9)
             later(delays[0], on_timer)
+            before, t0 = _sched_ns(), clock()
             api.run()
+            wait = _wait_share(before, _sched_ns(), clock() - t0)
         finally:
             for fd in fds:
                 api.remove_reader(fd)
@@ -266,14 +269,18 @@ def _wl_lateness(api, n, harness, opts, extra):
         bounces.append(count)
         stats = _percentiles(late)
         stats["early"] = sum(1 for x in late if x < 0)
+        waits.append(wait)
         return stats
 
     warmups = [run_once()["p99"] / 1e9 for _ in range(harness.warmups)]
+    del bounces[:], waits[:]
     t0 = time.perf_counter()
     for _ in range(harness.values):
         runs.append(run_once())
     duration = time.perf_counter() - t0
-    extra.update(pairs=npairs, latency=runs, bounces=bounces)
+    # The loop's thread waited for a CPU this share of each run (other
+    # processes had it): a lateness that no loop could avoid.
+    extra.update(pairs=npairs, latency=runs, bounces=bounces, server_wait_share=waits)
     return [harness.record("lateness", [r["p99"] / 1e9 for r in runs], "second", n, duration,
                            warmups=warmups, timing=False)]
 
