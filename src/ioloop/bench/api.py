@@ -2,20 +2,24 @@
 (``instructions.py``, ``tornado_http.py``) use, so that they need none of
 the benchmark's private helpers: which ioloop and engine ``import ioloop``
 gives, the refusal to measure a pure-Python engine passed off as ioloop's,
-the loops under test, the chain workload, the C tools' build and the
-output's wrapping. Nothing else in the benchmark is meant for use outside
-the package."""
+the loops under test, the chain workload, the application servers, the C
+tools' build and the output's wrapping. Nothing else in the benchmark is
+meant for use outside the package."""
 
 import os
 
-from .config import WIDTH
+import sys
+
+from .app import _body_len, _get
+from .config import APP_LOOPS, APP_WORKLOADS, WIDTH
 from .loadgen import _build_c_tools
 from .peers import _engine_text, _ioloop_identity, _make_api, _python_engine_refusal
 from .report import _wrap
 from .workloads import _chain
 
-__all__ = ["WIDTH", "ioloop_identity", "engine_text", "python_engine_refusal", "wrap",
-           "loop_api", "chain", "build_c_tools", "c_tool_path"]
+__all__ = ["WIDTH", "APP_WORKLOADS", "APP_LOOPS", "ioloop_identity", "engine_text",
+           "python_engine_refusal", "wrap", "loop_api", "chain", "app_server_command",
+           "app_body_len", "http_get", "build_c_tools", "c_tool_path"]
 
 
 def ioloop_identity():
@@ -62,6 +66,26 @@ def chain(api, n):
     """The ``chain`` workload on ``api`` (from :func:`loop_api`): ``n``
     callbacks, each scheduling the next. Returns how many did not run."""
     return _chain(api, n)
+
+
+def app_server_command(workload, loop_name):
+    """The command that runs the application server of ``workload`` (one
+    of ``APP_WORKLOADS``) on ``loop_name`` (one of ``APP_LOOPS``): it
+    prints ``{"port": ...}``, serves ``GET /`` (a body of
+    :func:`app_body_len` bytes) and ``GET /loop`` (a JSON description of
+    the loop serving it), and exits when its stdin closes."""
+    return [sys.executable, "-m", "ioloop.bench", "--app-server", workload, loop_name]
+
+
+def app_body_len(workload):
+    """The length of the body an application server answers ``GET /`` with."""
+    return _body_len(workload)
+
+
+def http_get(port, path, timeout):
+    """``GET path`` from 127.0.0.1:``port`` on a fresh connection:
+    ``(status, body)``."""
+    return _get(port, path, timeout)
 
 
 def build_c_tools(directory):

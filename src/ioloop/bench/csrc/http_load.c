@@ -28,7 +28,8 @@
    connection first (the server has accepted them all). The measured
    window's start and end are announced as they happen ({"event": "start"},
    {"event": "end"}); the result line is {"mode", "requests", "elapsed_ns",
-   "cpu_ns", "errors", "lat": {...}, ...} or, when the run failed or any
+   "cpu_ns", "errors", "responses" (all of the command's, priming and
+   warm-up included), "lat": {...}, ...} or, when the run failed or any
    response was wrong, {"error", "errors"}. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -82,6 +83,8 @@ static long long queue_cap, queue_head, queue_len, queue_max;
 /* Per run: recorded responses, and whether new requests are sent; the
    closed loop records the requests sent in [win_start, win_end). */
 static long long done_counted, inflight, win_start, win_end;
+/* Every response of the command, priming and warm-up included. */
+static long long responses;
 static int closed_loop, sending;
 
 static long long clock_ns(clockid_t id) {
@@ -209,6 +212,7 @@ static int on_headers(conn_t *c) {
 static int on_response(conn_t *c, long long now) {
     c->busy = 0;
     inflight--;
+    responses++;
     if (c->counted) {
         hist_add(&hist, now - c->t0);
         done_counted++;
@@ -540,7 +544,7 @@ int main(int argc, char **argv) {
         memset(conns, 0, (size_t)nconns * sizeof *conns);
         for (int i = 0; i < nconns; i++) conns[i].fd = -1;
         err[0] = 0;
-        errors = bad_status = bad_length = inflight = win_start = win_end = 0;
+        errors = bad_status = bad_length = inflight = win_start = win_end = responses = 0;
         sending = 0;
         queue_cap = (long long)(rps * (double)(ms + warm_ms) / 1000.0) + nconns + 16;
         queue = rps > 0 ? calloc((size_t)queue_cap, sizeof *queue) : NULL;
@@ -589,9 +593,9 @@ int main(int argc, char **argv) {
         } else {
             printf("{\"mode\": \"%s\", \"requests\": %lld, \"elapsed_ns\": %lld, "
                    "\"cpu_ns\": %lld, \"errors\": 0, \"rate\": %.1f, \"due\": %lld, "
-                   "\"late_1ms\": %lld, \"queued_max\": %lld, \"lat\": ",
-                   mode, res.requests, res.elapsed, res.cpu, rps, res.sent_due, res.late,
-                   queue_max);
+                   "\"late_1ms\": %lld, \"queued_max\": %lld, \"responses\": %lld, "
+                   "\"lat\": ", mode, res.requests, res.elapsed, res.cpu, rps, res.sent_due,
+                   res.late, queue_max, responses);
             hist_json(&hist, stdout);
             printf("}\n");
         }
