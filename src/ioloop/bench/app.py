@@ -227,7 +227,7 @@ def _wl_app(api, ms, harness, opts, extra, workload):
         server_cpu_share=[r.get("server_cpu_share") for r in runs],
         server_wait_share=[r.get("server_wait_share") for r in runs],
         client_cpu_share=[r.get("generator_cpu_share") for r in runs],
-        late_1ms=[r.get("late_1ms") for r in runs],
+        late_1ms=[r.get("late_1ms") for r in runs], due=[r.get("due") for r in runs],
         queued_max=[r.get("queued_max") for r in runs],
         server_log=_tail(log, 5) if log.strip() else None)
     if rate:

@@ -90,7 +90,7 @@ DEFAULT_N = {
     "callbacks": 150_000, "chain": 100_000, "timers": 40_000, "threadsafe": 60_000,
     "pingpong": 20_000, "idle": 8_000, "memory": 1_000_000, "call_later": 100_000,
     "echo": 1_000, "proto_echo": 1_000, "stream_echo": 1_000, "tornado_echo": 1_000,
-    "lateness": 2_000,
+    "lateness": 1_000,
 }
 QUICK_N = {
     "callbacks": 20_000, "chain": 20_000, "timers": 5_000, "threadsafe": 10_000,

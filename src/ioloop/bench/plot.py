@@ -3,8 +3,9 @@
 Two panels, one group of bars per workload and one bar per loop (the same
 colour for a loop everywhere):
 
-* throughput: requests/s of the echo workloads and of the application
-  workloads at saturation (median; the whisker spans min - max);
+* throughput: requests/s of the echo workloads, and in a panel of their
+  own those of the application workloads at saturation (median; the
+  whisker spans min - max);
 * latency: the p99 of each latency row (timer lateness, the echo round
   trips, the application servers at their fixed rate) on a log scale, a bar
   to the p99 with a white tick at the p50 and a black mark at the p99.9
@@ -18,7 +19,7 @@ import math
 import time
 from html import escape
 
-from .config import FLOOR, LATENCY_WORKLOADS, PEERS, TIMED_WORKLOADS, _applies
+from .config import APP_WORKLOADS, ECHO_WORKLOADS, FLOOR, PEERS, _applies
 from .report import _latency_rows
 
 
@@ -93,9 +94,9 @@ def _groups(summary, order, workloads, kind, rates):
     """[(label, [(loop, bar)])] of one panel; a bar: {"value", "low",
     "high", and for latency "p50", "p999"} (ns for latency)."""
     groups = []
-    if kind == "throughput":
+    if kind in ("echo", "app"):
         for workload in workloads:
-            if workload not in TIMED_WORKLOADS:
+            if workload not in (ECHO_WORKLOADS if kind == "echo" else APP_WORKLOADS):
                 continue
             bars = []
             for loop in order:
@@ -181,17 +182,24 @@ def _panel(svg, top, title, groups, log_scale):
                 svg.line(x + 2, p50, x + bar_w - 2, p50, stroke="white", width=2)
                 p999 = y_of(bar["p999"])
                 svg.rect(cx - 3, p999 - 1.5, 6, 3, "#111")
-        svg.text(gx + group_w / 2, y0 + plot_h + 16, label, size=11, anchor="middle")
-    return y0 + plot_h + 30
+        # Two lines: the workload, then what is measured ("rtt", "@R/s").
+        head, sep, tail = label.rpartition(" ")
+        lines = [head, tail] if sep else [label]
+        for k, line in enumerate(lines):
+            svg.text(gx + group_w / 2, y0 + plot_h + 15 + 13 * k, line, size=11,
+                     anchor="middle")
+    return y0 + plot_h + 42
 
 
 def _chart(run, summary):
     rates = run.app["rates"] if run.app else {}
     panels = []
-    groups = _groups(summary, run.order, run.workloads, "throughput", rates)
-    if groups:
-        panels.append(("Throughput: requests/s at saturation (median; whisker: min - max)",
-                       groups, False))
+    for kind, title in (("echo", "Echo servers: requests/s (median; whisker: min - max)"),
+                        ("app", "Application servers at saturation: requests/s (median; "
+                                "whisker: min - max)")):
+        groups = _groups(summary, run.order, run.workloads, kind, rates)
+        if groups:
+            panels.append((title, groups, False))
     groups = _groups(summary, run.order, run.workloads, "latency", rates)
     if groups:
         panels.append(("Latency, log scale: bar p99, white tick p50, black mark p99.9 "
@@ -200,9 +208,8 @@ def _chart(run, summary):
         return None
     svg = _Svg(0)
     machine = run.machine
-    svg.text(LEFT, 22, "python -m ioloop.bench: " + ", ".join(
-        w for w in run.workloads if w in TIMED_WORKLOADS or w in LATENCY_WORKLOADS), size=15,
-        weight="bold")
+    svg.text(LEFT, 22, "python -m ioloop.bench: requests/s and latency, per workload and loop",
+             size=15, weight="bold")
     when = time.strftime("%Y-%m-%d", time.localtime(run.started))
     engine = ("compiled engine" if machine["ioloop_implementation"] == "cython"
               else machine["ioloop_engine"])

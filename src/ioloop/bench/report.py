@@ -55,9 +55,11 @@ _LATENCY_LEGEND = (
     "the reply. fixed rate: an application server's response time with requests due on a "
     "timetable, from the time each was due (a stall delays every request behind it). vs "
     "ioloop: p99 / ioloop's (ioloop-asyncio's for the asyncio server APIs). tie: the two "
-    "loops' p99 ranges overlap: the gap is within the run-to-run noise. CPU wait: the share of "
-    "the time the process running the loop was ready to run while other processes held the "
-    "CPUs (the scheduler's accounting; shown from 5%): latency that no loop could avoid.")
+    "loops' p99 ranges overlap: the gap is within the run-to-run noise (the maximum of each run "
+    "is in the JSON). CPU wait: the share of the time the process running the loop was ready "
+    "to run while other processes held the CPUs (the scheduler's accounting): latency no loop "
+    "could avoid. generator late: requests the load generator itself sent over 1 ms after "
+    "they were due (their latency is partly its own).")
 
 
 def _wrap(text, width, indent="", first=None):
@@ -185,8 +187,12 @@ def _summarise(collector, peers, workloads, idle_fds, first_echo=None):
                     s["rate"] = samples[0]["extra"]["rate"]
                     achieved = _extra_values(samples, "achieved_rate")
                     s["achieved_rate"] = statistics.median(achieved) if achieved else None
-                    late = [v for v in _extra_values(samples, "late_1ms") if v is not None]
-                    s["generator_late_1ms"] = sum(late)
+                    # Requests the generator itself sent over 1 ms after they
+                    # were due (it did not get a CPU in time): their latency
+                    # is partly the generator's.
+                    late = sum(v for v in _extra_values(samples, "late_1ms") if v)
+                    due = sum(v for v in _extra_values(samples, "due") if v)
+                    s["generator_late_share"] = late / due if due else None
                 latency = _latency_summary(samples)
                 if latency is not None:
                     s["latency"] = latency
@@ -417,23 +423,23 @@ def _latency_table(summary, order, workloads, errors, skipped, width=None, rates
                 notes.append("tie")
             if lat.get("early"):
                 notes.append(f"{lat['early']:,}/{lat['count']:,} early")
+            late = s.get("generator_late_share")
+            if late is not None and late >= 0.01:
+                notes.append(f"generator late {late * 100:.0f}%")
             wait = s.get("server_wait_share")
-            if wait is not None and wait >= 0.05:
-                notes.append(f"CPU wait {wait * 100:.0f}%")
-            if s.get("achieved_rate") and s["achieved_rate"] < 0.98 * s["rate"]:
-                notes.append(f"answered {s['achieved_rate']:,.0f}/s")
             rows.append([
                 text, loop, _fmt_latency(lat["mean"]), _fmt_latency(lat["p50"]),
                 _fmt_latency(lat["p99"]),
                 _fmt_latency_range(lat["p99_min"], lat["p99_max"]),
-                _fmt_latency(lat["p999"]), _fmt_latency(lat["max"]),
-                f"{ratio:.2f}x" if ratio is not None else "-", "; ".join(notes)])
+                _fmt_latency(lat["p999"]),
+                f"{ratio:.2f}x" if ratio is not None else "-",
+                f"{wait * 100:.0f}%" if wait is not None else "-", "; ".join(notes)])
         if len(rows) - start == 1 and len(labels) > 1:
             rows[start][0] = " ".join(labels)
     if not rows:
         return None
     return _format_table(rows, ["latency", "loop", ">mean", ">p50", ">p99", ">p99 min - max",
-                                ">p99.9", ">max", ">vs ioloop", "note"], width)
+                                ">p99.9", ">vs ioloop", ">CPU wait", "note"], width)
 
 
 def _app_table(summary, order, workloads):
@@ -462,6 +468,37 @@ def _app_table(summary, order, workloads):
         return None
     return _format_table(rows, ["application", "loop", ">server CPU", ">server busy",
                                 ">CPU wait", ">generator busy", ""])
+
+
+# Below this ratio between the loops' CPU time per request, an application
+# workload is called bound by its framework.
+FRAMEWORK_BOUND = 1.3
+
+
+def _app_bounds(summary, order, workloads):
+    """For each application workload measured on several loops, one
+    sentence: how far apart the loops' server CPU time per request is, and
+    whether the framework (its code and the kernel's TCP work, the same on
+    every loop) or the loop sets it."""
+    lines = []
+    for workload in workloads:
+        if workload not in APP_WORKLOADS:
+            continue
+        cpu = {loop: summary[loop][workload]["server_cpu_ns_per_req"] for loop in order
+               if summary.get(loop, {}).get(workload, {}).get("server_cpu_ns_per_req")}
+        if len(cpu) < 2:
+            continue
+        low, high = min(cpu.values()), max(cpu.values())
+        ratio = high / low
+        text = (f"{workload}: {low / 1000:.1f} - {high / 1000:.1f} us per request "
+                f"({min(cpu, key=cpu.get)} - {max(cpu, key=cpu.get)}, {ratio:.2f}x): ")
+        if ratio < FRAMEWORK_BOUND:
+            text += ("the framework's own code and the kernel's TCP work, the same on every "
+                     "loop, are most of it: the loop cannot change much here")
+        else:
+            text += "the loop's own cost shows"
+        lines.append(text)
+    return lines
 
 
 def _losses(summary, order, workloads, idle_fds, margin=0.05):
@@ -620,6 +657,11 @@ def _print_results(run, summary):
                     "side was, and how long the server waited for a CPU that other processes "
                     "held (medians; shares of the wall time)", width, "  ", "\n"))
         print(app_table)
+        bounds = _app_bounds(summary, order, workloads)
+        if bounds:
+            print("server CPU per request across the loops:")
+            for line in bounds:
+                print(_wrap(line, width, "    ", "  "))
     rates = run.app["rates"] if run.app else {}
     latency = _latency_table(summary, order, workloads, run.errors, run.skipped, width, rates)
     if latency:
