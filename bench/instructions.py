@@ -192,16 +192,19 @@ def _objects_self_cost(path):
     after_call = False
     with open(path, errors="replace") as f:
         for line in f:
-            if line.startswith("ob="):
-                spec = line[3:].strip()
+            if line.startswith(("ob=", "cob=")):
+                # "(id) name" the first time an object is named (by either
+                # line), "(id)" after that.
+                spec = line.partition("=")[2].strip()
+                name = spec
                 if spec.startswith("("):
                     ident, _, name = spec.partition(")")
                     name = name.strip()
                     if name:
                         names[ident] = name
-                    current = names.get(ident, ident)
-                else:
-                    current = spec
+                    name = names.get(ident, ident)
+                if line.startswith("ob="):
+                    current = name
                 continue
             if line.startswith("calls="):
                 after_call = True      # the next cost line is the call's inclusive cost
