@@ -8,6 +8,8 @@ loudly instead of silently testing the twin.
 
 import asyncio
 import gc
+import importlib.util
+import os
 import logging
 import shutil
 import socket
@@ -19,6 +21,28 @@ import pytest
 import ioloop
 
 from support import open_fds
+
+
+# Test modules whose subject does not depend on the engine this run selected:
+# the benchmark command (its workers choose their engines themselves) and
+# the packaging checks (sdist, metadata). The README's test command runs the
+# suite once per engine; these run in the first (compiled-engine) run only,
+# unless that run cannot exist (no extension built).
+ENGINE_INDEPENDENT = {"test_bench.py", "test_packaging.py"}
+
+
+def _flag(name):
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not _flag("IOLOOP_NO_EXTENSIONS") or importlib.util.find_spec("ioloop._core") is None:
+        return
+    skip = pytest.mark.skip(reason="does not depend on the engine: runs in the "
+                                   "compiled-engine run of the suite")
+    for item in items:
+        if item.path.name in ENGINE_INDEPENDENT:
+            item.add_marker(skip)
 
 
 def pytest_report_header(config):

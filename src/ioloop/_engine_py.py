@@ -210,9 +210,6 @@ _ASYNCIO = 2
 class Loop:
     """The engine (pure Python). ``ioloop.IOLoop`` adds the facade."""
 
-    slow_callback_duration: float
-    _py_owned_fds: int
-
     if TYPE_CHECKING:
         # Provided by the facade (ioloop.IOLoop): the engine's only calls
         # into it. Any: the facade decides what it accepts.
@@ -222,14 +219,14 @@ class Loop:
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         self._closed = False
-        self._py_owned_fds = 0  # live transports (see add_reader)
+        self._py_owned_fds: int = 0  # live transports (see add_reader)
         self._running = False
         self._stopping = False
         self._polling = False
         self._stale_logged = False
         self._rebuild_needed = False
         self._debug_enabled = False
-        self.slow_callback_duration = 0.1
+        self.slow_callback_duration: float = 0.1
         self._fork_epoch = _fork_epoch
         self._iteration = 0
         self._batch = 0
