@@ -88,10 +88,11 @@ def http_get(port, path, timeout):
     return _get(port, path, timeout)
 
 
-def build_c_tools(directory):
-    """Compile the benchmark's C programs into ``directory``; returns
-    ``{"ok", "compiler", "error", "dir"}``. See :func:`c_tool_path`."""
-    return _build_c_tools(directory)
+def build_c_tools(directory, names=None):
+    """Compile the benchmark's C programs ``names`` (default: all; see
+    :func:`c_tool_path` for their names) into ``directory``; returns
+    ``{"ok", "compiler", "error", "dir", "tools"}``."""
+    return _build_c_tools(directory, names)
 
 
 def c_tool_path(info, name):

@@ -342,9 +342,12 @@ def _main(args, parser, argv, idle_fds, c_dir):
     # Workloads that need a library that is not installed: skipped whole.
     unavailable = {w: why for w in workloads if (why := _missing_requirement(w))}
     # The C tools, built when a timed workload runs (the application ones
-    # cannot do without them).
-    build = (_build_c_tools(c_dir)
-             if any(w in TIMED_WORKLOADS and w not in unavailable for w in workloads) else None)
+    # cannot do without them), and only those the run needs: the echo
+    # floor server and load generator, the HTTP load generator.
+    timed = [w for w in workloads if w in TIMED_WORKLOADS and w not in unavailable]
+    tools = ((["echo_server", "echo_load"] if any(w in ECHO_WORKLOADS for w in timed) else [])
+             + (["http_load"] if any(w in APP_WORKLOADS for w in timed) else []))
+    build = _build_c_tools(c_dir, tools) if tools else None
     if build is not None and not build["ok"]:
         unavailable.update({w: f"needs the C HTTP load generator: {build['error']}"
                             for w in workloads if w in APP_WORKLOADS and w not in unavailable})

@@ -39,19 +39,23 @@ def _c_compiler():
     return None
 
 
-def _build_c_tools(directory):
-    """Compile the C programs (``_C_TOOLS``) into ``directory``. Returns
-    ``{"ok", "compiler", "error", "dir"}``."""
+def _build_c_tools(directory, names=None):
+    """Compile the C programs ``names`` (keys of ``_C_TOOLS``; default: all
+    of them) into ``directory``. Returns ``{"ok", "compiler", "error",
+    "dir", "tools"}``."""
+    names = list(_C_TOOLS) if names is None else [n for n in _C_TOOLS if n in names]
     cc = _c_compiler()
-    info = {"ok": False, "compiler": None, "error": None, "dir": directory}
+    info = {"ok": False, "compiler": None, "error": None, "dir": directory, "tools": names}
     if cc is None:
-        info["error"] = "no C compiler (gcc/cc not found)"
+        info["error"] = ("no C compiler (gcc/cc not found on PATH; install gcc, or set CC "
+                         "to a C compiler)")
         return info
     try:
         version = subprocess.run(cc + ["--version"], capture_output=True, text=True,
                                  timeout=30).stdout.splitlines()
         info["compiler"] = version[0].strip() if version else os.path.basename(cc[0])
-        for name, source in _C_TOOLS.items():
+        for name in names:
+            source = _C_TOOLS[name]
             src = os.path.join(CSRC_DIR, source)
             if not os.path.isfile(src):
                 info["error"] = f"the C source {src} is not installed"
