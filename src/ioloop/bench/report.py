@@ -89,7 +89,8 @@ def _format_table(rows, header, width=None):
     cells than the header is a note row: its last cell is written after the
     others and does not widen its column (for "skipped (not installed)").
     With a ``width``, a note that would make its line longer is replaced by
-    a reference ("[k]", after its short part) to footnote k below the table."""
+    a reference ("[k]", after its short part) to footnote k below the table;
+    rows with the same long note share its footnote."""
     align = ["r" if h.startswith(">") else "l" for h in header]
     header = [h.lstrip(">") for h in header]
     widths = [len(h) for h in header]
@@ -108,8 +109,10 @@ def _format_table(rows, header, width=None):
         note = row[-1]
         text = _note_text(note)
         if width is not None and text and len(lead) + len(text) > width:
-            footnotes.append(note[1] if isinstance(note, tuple) else note)
-            ref = f"[{len(footnotes)}]"
+            detail = note[1] if isinstance(note, tuple) else note
+            if detail not in footnotes:
+                footnotes.append(detail)
+            ref = f"[{footnotes.index(detail) + 1}]"
             short = note[0] if isinstance(note, tuple) else ""
             text = f"{short} {ref}" if short else ref
         if len(row) == len(header):
