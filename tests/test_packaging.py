@@ -244,7 +244,7 @@ def test_sdist_carries_the_package_and_no_build_products(sdist):
                        or "__pycache__" in n or n.endswith("_build_info.py"))
     assert not generated, generated
     # The benchmark's C programs are sources: every one ships.
-    csrc = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / BENCH_CSRC).glob("*.c"))
+    csrc = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / BENCH_CSRC).glob("*.[ch]"))
     assert csrc, f"no C source in {BENCH_CSRC}"
     assert [p for p in csrc if p not in names] == [], csrc
 
