@@ -219,14 +219,16 @@ def _objects_self_cost(path):
     return costs
 
 
-def _measure_app(kind, workload, http_load, expected, tmp):
+def _measure_app(kind, workload, http_load, expected, tmp, keep_dir=None):
     """The application server's instructions per request, and the shares
     of the loop's own code and of the interpreter in the difference
-    between a short and a long run."""
+    between a short and a long run. ``keep_dir``: keep callgrind's output
+    files there (``callgrind.LOOP.WORKLOAD.MS``, with the requests each run
+    answered in ``.requests``), for callgrind_annotate."""
     from ioloop.bench import api as bench_api
     points = []
     for ms in APP_MS:
-        out = os.path.join(tmp, f"callgrind.{kind}.{workload}.{ms}")
+        out = os.path.join(keep_dir or tmp, f"callgrind.{kind}.{workload}.{ms}")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
             + bench_api.app_server_command(workload, kind),
@@ -255,7 +257,11 @@ def _measure_app(kind, workload, http_load, expected, tmp):
             _out, err = server.communicate(timeout=900)
         # The GET /loop above is one more request.
         points.append((result["responses"] + 1, _collected(err), _objects_self_cost(out)))
-        os.unlink(out)
+        if keep_dir:
+            with open(out + ".requests", "w") as f:
+                f.write(f"{result['responses'] + 1}\n")
+        else:
+            os.unlink(out)
     (r0, i0, o0), (r1, i1, o1) = points
     if r1 <= r0:
         raise RuntimeError(f"{kind} {workload}: the longer run answered no more requests")
@@ -309,6 +315,10 @@ def main(argv=None):
     p.add_argument("--allow-python-engine", action="store_true",
                    help="measure the ioloop rows even when ioloop's compiled engine did not "
                         "load (they then count the pure-Python engine, and say so)")
+    p.add_argument("--callgrind-dir", metavar="DIR",
+                   help="keep the application workloads' callgrind output files in DIR "
+                        "(callgrind.LOOP.WORKLOAD.MS, one per run length; the requests each "
+                        "answered in the .requests file beside it), for callgrind_annotate")
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -327,6 +337,8 @@ def main(argv=None):
         if name not in WORKLOADS + APP_WORKLOADS:
             p.error(f"unknown workload {name!r} (choose from "
                     f"{', '.join(WORKLOADS + APP_WORKLOADS)})")
+    if args.callgrind_dir:
+        os.makedirs(args.callgrind_dir, exist_ok=True)
     from ioloop.bench import api as bench_api
     ident = bench_api.ioloop_identity()
     if any(kind.startswith("ioloop") for kind in loops) and not args.allow_python_engine:
@@ -363,7 +375,9 @@ def main(argv=None):
     tmp = tempfile.mkdtemp(prefix="ioloop-instr-")
     timed = [w for w in workloads if w.endswith("_echo") or w in APP_WORKLOADS]
     if timed:
-        tools = bench_api.build_c_tools(tmp)
+        tools = bench_api.build_c_tools(
+            tmp, (["echo_load"] if any(w.endswith("_echo") for w in timed) else [])
+            + (["http_load"] if any(w in APP_WORKLOADS for w in timed) else []))
         if not tools["ok"]:
             echo_note = f"{', '.join(timed)} skipped: {tools['error']}"
             print(echo_note, file=sys.stderr)
@@ -396,7 +410,8 @@ def main(argv=None):
                 if workload in SIZES:
                     value, unit = _measure_callbacks(kind, workload, ident)
                 elif workload in APP_WORKLOADS:
-                    value, unit, note = _measure_app(kind, workload, http_load, ident, tmp)
+                    value, unit, note = _measure_app(kind, workload, http_load, ident, tmp,
+                                                     args.callgrind_dir)
                 else:
                     value, unit = _measure_echo(kind, workload, load_bin, ident)
             except (RuntimeError, subprocess.SubprocessError, OSError, ValueError,
