@@ -23,6 +23,11 @@
                            request that waited behind the stall. The
                            requests due in the MS ms after the warm-up are
                            recorded; the run waits for all of them.
+     count N               closed loop as for sat, for exactly N requests
+                           (no warm-up, no time limit): a fixed amount of
+                           work, for instruction counts under callgrind,
+                           where a time window's request count would
+                           follow the machine's load.
 
    Each command connects afresh and makes one priming request on every
    connection first (the server has accepted them all). The measured
@@ -35,6 +40,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -86,6 +92,8 @@ static long long done_counted, inflight, win_start, win_end;
 /* Every response of the command, priming and warm-up included. */
 static long long responses;
 static int closed_loop, sending;
+/* Closed loop: the requests still to send (count mode), or -1: no limit. */
+static long long to_send = -1;
 
 static long long clock_ns(clockid_t id) {
     struct timespec ts;
@@ -218,7 +226,11 @@ static int on_response(conn_t *c, long long now) {
         done_counted++;
     }
     if (!sending) return 0;
-    if (closed_loop) return start_request(c, now, now >= win_start && now < win_end);
+    if (closed_loop) {
+        if (to_send == 0) return 0;
+        if (to_send > 0) to_send--;
+        return start_request(c, now, now >= win_start && now < win_end);
+    }
     if (queue_len) {
         pending_t p = queue[queue_head];
         queue_head = (queue_head + 1) % queue_cap;
@@ -437,6 +449,41 @@ static int run_sat(long ms, long warm_ms, result_t *res) {
     return drain();
 }
 
+/* Closed loop, exactly n requests. */
+static int run_count(long long n, result_t *res) {
+    closed_loop = 1;
+    sending = 1;
+    hist_reset(&hist);
+    done_counted = 0;
+    printf("{\"event\": \"start\"}\n");
+    fflush(stdout);
+    long long t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+    long long now = t0, last = t0;
+    win_start = t0;
+    win_end = LLONG_MAX;
+    to_send = n;
+    for (int i = 0; i < nconns && to_send > 0; i++, to_send--)
+        if (start_request(&conns[i], now, 1) < 0) return -1;
+    while (done_counted < n) {
+        long k = step(100);
+        if (k < 0) return -1;
+        now = clock_ns(CLOCK_MONOTONIC);
+        if (k > 0) last = now;
+        else if (now - last > stall_ms * 1000000LL) {
+            snprintf(err, sizeof err, "no response for %ld ms", stall_ms);
+            return -1;
+        }
+    }
+    res->cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    printf("{\"event\": \"end\"}\n");
+    fflush(stdout);
+    res->requests = done_counted;
+    res->elapsed = last - t0;
+    sending = 0;
+    to_send = -1;
+    return drain();
+}
+
 /* Open loop. */
 static int run_rate(double rps, long ms, long warm_ms, result_t *res) {
     closed_loop = 0;
@@ -529,12 +576,17 @@ int main(int argc, char **argv) {
         char mode[16];
         double rps = 0;
         long ms = 0, warm_ms = 0;
+        long long count = 0;
         int ok = 0;
         if (sscanf(line, "%15s", mode) == 1) {
             if (strcmp(mode, "sat") == 0)
                 ok = sscanf(line, "sat %ld %ld", &ms, &warm_ms) == 2;
             else if (strcmp(mode, "rate") == 0)
                 ok = sscanf(line, "rate %lf %ld %ld", &rps, &ms, &warm_ms) == 3 && rps > 0;
+            else if (strcmp(mode, "count") == 0) {
+                ok = sscanf(line, "count %lld", &count) == 1 && count > 0;
+                ms = 1;
+            }
         }
         if (!ok || ms <= 0 || warm_ms < 0) {
             printf("{\"error\": \"bad command\", \"errors\": 0}\n");
@@ -565,7 +617,8 @@ int main(int argc, char **argv) {
             for (int i = 0; rc == 0 && i < nconns; i++) rc = start_request(&conns[i], now, 0);
             if (rc == 0) rc = drain();
             if (rc == 0)
-                rc = rps > 0 ? run_rate(rps, ms, warm_ms, &res) : run_sat(ms, warm_ms, &res);
+                rc = count > 0 ? run_count(count, &res)
+                     : rps > 0 ? run_rate(rps, ms, warm_ms, &res) : run_sat(ms, warm_ms, &res);
         }
         for (int i = 0; i < nconns; i++)
             if (conns[i].fd >= 0) close(conns[i].fd);
