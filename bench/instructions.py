@@ -62,7 +62,10 @@ APP_WORKLOADS = ("httptools_proto", "aiohttp", "aiohttp_64k", "uvicorn", "tornad
 SIZES = {"chain": (10_000, 60_000), "callbacks": (10_000, 60_000)}
 ECHO_MS = (1_500, 4_500)
 ECHO_LOOPS_SKIP = {"ioloop"}  # the classic API has no create_server
-APP_MS = (2_000, 6_000)
+# The application workloads: a fixed number of requests per run (the load
+# generator's "count" mode), not a time window, whose request count would
+# follow the machine's load while callgrind slows the server 50x.
+APP_REQUESTS = (1_000, 5_000)
 # The loop's own compiled code, per loop: the objects whose instructions
 # are its own (a substring of the object's path).
 LOOP_OBJECTS = {"ioloop-asyncio": "/ioloop/_core.", "uvloop": "/uvloop/loop.",
@@ -223,12 +226,12 @@ def _measure_app(kind, workload, http_load, expected, tmp, keep_dir=None):
     """The application server's instructions per request, and the shares
     of the loop's own code and of the interpreter in the difference
     between a short and a long run. ``keep_dir``: keep callgrind's output
-    files there (``callgrind.LOOP.WORKLOAD.MS``, with the requests each run
-    answered in ``.requests``), for callgrind_annotate."""
+    files there (``callgrind.LOOP.WORKLOAD.REQUESTS``, with the responses
+    each run answered in ``.requests``), for callgrind_annotate."""
     from ioloop.bench import api as bench_api
     points = []
-    for ms in APP_MS:
-        out = os.path.join(keep_dir or tmp, f"callgrind.{kind}.{workload}.{ms}")
+    for count in APP_REQUESTS:
+        out = os.path.join(keep_dir or tmp, f"callgrind.{kind}.{workload}.{count}")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
             + bench_api.app_server_command(workload, kind),
@@ -247,10 +250,10 @@ def _measure_app(kind, workload, http_load, expected, tmp, keep_dir=None):
                 _check_identity(kind, json.dumps(info["ioloop"]), expected)
             load = subprocess.run(
                 [http_load, str(port), "100", "/", str(bench_api.app_body_len(workload)),
-                 "120000"], input=f"sat {ms} 0\n", capture_output=True, text=True,
+                 "120000"], input=f"count {count}\n", capture_output=True, text=True,
                 timeout=900)
             result = json.loads(load.stdout.strip().splitlines()[-1]) if load.stdout else {}
-            if "error" in result or "responses" not in result:
+            if "error" in result or result.get("requests") != count:
                 raise RuntimeError(f"load generator: {load.stdout[-500:]} {load.stderr[-500:]}")
         finally:
             # Closing its stdin ends the server; callgrind then writes out.
@@ -317,8 +320,9 @@ def main(argv=None):
                         "load (they then count the pure-Python engine, and say so)")
     p.add_argument("--callgrind-dir", metavar="DIR",
                    help="keep the application workloads' callgrind output files in DIR "
-                        "(callgrind.LOOP.WORKLOAD.MS, one per run length; the requests each "
-                        "answered in the .requests file beside it), for callgrind_annotate")
+                        "(callgrind.LOOP.WORKLOAD.REQUESTS, one per run size; the responses "
+                        "each answered in the .requests file beside it), for "
+                        "callgrind_annotate")
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
