@@ -13,6 +13,7 @@ every response.
 
 import http.server
 import importlib.resources
+import importlib.util
 import json
 import math
 import os
@@ -144,7 +145,7 @@ def bench_run(tmp_path_factory):
     out = tmp / "bench.json"
     pyperf_dir = tmp / "pyperf"
     env = _hiding_env(tmp, MISSING)
-    proc = _run(["--quick", "--repeat", str(REPEAT), "--echo-duration", "0.1",
+    proc = _run(["--quick", "--repeat", str(REPEAT), "--warmups", "0", "--echo-duration", "0.1",
                  "--loops", ",".join(LOOPS + (MISSING,)),
                  "--workloads", ",".join(WORKLOADS + ("lateness",)),
                  "--json", str(out), "--pyperf-dir", str(pyperf_dir)], env=env)
@@ -376,8 +377,9 @@ def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
     entry in the errors; every other cell is still measured."""
     out = tmp_path / "broken.json"
     env = _hiding_env(tmp_path, shadow={"rloop": BROKEN_RLOOP})
-    proc = _run(["--quick", "--repeat", "2", "--no-floor", "--loops", "asyncio,rloop",
-                 "--workloads", "proto_echo,echo", "--echo-duration", "0.1",
+    proc = _run(["--quick", "--repeat", "2", "--warmups", "0", "--no-floor",
+                 "--loops", "asyncio,rloop", "--workloads", "proto_echo,echo",
+                 "--echo-duration", "0.1",
                  "--json", str(out)], env=env, timeout=100)
     assert proc.returncode == 1, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     doc = json.loads(out.read_text())
@@ -582,6 +584,50 @@ def test_bench_app_tornado_http_two_halves_and_chart(tmp_path):
     assert len(bars) == 2 * len(loops)      # req/s and latency, one bar per loop
 
 
+# The application workloads on the frameworks the test extra does not
+# install, and the modules each needs.
+FRAMEWORK_WORKLOADS = {"uvicorn": ("uvicorn", "httptools"), "aiohttp_64k": ("aiohttp",),
+                       "httptools_proto": ("httptools",)}
+
+
+@pytest.mark.timeout(180)
+def test_bench_app_frameworks_on_ioloop(tmp_path):
+    """uvicorn (with httptools), aiohttp (its 64 KiB body) and the raw
+    httptools Protocol server, each served by ioloop's asyncio face under
+    the HTTP load generator: tiny runs of both halves, every response
+    checked by the generator. Those whose framework is not installed are
+    skipped by the bench, saying which module is missing."""
+    installed = {w: all(importlib.util.find_spec(m) for m in mods)
+                 for w, mods in FRAMEWORK_WORKLOADS.items()}
+    if not any(installed.values()):
+        pytest.skip("none of uvicorn, aiohttp and httptools is installed")
+    if not _c_compiler_available():
+        pytest.skip("no C compiler: the HTTP load generator cannot be built")
+    out = tmp_path / "frameworks.json"
+    proc = _run(["--workloads", ",".join(FRAMEWORK_WORKLOADS), "--quick", "--repeat", "1",
+                 "--warmups", "0", "--app-duration", "0.1", "--loops", "ioloop-asyncio",
+                 "--no-floor", "--json", str(out)], timeout=150)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == []
+    skipped = {s["workload"]: s["reason"] for s in doc["skipped"]}
+    summary = doc["summary"].get("ioloop-asyncio", {})
+    for workload, ok in installed.items():
+        if not ok:
+            assert skipped[workload].startswith("needs "), (workload, skipped)
+            assert workload not in summary
+            continue
+        assert workload not in skipped, skipped
+        assert _positive_number(summary[workload]["req_per_s"]), summary[workload]
+        lat = summary[f"{workload}@rate"]["latency"]
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], (workload, lat)
+        for half in (workload, f"{workload}@rate"):
+            extra = doc["samples"]["ioloop-asyncio"][half][0]["extra"]
+            assert extra["loop_type"].startswith("ioloop."), (half, extra["loop_type"])
+            assert all(r > 0 for r in extra["requests"]), (half, extra)
+    assert not _too_wide(proc.stdout), proc.stdout
+
+
 class _Responder(http.server.BaseHTTPRequestHandler):
     """Answers every GET with the response the test set (keep-alive)."""
     protocol_version = "HTTP/1.1"
@@ -600,7 +646,7 @@ def http_load(tmp_path_factory):
     if not _c_compiler_available():
         pytest.skip("no C compiler")
     from ioloop.bench import api
-    build = api.build_c_tools(str(tmp_path_factory.mktemp("ctools")))
+    build = api.build_c_tools(str(tmp_path_factory.mktemp("ctools")), ["http_load"])
     assert build["ok"], build
     return api.c_tool_path(build, "http_load")
 
