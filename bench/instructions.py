@@ -222,6 +222,12 @@ def _objects_self_cost(path):
     return costs
 
 
+def _empty_dir(tmp):
+    path = os.path.join(tmp, "cwd")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def _measure_app(kind, workload, http_load, expected, tmp, keep_dir=None):
     """The application server's instructions per request, and the shares
     of the loop's own code and of the interpreter in the difference
@@ -232,10 +238,14 @@ def _measure_app(kind, workload, http_load, expected, tmp, keep_dir=None):
     points = []
     for count in APP_REQUESTS:
         out = os.path.join(keep_dir or tmp, f"callgrind.{kind}.{workload}.{count}")
+        # In an empty directory: "python -m" puts the current directory on
+        # sys.path, and every import lists it (a busy /tmp would add its
+        # listing's instructions, different in each run).
         server = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.abspath(out)}"]
             + bench_api.app_server_command(workload, kind),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=_empty_dir(tmp))
         try:
             line = server.stdout.readline()
             if not line.startswith("{"):
