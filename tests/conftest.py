@@ -20,7 +20,13 @@ import pytest
 
 import ioloop
 
+from netsupport import make_tls_cert
 from support import open_fds
+
+try:
+    import ssl
+except ImportError:  # pragma: no cover
+    ssl = None
 
 
 # Test modules whose subject does not depend on the engine this run selected:
@@ -134,6 +140,33 @@ def sockdir():
     d = tempfile.mkdtemp(prefix="ioln-", dir="/tmp")
     yield d
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """(certfile, keyfile): a self-signed certificate for localhost and
+    127.0.0.1, made once per run; the TLS tests skip without one."""
+    if ssl is None:
+        pytest.skip("no ssl module")
+    d = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = str(d / "cert.pem"), str(d / "key.pem")
+    reason = make_tls_cert(certfile, keyfile)
+    if reason is not None:
+        pytest.skip(reason)
+    return certfile, keyfile
+
+
+@pytest.fixture
+def server_ctx(tls_files):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*tls_files)
+    return ctx
+
+
+@pytest.fixture
+def client_ctx(tls_files):
+    """Trusts the test certificate and checks host names."""
+    return ssl.create_default_context(cafile=tls_files[0])
 
 
 @pytest.fixture

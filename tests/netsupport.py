@@ -8,7 +8,9 @@ conftest.py. Imported as ``from netsupport import ...``, like support.py.
 import asyncio
 import hashlib
 import os
+import shutil
 import socket
+import subprocess
 
 import ioloop
 
@@ -182,3 +184,72 @@ def small_buffers(sender_tr, receiver_tr, size=64 * 1024):
     written really back up in the sending transport."""
     sender_tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
     receiver_tr.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+
+# -- TLS certificates -------------------------------------------------------------------
+
+
+def _cert_with_cryptography(certfile, keyfile):
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True,
+            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    with open(keyfile, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(certfile, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _cert_with_openssl(certfile, keyfile):
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyfile, "-out", certfile,
+         "-days", "30", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=30)
+
+
+def make_tls_cert(certfile, keyfile):
+    """A self-signed certificate for localhost and 127.0.0.1, made with
+    ``cryptography`` or, failing that, the ``openssl`` command. Returns
+    None, or the reason neither could make one."""
+    try:
+        _cert_with_cryptography(certfile, keyfile)
+    except ImportError:
+        if shutil.which("openssl") is None:
+            return "neither cryptography nor openssl available to make a certificate"
+        try:
+            _cert_with_openssl(certfile, keyfile)
+        except (OSError, subprocess.SubprocessError) as e:
+            return f"openssl could not make a certificate: {e}"
+    return None

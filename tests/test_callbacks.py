@@ -495,6 +495,29 @@ def test_set_default_executor(loop):
         pool.shutdown(wait=True)
 
 
+@pytest.mark.parametrize("bad", [42, None, "pool"])
+def test_set_default_executor_rejects_a_non_executor(aloop, bad):
+    with pytest.raises(TypeError, match="executor must be ThreadPoolExecutor instance"):
+        aloop.set_default_executor(bad)
+
+
+def test_set_default_executor_other_executor_kinds(aloop):
+    """Another concurrent.futures.Executor: TypeError from 3.11 on, a
+    DeprecationWarning on 3.10 (as asyncio)."""
+    class InlineExecutor(concurrent.futures.Executor):
+        def submit(self, fn, *args, **kwargs):
+            f = concurrent.futures.Future()
+            f.set_result(fn(*args, **kwargs))
+            return f
+
+    if sys.version_info >= (3, 11):
+        with pytest.raises(TypeError):
+            aloop.set_default_executor(InlineExecutor())
+    else:
+        with pytest.warns(DeprecationWarning):
+            aloop.set_default_executor(InlineExecutor())
+
+
 def test_run_in_executor_rejects_non_callable(loop):
     with pytest.raises(TypeError):
         loop.run_in_executor(None, 42)
@@ -572,20 +595,27 @@ def test_callback_returning_failing_coroutine_logged_by_default(loop, caplog, ex
 
 
 def test_default_handler_logs_to_ioloop_logger_with_traceback(loop, caplog, expect_errors):
+    """Classic callbacks and timers (add_callback, add_timeout) are reported
+    as Tornado does: "Exception in callback <callback>" on the ``ioloop``
+    logger."""
     def failing_callback():
         raise ZeroDivisionError("callback-failure")
 
+    def failing_timer():
+        raise ZeroDivisionError("timer-failure")
+
     loop.add_callback(failing_callback)
-    loop.call_later(0, lambda: 1 / 0)
+    loop.add_timeout(loop.time(), failing_timer)
     ran = []
     loop.add_callback(ran.append, "after")
-    with caplog.at_level(logging.ERROR, logger="ioloop"):
+    with caplog.at_level(logging.ERROR):
         run_for(loop, 0.01)
     assert ran == ["after"]
-    recs = [r for r in caplog.records if r.name == "ioloop" and r.levelno >= logging.ERROR]
-    assert len(recs) == 2, caplog.text
+    recs = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.name for r in recs] == ["ioloop", "ioloop"], caplog.text
     assert all(r.exc_info and r.exc_info[0] is ZeroDivisionError for r in recs)
-    assert any("failing_callback" in r.getMessage() for r in recs)
+    assert recs[0].getMessage() == f"Exception in callback {failing_callback!r}"
+    assert recs[1].getMessage() == f"Exception in callback {failing_timer!r}"
     assert "Traceback" in caplog.text
 
 
@@ -604,8 +634,15 @@ def test_handle_callback_exception_override_in_subclass():
         def bad_timer():
             raise KeyError("y")
 
+        def asyncio_api_callback():
+            raise OSError("not for handle_callback_exception")
+
+        lp.set_exception_handler(lambda loop, ctx: None)
         lp.add_callback(bad_callback)
-        lp.call_later(0, bad_timer)
+        lp.add_timeout(lp.time(), bad_timer)
+        # asyncio's API reports to call_exception_handler, not here.
+        lp.call_later(0, asyncio_api_callback)
+        lp.call_soon(asyncio_api_callback)
         lp.add_callback(lp.call_later, 0.005, lp.stop)
         lp.start()
         assert (bad_callback, ValueError) in calls

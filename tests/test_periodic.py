@@ -39,6 +39,26 @@ def test_non_positive_callback_time_is_value_error(bad):
         PeriodicCallback(dummy, bad)
 
 
+@pytest.mark.parametrize("bad", ["x", None, [0.1], True, 1j])
+def test_jitter_must_be_a_number(bad):
+    with pytest.raises(TypeError, match="jitter"):
+        PeriodicCallback(dummy, 10, jitter=bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -0.1, -1, 2, 2.5, float("inf"), float("-inf")])
+def test_jitter_out_of_range_is_value_error(bad):
+    """Negative, NaN, or 2 and more (a period scaled by 1 + jitter *
+    (random() - 0.5) could reach zero)."""
+    with pytest.raises(ValueError, match="jitter"):
+        PeriodicCallback(dummy, 10, jitter=bad)
+
+
+@pytest.mark.parametrize("ok", [0, 0.0, 0.5, 1, 1.999])
+def test_jitter_in_range_is_accepted(ok):
+    pc = PeriodicCallback(dummy, 10, jitter=ok)
+    assert pc.jitter == ok
+
+
 def test_non_callable_is_type_error():
     with pytest.raises(TypeError):
         PeriodicCallback(None, 10)

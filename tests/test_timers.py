@@ -623,3 +623,61 @@ def test_many_timers_all_fire_once(loop):
     loop.start()
     assert counts == [1] * n
     assert loop._timer_count() == 0
+
+
+# -- finalizers run by the loop's own bookkeeping ------------------------------------------
+
+
+def test_finalizer_run_while_dropping_cancelled_timers_can_post(loop):
+    """A finalizer can run while the loop drops the cancelled timers at the
+    head of its heap before it sleeps (the last reference to a timer's
+    context goes with the timer). A callback it posts runs at once: the
+    loop does not go to sleep with it queued."""
+    import contextvars
+
+    var = contextvars.ContextVar("v")
+    ran = []
+
+    class PostOnDel:
+        def __del__(self):
+            loop.add_callback(ran.append, "posted")
+            loop.add_callback(loop.stop)
+
+    ctx = contextvars.Context()
+    ctx.run(var.set, PostOnDel())
+    timer = loop.call_later(1, lambda: None, context=ctx)
+    del ctx
+    timer.cancel()
+    del timer
+    timed_out = []
+    safety = loop.call_later(10, lambda: (timed_out.append(True), loop.stop()))
+    loop.start()
+    loop.remove_timeout(safety)
+    assert ran == ["posted"]
+    assert timed_out == []
+
+
+def test_finalizer_cancelling_the_next_timer_while_dropping(loop):
+    """A finalizer run while the head of the heap is dropped may cancel the
+    timer that would be the next head: the loop does not sleep until it."""
+    import contextvars
+
+    var = contextvars.ContextVar("v")
+    ran = []
+    second = loop.call_later(5, ran.append, "second ran")
+
+    class CancelOnDel:
+        def __del__(self):
+            second.cancel()
+
+    ctx = contextvars.Context()
+    ctx.run(var.set, CancelOnDel())
+    first = loop.call_later(0.5, lambda: None, context=ctx)
+    del ctx
+    first.cancel()
+    del first
+    loop.call_later(1, loop.stop)
+    t0 = time.monotonic()
+    loop.start()
+    assert ran == []
+    assert time.monotonic() - t0 < 4

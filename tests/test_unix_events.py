@@ -1230,6 +1230,125 @@ class TestSubprocess:
         tr.close()
 
 
+# -- child watchers (Python 3.10-3.13) -----------------------------------------------------
+
+
+HAS_WATCHERS = hasattr(asyncio, "AbstractChildWatcher") and ioloop.EventLoopPolicy is not None
+
+
+@pytest.fixture
+def ioloop_policy():
+    """ioloop's policy installed for the test, asyncio's default restored."""
+    import warnings
+
+    policy = ioloop.EventLoopPolicy()
+    old = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(policy)
+    try:
+        yield policy
+    finally:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            policy.set_child_watcher(None)
+        asyncio.set_event_loop_policy(old)
+
+
+def _watcher(active):
+    from unittest import mock
+    watcher = mock.create_autospec(asyncio.AbstractChildWatcher)
+    watcher.is_active.return_value = active
+    # Before 3.12 asyncio asks the object __enter__ returned.
+    watcher.__enter__.return_value.is_active.return_value = active
+    return watcher
+
+
+def _expected_watcher_calls(exit_args):
+    """What asyncio does with the watcher when a subprocess starts."""
+    from unittest import mock
+    if sys.version_info >= (3, 12):
+        return [mock.call.__enter__(), mock.call.is_active(), mock.call.__exit__(*exit_args)]
+    return [mock.call.__enter__(), mock.call.__enter__().is_active(),
+            mock.call.__exit__(*exit_args)]
+
+
+def _set_watcher(watcher):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_child_watcher(watcher)
+
+
+@pytest.mark.skipif(not HAS_WATCHERS, reason="no child watchers on this Python")
+class TestChildWatchers:
+    def test_deprecated_from_3_12_as_asyncio_s(self, ioloop_policy):
+        import warnings
+        for policy in (ioloop_policy, asyncio.DefaultEventLoopPolicy()):
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                policy.set_child_watcher(None)
+                policy.get_child_watcher()
+            deprecations = [x for x in w if issubclass(x.category, DeprecationWarning)]
+            expected = 2 if sys.version_info >= (3, 12) else 0
+            assert len(deprecations) == expected, (policy, [str(x.message) for x in w])
+            if expected:
+                assert "'set_child_watcher' is deprecated as of Python 3.12" in str(
+                    deprecations[0].message)
+
+    def test_inactive_watcher_refuses_a_subprocess(self, ioloop_policy):
+        """CPython's test_create_subprocess_fails_with_inactive_watcher."""
+        from unittest import mock
+        watcher = _watcher(active=False)
+
+        async def main():
+            _set_watcher(watcher)
+            with pytest.raises(RuntimeError, match="get_child_watcher.. is not activated"):
+                await asyncio.create_subprocess_exec(PY, "-c", "pass")
+
+        loop = ioloop.new_event_loop()
+        try:
+            run(loop, main())
+        finally:
+            loop.close()
+        watcher.add_child_handler.assert_not_called()
+        assert watcher.mock_calls == _expected_watcher_calls((RuntimeError, mock.ANY, mock.ANY))
+
+    def test_active_watcher_is_consulted_and_ioloop_reaps(self, ioloop_policy):
+        from unittest import mock
+        watcher = _watcher(active=True)
+
+        async def main():
+            _set_watcher(watcher)
+            proc = await asyncio.create_subprocess_exec(PY, "-c", "pass")
+            return await proc.wait()
+
+        loop = ioloop.new_event_loop()
+        try:
+            assert run(loop, main()) == 0
+        finally:
+            loop.close()
+        watcher.add_child_handler.assert_not_called()
+        assert watcher.mock_calls == _expected_watcher_calls((None, None, None))
+
+    def test_no_watcher_no_check(self, ioloop_policy):
+        async def main():
+            proc = await asyncio.create_subprocess_exec(PY, "-c", "pass")
+            return await proc.wait()
+
+        loop = ioloop.new_event_loop()
+        try:
+            assert run(loop, main()) == 0
+        finally:
+            loop.close()
+
+    def test_set_child_watcher_closes_the_previous_and_checks_the_type(self, ioloop_policy):
+        first = _watcher(active=True)
+        _set_watcher(first)
+        _set_watcher(None)
+        first.close.assert_called_once_with()
+        with pytest.raises(TypeError, match="watcher"):
+            _set_watcher(42)
+
+
 # -- CPython's own subprocess tests on this loop -------------------------------------------
 
 try:

@@ -98,22 +98,45 @@ if _PolicyBase is not None:
             """Returns a new ioloop event loop (see ``ioloop.new_event_loop``)."""
             return new_event_loop()
 
-        # Child watchers (deprecated, gone in 3.14) are not used: ioloop
-        # reaps its children with pidfds. Accept one for compatibility.
+        # Child watchers (deprecated in 3.12, gone in 3.14): ioloop reaps its
+        # children with pidfds. One set here is only consulted, as asyncio
+        # does, before a subprocess is started (IOLoop._make_subprocess_transport).
         _watcher: Any = None
 
         def get_child_watcher(self) -> Any:
             """Returns the watcher given to ``set_child_watcher`` (or None).
 
-            ioloop does not use child watchers: it waits for its child
-            processes with pidfds. This only keeps old code working.
+            ioloop waits for its child processes with pidfds and needs no
+            watcher. If one was set, starting a subprocess checks, as asyncio
+            does, that it is active (`RuntimeError` if not), and nothing
+            else. From Python 3.12 this warns `DeprecationWarning`, as
+            asyncio's policy does.
             """
+            if sys.version_info >= (3, 12):
+                warnings.warn("'get_child_watcher' is deprecated as of Python 3.12 and will "
+                              "be removed in Python 3.14.", DeprecationWarning, stacklevel=2)
             return self._watcher
 
         def set_child_watcher(self, watcher: Any) -> None:
-            """Stores ``watcher`` for ``get_child_watcher``; ioloop does not
-            use it."""
+            """Sets the child watcher (None: none), closing the previous one,
+            as asyncio's policy does.
+
+            ioloop does not reap through it: starting a subprocess only
+            checks that it is active (see ``get_child_watcher``). From
+            Python 3.12 this warns `DeprecationWarning`. Raises `TypeError`
+            if ``watcher`` is neither None nor an
+            ``asyncio.AbstractChildWatcher``.
+            """
+            base = getattr(asyncio, "AbstractChildWatcher", None)
+            if watcher is not None and base is not None and not isinstance(watcher, base):
+                raise TypeError(f"watcher must be an asyncio.AbstractChildWatcher or None, "
+                                f"not {type(watcher).__name__}: {watcher!r}")
+            if self._watcher is not None:
+                self._watcher.close()
             self._watcher = watcher
+            if sys.version_info >= (3, 12):
+                warnings.warn("'set_child_watcher' is deprecated as of Python 3.12 and will "
+                              "be removed in Python 3.14.", DeprecationWarning, stacklevel=2)
 
     def install() -> None:
         """Makes asyncio create ioloop loops, by installing ``EventLoopPolicy``.

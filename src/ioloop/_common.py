@@ -12,12 +12,18 @@ did not see, and turn bad input into a clear exception naming the argument.
 from __future__ import annotations
 
 import datetime
+import inspect
 import math
 import numbers
 import os
+import sys
+import weakref
+from asyncio import format_helpers
+from typing import Any
 
-__all__ = ["check_callable", "deadline_to_when", "event_mask", "fd_error", "fileno",
-           "handle_repr", "to_seconds"]
+__all__ = ["aio_fileno", "check_callable", "deadline_to_when", "debug_info", "debug_keep_repr",
+           "debug_kept_repr", "debug_new", "event_mask", "fd_error", "fileno",
+           "format_callback_source", "handle_repr", "source_traceback", "to_seconds"]
 
 FD_MAX = 0x7FFFFFFF
 EVENTS_MAX = 0xFFFFFFFF
@@ -94,10 +100,102 @@ def fd_error(err: int, fd: object) -> OSError:
     return OSError(err, f"{os.strerror(err)} (fd {fd})")
 
 
-def handle_repr(kind: str, callback: object, args: tuple[object, ...] | None,
-                extra: str | None) -> str:
-    cb = getattr(callback, "__qualname__", None) or repr(callback)
-    info = [kind, f"{cb}{args!r}" if args else str(cb)]
-    if extra:
-        info.append(extra)
+def aio_fileno(fd: object) -> int:
+    """The fd number for ``add_reader``/``add_writer``/``remove_reader``/
+    ``remove_writer``, with asyncio's errors (``selectors``' rules): an
+    object without a usable ``fileno()`` is an "Invalid file object", a
+    negative int an "Invalid file descriptor". -1 for an object whose
+    ``fileno()`` says it is closed."""
+    if isinstance(fd, int):
+        if fd < 0:
+            raise ValueError(f"Invalid file descriptor: {fd}")
+        if fd > FD_MAX:
+            raise ValueError(f"fd out of range: {fd!r}")
+        return int(fd)
+    try:
+        n = int(fd.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"Invalid file object: {fd!r}") from None
+    if n < 0:
+        return -1
+    if n > FD_MAX:
+        raise ValueError(f"fd out of range: {n!r}")
+    return n
+
+
+# -- handles: repr and debug mode -----------------------------------------------------
+
+# Python 3.13 shows a callback's arguments only in debug mode (they may be
+# sensitive); earlier versions always do.
+_FORMAT_TAKES_DEBUG = "debug" in inspect.signature(format_helpers._format_callback_source).parameters
+
+
+def format_callback_source(callback: object, args: tuple[object, ...] | None, debug: bool) -> str:
+    """asyncio's text for a callback: ``name(args) at file:line``."""
+    # (asyncio formats None and () the same.)
+    fmt: Any = format_helpers._format_callback_source
+    if _FORMAT_TAKES_DEBUG:
+        return fmt(callback, args or (), debug=debug)  # type: ignore[no-any-return]
+    return fmt(callback, args or ())  # type: ignore[no-any-return]
+
+
+# Debug mode only: handle -> [where it was created, its repr when cancelled].
+# A side table rather than fields: the handles stay small (a pending timer
+# is 80 bytes) and nothing is stored outside debug mode. The entry goes
+# with its handle (handles are weak-referenceable).
+debug_info: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+
+
+# asyncio records DEBUG_STACK_DEPTH (10) frames, its own included, then
+# drops its own: that leaves 8 of the caller's for call_soon, call_at,
+# add_reader..., 7 for call_later (which goes through call_at).
+STACK_DEPTH = 8
+STACK_DEPTH_CALL_LATER = 7
+
+
+def debug_new(handle: object, frame: Any = None, limit: int = STACK_DEPTH) -> None:
+    """Records where ``handle`` was created: ``limit`` frames from ``frame``
+    (by default the caller's frame; the Cython engine's methods have none),
+    as asyncio's ``Handle._source_traceback``."""
+    if frame is None:
+        frame = sys._getframe(1)
+    debug_info[handle] = [format_helpers.extract_stack(frame, limit), None]
+
+
+def source_traceback(handle: object) -> Any:
+    entry = debug_info.get(handle)
+    return entry[0] if entry is not None else None
+
+
+def debug_keep_repr(handle: object) -> None:
+    """At ``cancel()`` in debug mode: keep the repr, which still names the
+    callback (as asyncio does)."""
+    entry = debug_info.get(handle)
+    if entry is not None and entry[1] is None:
+        entry[1] = repr(handle)
+
+
+def debug_kept_repr(handle: object) -> str | None:
+    entry = debug_info.get(handle)
+    return entry[1] if entry is not None else None
+
+
+def handle_repr(handle: object, kind: str, cancelled: object, callback: object,
+                args: tuple[object, ...] | None, when: float | None) -> str:
+    """asyncio's repr of a handle: ``<TimerHandle cancelled when=... cb() at
+    file:line created at file:line>``; "done" once it ran (ioloop drops the
+    callback then)."""
+    tb = source_traceback(handle)
+    info = [kind]
+    if cancelled:
+        info.append("cancelled")
+    if when is not None:
+        info.append(f"when={when}")
+    if callback is not None:
+        info.append(format_callback_source(callback, args, tb is not None))
+    elif not cancelled:
+        info.append("done")
+    if tb:
+        frame = tb[-1]
+        info.append(f"created at {frame[0]}:{frame[1]}")
     return "<" + " ".join(info) + ">"

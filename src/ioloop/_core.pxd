@@ -40,13 +40,46 @@ cdef struct TimerEntry:
 # Handles are not GC containers (no GC header, no collection pressure per
 # callback): while a handle is queued, the loop's tp_traverse visits its
 # callback, args and kwargs on its behalf; see the end of _core.pyx.
+# Debug-only data (where a handle was created) lives in a side table
+# (_common.debug_info), not in the handles: a pending timer stays 80 bytes.
 
 cdef class Handle:
     cdef object callback
     cdef object args
-    cdef object kwargs
     cdef object context
-    cdef bint _cancelled
+    cdef object __weakref__
+    cdef unsigned char _cancelled
+    cdef unsigned char _flags     # HF_* bits (_core.pyx)
+
+
+cdef extern from *:
+    """
+    /* A TimerHandle's state in one 64-bit word: the insertion sequence that
+       breaks ties between equal deadlines (2**56 timers per loop) and the
+       flag bits. */
+    typedef struct {
+        unsigned long long seq : 56;
+        unsigned long long cancelled : 1;
+        unsigned long long in_heap : 1;
+        unsigned long long aio : 1;     /* scheduled by call_later/call_at */
+        unsigned long long debug : 1;   /* has an entry in the debug table */
+    } ioloop_timer_bits;
+
+    /* A fresh timer's word in one store (the bits start at zero). */
+    static inline ioloop_timer_bits ioloop_timer_bits_new(unsigned long long seq, int aio) {
+        ioloop_timer_bits b = {0};
+        b.seq = seq;
+        b.aio = aio != 0;
+        return b;
+    }
+    """
+    ctypedef struct ioloop_timer_bits:
+        uint64_t seq
+        unsigned int cancelled
+        unsigned int in_heap
+        unsigned int aio
+        unsigned int debug
+    ioloop_timer_bits ioloop_timer_bits_new(uint64_t seq, int aio)
 
 
 cdef class TimerHandle:
@@ -57,10 +90,9 @@ cdef class TimerHandle:
     # Borrowed, and only meaningful while in_heap: the loop detaches every
     # handle from its heap before it goes away.
     cdef PyObject *_loop
-    cdef bint _cancelled
-    cdef bint in_heap
+    cdef object __weakref__
     cdef double _when
-    cdef uint64_t seq
+    cdef ioloop_timer_bits st
 
 
 cdef class StreamCore
@@ -71,7 +103,7 @@ cdef class Loop:
     cdef int _waker_fd
     cdef int _sig_rfd
     cdef int _sig_wfd
-    cdef bint _closed
+    cdef readonly bint _closed
     cdef bint _running
     cdef bint _stopping
     cdef bint _polling
@@ -79,6 +111,8 @@ cdef class Loop:
     cdef bint _rebuild_needed
     cdef bint _debug_enabled
     cdef public double slow_callback_duration
+    # Debug mode: the asyncio handle running now (asyncio's _current_handle).
+    cdef public object _current_handle
     # Live Python transports (datagram, non-TCP/Unix stream): while any is,
     # add/remove_reader/writer ask the facade whether the fd is theirs.
     cdef public Py_ssize_t _py_owned_fds
@@ -141,21 +175,26 @@ cdef class Loop:
     cdef object _add_callback(self, object callback, tuple args, object kwargs)
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _schedule(self, double when, object callback, tuple args,
-                               object kwargs, object context)
+                               object kwargs, object context, int aio)
     cdef int _timer_cancelled(self) except -1
     cdef int _compact_heap(self) noexcept
     cdef TimerEntry _heap_pop(self) noexcept
     cdef void _sift_down(self, Py_ssize_t i) noexcept
     cdef int _collect_due(self) except -1
     cdef object _empty_context(self)
+    cdef int _debug_new(self, object h, int frames) except -1
+    cdef int _debug_check_thread(self) except -1
     cdef int _run_callback(self, object callback, object args, object kwargs,
                            object context, object report) except -1
+    cdef int _run_callback_debug(self, object callback, object args, object kwargs,
+                                 object context, object report) except -1
     cdef int _run_once(self) except -1
     cdef int _poll_before_stop(self) except -1
     cdef int _poll(self) except -1
     cdef int _dispatch(self) except -1
     cdef int _dispatch_one(self, int fd, uint32_t gen, uint32_t events) except -1
     cdef int _fd_matches(self, int fd) noexcept
+    cdef int _refuse_own_fd(self, int fd) except -1
     cdef int _drop_stale(self, int fd) except -1
     cdef int _rebuild_epoll(self) except -1
     cdef int _drain_fd(self, int fd) noexcept

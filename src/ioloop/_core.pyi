@@ -35,6 +35,9 @@ class Handle:
         """Returns ``True`` once ``cancel()`` has been called."""
     def get_context(self) -> contextvars.Context:
         """Returns the ``contextvars.Context`` the callback runs in."""
+    # Debug mode (asyncio's attribute): where the handle was created, else None.
+    @property
+    def _source_traceback(self) -> Any: ...
 
 @final
 class TimerHandle:
@@ -62,6 +65,12 @@ class TimerHandle:
         """
     def get_context(self) -> contextvars.Context:
         """Returns the ``contextvars.Context`` the callback runs in."""
+    # Debug mode (asyncio's attribute): where the handle was created, else None.
+    @property
+    def _source_traceback(self) -> Any: ...
+    # Made by call_later/call_at (asyncio's API), not add_timeout.
+    @property
+    def _asyncio_api(self) -> bool: ...
 
 @disjoint_base
 class Loop:
@@ -69,6 +78,9 @@ class Loop:
 
     slow_callback_duration: float
     _py_owned_fds: int
+    _current_handle: Any
+    @property
+    def _closed(self) -> bool: ...
     def time(self) -> float:
         """Returns the loop's current time, in seconds (a float).
 
@@ -80,13 +92,20 @@ class Loop:
     def get_debug(self) -> bool:
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
     def set_debug(self, enabled: bool) -> None:
-        """Turns debug mode on or off.
+        """Turns debug mode on or off: asyncio's debug mode.
 
-        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
-        each callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more. A loop created while asyncio's debug
-        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
-        mode.
+        In debug mode, as on asyncio's loop: ``call_soon``,
+        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
+        and ``add_writer`` record where they were called (the handle's
+        ``_source_traceback``; its repr ends with "created at file:line"; an
+        exception it raises is reported with a ``source_traceback``);
+        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
+        other than the one running the loop raise ``RuntimeError``; each
+        callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more logs a warning ("Executing ... took
+        0.105 seconds"); and while the loop runs, coroutines record where they
+        were created. A loop created while asyncio's debug mode is on
+        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
         """
     def fileno(self) -> int:
         """Returns the fd of the loop's epoll set (-1 once the loop is closed).
@@ -239,8 +258,8 @@ class Loop:
 
         Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
         an int or ``fd`` is neither an int nor an object with ``fileno()``;
-        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
-        range; ``FileExistsError`` if ``fd`` is already registered with this
+        ``ValueError`` if ``fd`` is negative, closed or one of the loop's own
+        fds, or ``events`` is out of range; ``FileExistsError`` if ``fd`` is already registered with this
         loop; ``PermissionError`` if epoll cannot watch it (a regular file);
         ``RuntimeError`` if the loop is closed.
         """
@@ -271,10 +290,11 @@ class Loop:
         for ``fd`` is replaced; a writer is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
     def add_writer(self, fd: FileDescriptorLike, callback: Callable[[Unpack[_Ts]], object], *args: Unpack[_Ts]) -> None:
@@ -284,25 +304,28 @@ class Loop:
         for ``fd`` is replaced; a reader is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
     def remove_reader(self, fd: FileDescriptorLike) -> bool:
         """Stops watching ``fd`` for reading (asyncio API).
 
         Returns ``True`` if a reader was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
     def remove_writer(self, fd: FileDescriptorLike) -> bool:
         """Stops watching ``fd`` for writing (asyncio API).
 
         Returns ``True`` if a writer was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
     def reinit_after_fork(self) -> None:
         """Makes a loop inherited through ``fork()`` usable in the child.
@@ -321,6 +344,7 @@ class Loop:
     def _handler_objects(self) -> list[object]: ...
     def _add_rw(self, fd: FileDescriptorLike, callback: Callable[..., object], args: tuple[object, ...], writer: bool) -> None: ...
     def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None: ...
+    def _check_thread(self) -> None: ...
     def _process_signals(self, data: bytes) -> None: ...
     def _remove_rw(self, fd: FileDescriptorLike, writer: bool) -> bool: ...
     def _signal_wakeup_fd(self) -> int: ...

@@ -128,6 +128,19 @@ cdef inline int _fileno(object fd) except -2:
     return _common.fileno(fd)
 
 
+cdef inline int _aio_fileno(object fd) except -2:
+    """_fileno() for add_reader and co: asyncio's errors for bad input."""
+    cdef long n
+    if type(fd) is int:
+        try:
+            n = fd
+        except OverflowError:
+            n = -1
+        if 0 <= n <= 0x7fffffff:
+            return <int>n
+    return _common.aio_fileno(fd)
+
+
 cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
     cdef long long n
     if type(events) is int:
@@ -151,7 +164,6 @@ cdef inline void _release_handle(PyObject *obj) noexcept:
     cdef Handle h = <Handle>obj
     h.callback = None
     h.args = None
-    h.kwargs = None
 
 
 cdef inline void _release_timer(PyObject *obj) noexcept:
@@ -159,6 +171,16 @@ cdef inline void _release_timer(PyObject *obj) noexcept:
     h.callback = None
     h.args = None
     h.kwargs = None
+
+
+cdef enum:
+    # Handle._flags: the handle has an entry in _common.debug_info (made in
+    # debug mode: where it was created, its repr when cancelled).
+    HF_DEBUG = 1
+    # Frames of the caller's stack recorded in debug mode, as many as asyncio
+    # keeps (_common.STACK_DEPTH and STACK_DEPTH_CALL_LATER).
+    DEBUG_FRAMES = 8
+    DEBUG_FRAMES_CALL_LATER = 7
 
 
 @cython.freelist(256)
@@ -180,24 +202,36 @@ cdef class Handle:
         """
         if not self._cancelled:
             self._cancelled = True
+            if self._flags & HF_DEBUG:
+                # As asyncio in debug mode: keep the repr, which names the
+                # callback ("Executing <Handle cancelled cb() ...> took").
+                _common.debug_keep_repr(self)
             # Release the closure at once: a cancelled handle may sit in
             # the queue for a while.
             _release_handle(<PyObject *>self)
 
     def cancelled(self):
         """Returns ``True`` once ``cancel()`` has been called."""
-        return self._cancelled
+        return True if self._cancelled else False
 
     def get_context(self):
         """Returns the ``contextvars.Context`` the callback runs in."""
         return PyContext_New() if self.context is None else self.context
 
+    @property
+    def _source_traceback(self):
+        # Debug mode only, as asyncio's: where the handle was created.
+        if self._flags & HF_DEBUG:
+            return _common.source_traceback(self)
+        return None
+
     def __repr__(self):
-        if self._cancelled:
-            return "<Handle cancelled>"
-        if self.callback is None:
-            return "<Handle done>"
-        return _common.handle_repr("Handle", self.callback, self.args, None)
+        if self._flags & HF_DEBUG:
+            kept = _common.debug_kept_repr(self)
+            if kept is not None:
+                return kept
+        return _common.handle_repr(self, "Handle", self._cancelled, self.callback,
+                                   self.args, None)
 
 
 @cython.freelist(256)
@@ -218,17 +252,19 @@ cdef class TimerHandle:
         twice, or after the callback ran, is harmless. Call it from the
         loop's thread.
         """
-        if not self._cancelled:
-            self._cancelled = True
+        if not self.st.cancelled:
+            self.st.cancelled = 1
+            if self.st.debug:
+                _common.debug_keep_repr(self)
             _release_timer(<PyObject *>self)
-            if self.in_heap:
+            if self.st.in_heap:
                 (<Loop>self._loop)._timer_cancelled()
 
     def cancelled(self):
         """Returns ``True`` once the timer has been cancelled (by ``cancel()``
         or ``remove_timeout``).
         """
-        return self._cancelled
+        return True if self.st.cancelled else False
 
     def when(self):
         """Returns the time the timer is due, in seconds on the loop's
@@ -240,12 +276,25 @@ cdef class TimerHandle:
         """Returns the ``contextvars.Context`` the callback runs in."""
         return PyContext_New() if self.context is None else self.context
 
+    @property
+    def _source_traceback(self):
+        if self.st.debug:
+            return _common.source_traceback(self)
+        return None
+
+    @property
+    def _asyncio_api(self):
+        # Made by call_later/call_at (not add_timeout): where its failure
+        # is reported.
+        return True if self.st.aio else False
+
     def __repr__(self):
-        if self._cancelled:
-            return f"<TimerHandle cancelled when={self._when}>"
-        if self.callback is None:
-            return f"<TimerHandle done when={self._when}>"
-        return _common.handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
+        if self.st.debug:
+            kept = _common.debug_kept_repr(self)
+            if kept is not None:
+                return kept
+        return _common.handle_repr(self, "TimerHandle", self.st.cancelled, self.callback,
+                                   self.args, self._when)
 
 
 cdef extern from "Python.h":
@@ -282,11 +331,10 @@ cdef inline object _capture_context():
 
 
 cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
-                               object kwargs, object context):
+                               object context):
     cdef Handle h = Handle.__new__(Handle)
     h.callback = callback
     h.args = args
-    h.kwargs = kwargs if kwargs else None
     h.context = _capture_context() if context is None else context
     return h
 
@@ -302,7 +350,7 @@ cdef inline void _release_item(ReadyItem *item) noexcept:
 cdef inline bint _timer_less(TimerEntry *a, TimerEntry *b) noexcept:
     if a.when != b.when:
         return a.when < b.when
-    return (<TimerHandle>a.handle).seq < (<TimerHandle>b.handle).seq
+    return (<TimerHandle>a.handle).st.seq < (<TimerHandle>b.handle).st.seq
 
 
 cdef class Loop:
@@ -457,13 +505,20 @@ cdef class Loop:
         return self._debug_enabled
 
     def set_debug(self, enabled):
-        """Turns debug mode on or off.
+        """Turns debug mode on or off: asyncio's debug mode.
 
-        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
-        each callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more. A loop created while asyncio's debug
-        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
-        mode.
+        In debug mode, as on asyncio's loop: ``call_soon``,
+        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
+        and ``add_writer`` record where they were called (the handle's
+        ``_source_traceback``; its repr ends with "created at file:line"; an
+        exception it raises is reported with a ``source_traceback``);
+        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
+        other than the one running the loop raise ``RuntimeError``; each
+        callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more logs a warning ("Executing ... took
+        0.105 seconds"); and while the loop runs, coroutines record where they
+        were created. A loop created while asyncio's debug mode is on
+        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
         """
         self._debug_enabled = bool(enabled)
 
@@ -482,6 +537,24 @@ cdef class Loop:
     def is_closed(self):
         """Returns ``True`` once ``close()`` has been called."""
         return self._closed
+
+    # Debug mode's work, kept out of the scheduling methods (called through
+    # the vtable: never inlined, so they cost those methods nothing but the
+    # test of _debug_enabled).
+
+    cdef int _debug_new(self, object h, int frames) except -1:
+        # Where the handle was made: the first Python frame below us is the
+        # caller of call_soon() & co (this engine's methods have none).
+        _common.debug_new(h, None, frames)
+        if isinstance(h, Handle):
+            (<Handle>h)._flags |= HF_DEBUG
+        else:
+            (<TimerHandle>h).st.debug = 1
+        return 0
+
+    cdef int _debug_check_thread(self) except -1:
+        self._check_thread()
+        return 0
 
     # -- callbacks ---------------------------------------------------------
 
@@ -509,7 +582,9 @@ cdef class Loop:
         cdef Handle h
         _check_callable(callback, "callback")
         self._check_open()
-        h = _new_handle(self, callback, args, None, context)
+        h = _new_handle(self, callback, args, context)
+        if self._debug_enabled:
+            self._debug_new(h, DEBUG_FRAMES)
         # Closed while the handle was built (the GC may run any code)?
         self._check_open()
         self._push_handle(h)
@@ -530,6 +605,8 @@ cdef class Loop:
         Raises ``TypeError`` if ``callback`` is not callable and
         ``RuntimeError`` if the loop is closed.
         """
+        if self._debug_enabled:
+            self._debug_check_thread()
         return self._call_soon(callback, args, context)
 
     def call_soon_threadsafe(self, callback, *args, context=None):
@@ -559,7 +636,7 @@ cdef class Loop:
         e.when = h._when
         e.handle = <PyObject *>h
         Py_INCREF(h)
-        h.in_heap = True
+        h.st.in_heap = 1
         i = self._heap_len
         self._heap_len += 1
         while i > 0:
@@ -594,7 +671,10 @@ cdef class Loop:
         return top
 
     cdef TimerHandle _schedule(self, double when, object callback, tuple args,
-                               object kwargs, object context):
+                               object kwargs, object context, int aio):
+        # aio: 0 for add_timeout, else the timer comes from asyncio's API
+        # (call_later/call_at; it decides where an exception is reported) and
+        # aio is how many frames debug mode records (as asyncio).
         cdef TimerHandle h
         _check_callable(callback, "callback")
         self._check_open()
@@ -605,8 +685,10 @@ cdef class Loop:
         h.context = _capture_context() if context is None else context
         h._loop = <PyObject *>self
         h._when = when
-        h.seq = self._timer_seq
+        h.st = ioloop_timer_bits_new(self._timer_seq, aio)
         self._timer_seq += 1
+        if self._debug_enabled and aio:
+            self._debug_new(h, aio)
         self._check_open()
         self._heap_push(h)
         if self._polling:
@@ -632,7 +714,10 @@ cdef class Loop:
         the loop is closed.
         """
         context = kwargs.pop("context", None) if kwargs else None
-        return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context)
+        if self._debug_enabled:
+            self._debug_check_thread()
+        return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context,
+                              DEBUG_FRAMES)
 
     def call_later(self, delay, callback, *args, **kwargs):
         """Calls ``callback(*args, **kwargs)`` after ``delay`` seconds.
@@ -652,8 +737,10 @@ cdef class Loop:
         if the loop is closed.
         """
         context = kwargs.pop("context", None) if kwargs else None
+        if self._debug_enabled:
+            self._debug_check_thread()
         return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
-                              callback, args, kwargs, context)
+                              callback, args, kwargs, context, DEBUG_FRAMES_CALL_LATER)
 
     def add_timeout(self, deadline, callback, *args, **kwargs):
         """Calls ``callback(*args, **kwargs)`` at ``deadline``.
@@ -673,7 +760,7 @@ cdef class Loop:
         ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
         """
         return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
-                              callback, args, kwargs, None)
+                              callback, args, kwargs, None, 0)
 
     def remove_timeout(self, timeout):
         """Cancels a timer.
@@ -706,8 +793,8 @@ cdef class Loop:
             return 0
         for i in range(n):
             e = heap[i]
-            if (<TimerHandle>e.handle)._cancelled:
-                (<TimerHandle>e.handle).in_heap = False
+            if (<TimerHandle>e.handle).st.cancelled:
+                (<TimerHandle>e.handle).st.in_heap = 0
                 dead[k] = e.handle
                 k += 1
             else:
@@ -752,8 +839,8 @@ cdef class Loop:
         now = _monotonic()
         while self._heap_len > 0 and self._heap[0].when <= now:
             e = self._heap_pop()
-            (<TimerHandle>e.handle).in_heap = False
-            if (<TimerHandle>e.handle)._cancelled:
+            (<TimerHandle>e.handle).st.in_heap = 0
+            if (<TimerHandle>e.handle).st.cancelled:
                 self._heap_cancelled -= 1
                 Py_DECREF(<object>e.handle)
                 continue
@@ -777,13 +864,19 @@ cdef class Loop:
             self._shared_ctx = PyContext_New()
         return self._shared_ctx
 
+    # ``report`` says which API scheduled the callback, for the error report
+    # and the slow-callback warning: a Handle for asyncio's (call_soon,
+    # add_reader...), a TimerHandle, whose _asyncio_api tells call_later/
+    # call_at from add_timeout, the callback itself for the rest of the
+    # classic API (add_callback, add_handler). It costs nothing: the engine
+    # passes the object it holds anyway, and only a report looks at it.
     cdef int _run_callback(self, object callback, object args, object kwargs,
                            object context, object report) except -1:
-        cdef double t0 = 0.0
         cdef object result
-        cdef bint shared = context is None
+        cdef bint shared
         if self._debug_enabled:
-            t0 = _monotonic()
+            return self._run_callback_debug(callback, args, kwargs, context, report)
+        shared = context is None
         if shared:
             context = self._empty_context()
         PyContext_Enter(context)
@@ -802,14 +895,52 @@ cdef class Loop:
                 self._shared_ctx = None
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            self._report_exception(report)
+            self._report_exception(report, callback, args)
             return 0
         PyContext_Exit(context)
         if shared and len(context):
             # The callback set a variable: the next one gets a clean context.
             self._shared_ctx = None
-        if self._debug_enabled:
-            self._check_slow(report, t0)
+        return 0
+
+    cdef int _run_callback_debug(self, object callback, object args, object kwargs,
+                                 object context, object report) except -1:
+        # Debug mode: the same, timed, with the running asyncio handle known
+        # to the exception handler (asyncio's "handle_traceback").
+        cdef double t0
+        cdef object result
+        cdef bint shared = context is None
+        cdef bint failed = False
+        if shared:
+            context = self._empty_context()
+        if isinstance(report, Handle) or (isinstance(report, TimerHandle)
+                                          and (<TimerHandle>report).st.aio):
+            self._current_handle = report
+        t0 = _monotonic()
+        PyContext_Enter(context)
+        try:
+            try:
+                if kwargs is None:
+                    result = callback(*args)
+                else:
+                    result = callback(*args, **kwargs)
+                if result is not None:
+                    self._handle_callback_result(result)
+            except BaseException as exc:
+                PyContext_Exit(context)
+                failed = True
+                if shared and len(context):
+                    self._shared_ctx = None
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._report_exception(report, callback, args)
+            if not failed:
+                PyContext_Exit(context)
+                if shared and len(context):
+                    self._shared_ctx = None
+            self._check_slow(report, callback, args, t0)
+        finally:
+            self._current_handle = None
         return 0
 
     # -- the loop ----------------------------------------------------------
@@ -908,8 +1039,7 @@ cdef class Loop:
                 Py_DECREF(hh)  # the queue's reference; hh holds its own
                 if not hh._cancelled:
                     try:
-                        self._run_callback(hh.callback, hh.args, hh.kwargs, hh.context,
-                                           hh.callback)
+                        self._run_callback(hh.callback, hh.args, None, hh.context, hh)
                     finally:
                         _release_handle(<PyObject *>hh)
                 hh = None
@@ -938,9 +1068,9 @@ cdef class Loop:
             self._due_pos += 1
             th = <TimerHandle>item
             Py_DECREF(th)
-            if not th._cancelled:
+            if not th.st.cancelled:
                 try:
-                    self._run_callback(th.callback, th.args, th.kwargs, th.context, th.callback)
+                    self._run_callback(th.callback, th.args, th.kwargs, th.context, th)
                 finally:
                     _release_timer(<PyObject *>th)
             th = None
@@ -953,16 +1083,24 @@ cdef class Loop:
         cdef int timeout, n, err
         cdef double delta
         cdef TimerEntry e
+        if not (self._rq_len > 0 or self._stopping or self._due_len > self._due_pos):
+            # Drop cancelled timers at the head so they do not cut the
+            # sleep short. A decref may run any code (a finalizer that
+            # schedules a callback or cancels the next timer, or releases the
+            # GIL to another thread that posts while we are not yet marked
+            # as polling): the loop re-reads the head after each one, and
+            # the ready queue is looked at only afterwards.
+            while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle).st.cancelled:
+                e = self._heap_pop()
+                (<TimerHandle>e.handle).st.in_heap = 0
+                self._heap_cancelled -= 1
+                Py_DECREF(<object>e.handle)
+        # From here to epoll_wait no Python code runs, so nothing can post
+        # work unseen: either it is in the queue now, or the poster sees
+        # _polling and wakes us.
         if self._rq_len > 0 or self._stopping or self._due_len > self._due_pos:
             timeout = 0
         else:
-            # Drop cancelled timers at the head so they do not cut the
-            # sleep short.
-            while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle)._cancelled:
-                e = self._heap_pop()
-                (<TimerHandle>e.handle).in_heap = False
-                self._heap_cancelled -= 1
-                Py_DECREF(<object>e.handle)
             if self._heap_len > 0:
                 delta = self._heap[0].when - _monotonic()
                 if delta <= 0:
@@ -1072,7 +1210,7 @@ cdef class Loop:
                     self._shared_ctx = None
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
-                self._report_exception(cb)
+                self._report_exception(cb, cb, None)
                 if (isinstance(exc, OSError) and (<object>exc).errno == EBADF
                         and fd < self._nfds and self._fds[fd].kind == KIND_CLASSIC
                         and self._fds[fd].gen == gen and not self._fd_matches(fd)):
@@ -1084,13 +1222,13 @@ cdef class Loop:
             if shared and len(context):
                 self._shared_ctx = None
             if self._debug_enabled:
-                self._check_slow(cb, t0)
+                self._check_slow(cb, cb, None, t0)
             return 0
         # asyncio reader/writer; ERR/HUP wake both (as selectors does).
         if events & (EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP) and e.reader != NULL:
             h = <Handle>e.reader
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h.callback)
+                self._run_callback(h.callback, h.args, None, h.context, h)
             # The reader may have removed or replaced the registration, and
             # the table may have moved: look it up again.
             if fd >= self._nfds:
@@ -1101,7 +1239,7 @@ cdef class Loop:
         if events & (EPOLLOUT | EPOLLERR | EPOLLHUP) and e.writer != NULL:
             h = <Handle>e.writer
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h.callback)
+                self._run_callback(h.callback, h.args, None, h.context, h)
         return 0
 
     # -- fd table ------------------------------------------------------------
@@ -1161,6 +1299,8 @@ cdef class Loop:
         cdef uint32_t gen
         cdef int err
         cdef struct_stat st
+        if fd == self._epfd or fd == self._waker_fd or fd == self._sig_rfd or fd == self._sig_wfd:
+            self._refuse_own_fd(fd)
         self._ensure_fd_slot(fd)
         gen = self._next_gen
         self._next_gen += 1
@@ -1203,6 +1343,17 @@ cdef class Loop:
             Py_INCREF(writer)
             e.writer = <PyObject *>writer
         return 0
+
+    cdef int _refuse_own_fd(self, int fd) except -1:
+        # Handing the loop's own fds to a handler would steal the loop's
+        # wake-ups (and remove_handler would drop them for good).
+        if fd == self._epfd:
+            what = "its epoll fd"
+        elif fd == self._waker_fd:
+            what = "its wake-up eventfd"
+        else:
+            what = "its signal wake-up pipe"
+        raise ValueError(f"fd {fd} belongs to the IOLoop ({what}); it cannot be watched")
 
     cdef int _drop_stale(self, int fd) except -1:
         if not self._stale_logged:
@@ -1268,8 +1419,8 @@ cdef class Loop:
 
         Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
         an int or ``fd`` is neither an int nor an object with ``fileno()``;
-        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
-        range; ``FileExistsError`` if ``fd`` is already registered with this
+        ``ValueError`` if ``fd`` is negative, closed or one of the loop's own
+        fds, or ``events`` is out of range; ``FileExistsError`` if ``fd`` is already registered with this
         loop; ``PermissionError`` if epoll cannot watch it (a regular file);
         ``RuntimeError`` if the loop is closed.
         """
@@ -1281,7 +1432,7 @@ cdef class Loop:
         n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
-        h = _new_handle(self, handler, (), None, None)
+        h = _new_handle(self, handler, (), None)
         self._register(n, mask, KIND_CLASSIC, fd, h, None)
 
     def update_handler(self, fd, events):
@@ -1361,15 +1512,17 @@ cdef class Loop:
         cdef uint32_t mask
         cdef Handle h
         cdef PyObject *old
+        n = _aio_fileno(fd)
         _check_callable(callback, "callback")
         self._check_open()
-        n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
         if n < self._nfds and self._fds[n].kind == KIND_TRANSPORT:
             raise RuntimeError(f"File descriptor {fd!r} is used by transport "
                                f"{<object>self._fds[n].obj!r}")
-        h = _new_handle(self, callback, args, None, None)
+        h = _new_handle(self, callback, args, None)
+        if self._debug_enabled:
+            self._debug_new(h, DEBUG_FRAMES)
         if n < self._nfds and self._fds[n].kind == KIND_ASYNCIO:
             e = &self._fds[n]
             mask = e.events | (EPOLLOUT if writer else EPOLLIN)
@@ -1405,11 +1558,9 @@ cdef class Loop:
         cdef FdEntry *e
         cdef PyObject *old
         cdef uint32_t mask
+        # As asyncio: a bad fd is an error even on a closed loop.
+        n = _aio_fileno(fd)
         if self._epfd < 0:
-            return False
-        try:
-            n = _fileno(fd)
-        except (TypeError, ValueError, OSError):
             return False
         if n < self._nfds and n >= 0 and self._fds[n].kind == KIND_TRANSPORT:
             raise RuntimeError(f"File descriptor {fd!r} is used by transport "
@@ -1471,10 +1622,11 @@ cdef class Loop:
         for ``fd`` is replaced; a writer is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1488,10 +1640,11 @@ cdef class Loop:
         for ``fd`` is replaced; a reader is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1502,8 +1655,9 @@ cdef class Loop:
         """Stops watching ``fd`` for reading (asyncio API).
 
         Returns ``True`` if a reader was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
@@ -1513,8 +1667,9 @@ cdef class Loop:
         """Stops watching ``fd`` for writing (asyncio API).
 
         Returns ``True`` if a writer was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
@@ -1522,6 +1677,9 @@ cdef class Loop:
 
     def _ensure_fd_no_transport(self, fd):
         """Overridden by the facade (it knows the transports)."""
+
+    def _check_thread(self):
+        """Debug mode: overridden by the facade (it knows the loop's thread)."""
 
     # -- signals, fork, close ----------------------------------------------
 
@@ -1641,7 +1799,7 @@ cdef class Loop:
             # Mark them all first: a __del__ run by one decref may cancel
             # another, which must not touch the (detached) heap.
             for i in range(heap_len):
-                (<TimerHandle>heap[i].handle).in_heap = False
+                (<TimerHandle>heap[i].handle).st.in_heap = 0
             for i in range(heap_len):
                 _release_timer(heap[i].handle)
             for i in range(heap_len):
@@ -1753,7 +1911,7 @@ cdef inline int _visit_parts(object callback, object args, object kwargs,
 
 
 cdef inline int _visit_handle(Handle h, visitproc visit, void *arg) noexcept:
-    return _visit_parts(h.callback, h.args, h.kwargs, visit, arg)
+    return _visit_parts(h.callback, h.args, None, visit, arg)
 
 
 cdef inline int _visit_timer(TimerHandle h, visitproc visit, void *arg) noexcept:

@@ -22,6 +22,7 @@ import logging
 import os
 import select
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -59,15 +60,24 @@ _monotonic: Callable[[], float] = __import__("time").monotonic
 
 
 from ._common import (  # noqa: E402
+    aio_fileno as _aio_fileno,
     check_callable as _check_callable,
+    debug_keep_repr as _debug_keep_repr,
+    debug_kept_repr as _debug_kept_repr,
+    debug_new as _debug_new,
     event_mask as _event_mask,
     fileno as _fileno,
     handle_repr as _handle_repr,
+    source_traceback as _source_traceback,
     to_seconds as _to_seconds,
 )
 from . import _common  # noqa: E402
 
 _Callback = Callable[..., object]
+
+# Handle._flags / TimerHandle._flags
+_AIO = 1    # scheduled through asyncio's API (where an exception is reported)
+_DEBUG = 2  # has an entry in _common.debug_info (made in debug mode)
 
 
 def _fd_error(exc: OSError, fd: int) -> OSError:
@@ -81,7 +91,8 @@ class Handle:
     callback from running.
     """
 
-    __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled", "__weakref__")
+    __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled", "_flags",
+                 "__weakref__")
 
     # None once cancelled (the references are dropped at once).
     callback: _Callback | None
@@ -90,16 +101,18 @@ class Handle:
     context: contextvars.Context
     loop: Loop
     _cancelled: bool
+    _flags: int
 
     def __init__(self, loop: Loop, callback: _Callback, args: tuple[object, ...],
                  kwargs: dict[str, object] | None,
-                 context: contextvars.Context | None) -> None:
+                 context: contextvars.Context | None, flags: int = 0) -> None:
         self.callback = callback
         self.args = args
         self.kwargs = kwargs or None
         self.context = contextvars.copy_context() if context is None else context
         self.loop = loop
         self._cancelled = False
+        self._flags = flags
 
     def cancel(self) -> None:
         """Keeps the callback from running, if it has not run yet.
@@ -110,6 +123,8 @@ class Handle:
         """
         if not self._cancelled:
             self._cancelled = True
+            if self._flags & _DEBUG:
+                _debug_keep_repr(self)
             self.callback = self.args = self.kwargs = None
 
     def cancelled(self) -> bool:
@@ -120,10 +135,16 @@ class Handle:
         """Returns the ``contextvars.Context`` the callback runs in."""
         return self.context
 
+    @property
+    def _source_traceback(self) -> Any:
+        return _source_traceback(self) if self._flags & _DEBUG else None
+
     def __repr__(self) -> str:
-        if self._cancelled:
-            return "<Handle cancelled>"
-        return _handle_repr("Handle", self.callback, self.args, None)
+        if self._flags & _DEBUG:
+            kept = _debug_kept_repr(self)
+            if kept is not None:
+                return kept
+        return _handle_repr(self, "Handle", self._cancelled, self.callback, self.args, None)
 
 
 class TimerHandle:
@@ -134,7 +155,7 @@ class TimerHandle:
     """
 
     __slots__ = ("callback", "args", "kwargs", "context", "loop", "_cancelled",
-                 "in_heap", "_when", "seq", "__weakref__")
+                 "in_heap", "_when", "seq", "_flags", "__weakref__")
 
     # Set by Loop._schedule; None once cancelled.
     callback: _Callback | None
@@ -146,6 +167,7 @@ class TimerHandle:
     in_heap: bool
     _when: float
     seq: int
+    _flags: int
 
     def cancel(self) -> None:
         """Keeps the callback from running, if it has not run yet.
@@ -157,6 +179,8 @@ class TimerHandle:
         """
         if not self._cancelled:
             self._cancelled = True
+            if self._flags & _DEBUG:
+                _debug_keep_repr(self)
             self.callback = self.args = self.kwargs = None
             if self.in_heap and self.loop is not None:
                 self.loop._timer_cancelled()
@@ -179,10 +203,21 @@ class TimerHandle:
         # heapq ordering: deadline, then insertion (FIFO on ties).
         return (self._when, self.seq) < (other._when, other.seq)
 
+    @property
+    def _source_traceback(self) -> Any:
+        return _source_traceback(self) if self._flags & _DEBUG else None
+
+    @property
+    def _asyncio_api(self) -> bool:
+        return bool(self._flags & _AIO)
+
     def __repr__(self) -> str:
-        if self._cancelled:
-            return f"<TimerHandle cancelled when={self._when}>"
-        return _handle_repr("TimerHandle", self.callback, self.args, f"when={self._when}")
+        if self._flags & _DEBUG:
+            kept = _debug_kept_repr(self)
+            if kept is not None:
+                return kept
+        return _handle_repr(self, "TimerHandle", self._cancelled, self.callback, self.args,
+                            self._when)
 
 
 class _FdEntry:
@@ -210,11 +245,14 @@ _ASYNCIO = 2
 class Loop:
     """The engine (pure Python). ``ioloop.IOLoop`` adds the facade."""
 
+    # (No class-level annotations: any, even one never executed, gives the
+    # class an __annotations__ that help(IOLoop) would list.)
+
     if TYPE_CHECKING:
         # Provided by the facade (ioloop.IOLoop): the engine's only calls
         # into it. Any: the facade decides what it accepts.
-        def _report_exception(self, report: Any) -> None: ...
-        def _check_slow(self, callback: Any, t0: float) -> None: ...
+        def _report_exception(self, report: Any, callback: Any, args: Any) -> None: ...
+        def _check_slow(self, report: Any, callback: Any, args: Any, t0: float) -> None: ...
         def _handle_callback_result(self, result: Any) -> None: ...
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -226,6 +264,7 @@ class Loop:
         self._stale_logged = False
         self._rebuild_needed = False
         self._debug_enabled = False
+        self._current_handle: Handle | TimerHandle | None = None
         self.slow_callback_duration: float = 0.1
         self._fork_epoch = _fork_epoch
         self._iteration = 0
@@ -291,13 +330,20 @@ class Loop:
         return self._debug_enabled
 
     def set_debug(self, enabled: bool) -> None:
-        """Turns debug mode on or off.
+        """Turns debug mode on or off: asyncio's debug mode.
 
-        In debug mode the loop logs a warning, on the ``ioloop`` logger, for
-        each callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more. A loop created while asyncio's debug
-        mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug
-        mode.
+        In debug mode, as on asyncio's loop: ``call_soon``,
+        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
+        and ``add_writer`` record where they were called (the handle's
+        ``_source_traceback``; its repr ends with "created at file:line"; an
+        exception it raises is reported with a ``source_traceback``);
+        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
+        other than the one running the loop raise ``RuntimeError``; each
+        callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more logs a warning ("Executing ... took
+        0.105 seconds"); and while the loop runs, coroutines record where they
+        were created. A loop created while asyncio's debug mode is on
+        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
         """
         self._debug_enabled = bool(enabled)
 
@@ -369,9 +415,19 @@ class Loop:
         Raises ``TypeError`` if ``callback`` is not callable and
         ``RuntimeError`` if the loop is closed.
         """
+        if self._debug_enabled:
+            self._check_thread()
+        return self._call_soon(callback, args, context, 2)
+
+    def _call_soon(self, callback: _Callback, args: tuple[object, ...],
+                   context: contextvars.Context | None, depth: int) -> Handle:
+        # depth: frames from here up to the caller of the public method.
         _check_callable(callback, "callback")
         self._check_open()
-        h = Handle(self, callback, args, None, context)
+        h = Handle(self, callback, args, None, context, _AIO)
+        if self._debug_enabled:
+            _debug_new(h, sys._getframe(depth))
+            h._flags |= _DEBUG
         if not self._post(h):
             raise RuntimeError("IOLoop is closed")
         return h
@@ -385,16 +441,25 @@ class Loop:
         Raises ``TypeError`` if ``callback`` is not callable and
         ``RuntimeError`` if the loop is closed.
         """
-        return self.call_soon(callback, *args, context=context)
+        return self._call_soon(callback, args, context, 2)
 
     # -- timers ----------------------------------------------------------------
 
     def _schedule(self, when: float, callback: _Callback, args: tuple[object, ...],
                   kwargs: dict[str, object] | None,
-                  context: contextvars.Context | None) -> TimerHandle:
+                  context: contextvars.Context | None, aio: int) -> TimerHandle:
+        # aio: 0 for add_timeout; else call_later/call_at (asyncio's API),
+        # and the number of frames debug mode records (see _core.pyx).
         _check_callable(callback, "callback")
         self._check_open()
         h = TimerHandle()
+        h._flags = 0
+        if aio:
+            h._flags = _AIO
+            if self._debug_enabled:
+                # Frames: _schedule, call_later/call_at, their caller.
+                _debug_new(h, sys._getframe(2), aio)
+                h._flags |= _DEBUG
         h.callback = callback
         h.args = args
         h.kwargs = kwargs or None
@@ -439,7 +504,10 @@ class Loop:
         """
         # The overloads type ``context``; here it is whatever was passed.
         context: Any = kwargs.pop("context", None) if kwargs else None
-        return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context)
+        if self._debug_enabled:
+            self._check_thread()
+        return self._schedule(_to_seconds(when, "when"), callback, args, kwargs, context,
+                              _common.STACK_DEPTH)
 
     @overload
     def call_later(self, delay: float, callback: Callable[[Unpack[_Ts]], object],
@@ -467,8 +535,10 @@ class Loop:
         if the loop is closed.
         """
         context: Any = kwargs.pop("context", None) if kwargs else None
+        if self._debug_enabled:
+            self._check_thread()
         return self._schedule(_monotonic() + _to_seconds(delay, "delay"),
-                              callback, args, kwargs, context)
+                              callback, args, kwargs, context, _common.STACK_DEPTH_CALL_LATER)
 
     def add_timeout(self, deadline: float | datetime.timedelta, callback: Callable[_P, object],
                     *args: _P.args, **kwargs: _P.kwargs) -> TimerHandle:
@@ -489,7 +559,7 @@ class Loop:
         ``deadline`` is NaN and ``RuntimeError`` if the loop is closed.
         """
         return self._schedule(_common.deadline_to_when(deadline, _monotonic()),
-                              callback, args, kwargs, None)
+                              callback, args, kwargs, None, 0)
 
     def remove_timeout(self, timeout: object) -> None:
         """Cancels a timer.
@@ -531,19 +601,38 @@ class Loop:
 
     # -- running ---------------------------------------------------------------
 
+    # report: the Handle/TimerHandle for asyncio's API, the callback for the
+    # classic API (see _core.pyx).
     def _run_callback(self, callback: _Callback | None, args: tuple[object, ...] | None,
                       kwargs: dict[str, object] | None, context: contextvars.Context,
                       report: object) -> None:
-        t0 = _monotonic() if self._debug_enabled else 0.0
+        if self._debug_enabled:
+            self._run_callback_debug(callback, args, kwargs, context, report)
+            return
         try:
             context.run(self._call, callback, args, kwargs)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:
-            self._report_exception(report)
-            return
-        if self._debug_enabled:
-            self._check_slow(report, t0)
+            self._report_exception(report, callback, args)
+
+    def _run_callback_debug(self, callback: _Callback | None, args: tuple[object, ...] | None,
+                            kwargs: dict[str, object] | None, context: contextvars.Context,
+                            report: object) -> None:
+        if isinstance(report, Handle) or (isinstance(report, TimerHandle)
+                                          and report._flags & _AIO):
+            self._current_handle = report
+        try:
+            t0 = _monotonic()
+            try:
+                context.run(self._call, callback, args, kwargs)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:
+                self._report_exception(report, callback, args)
+            self._check_slow(report, callback, args, t0)
+        finally:
+            self._current_handle = None
 
     def _call(self, callback: _Callback | None, args: tuple[object, ...] | None,
               kwargs: dict[str, object] | None) -> None:
@@ -636,13 +725,14 @@ class Loop:
                 break
             h = ready.popleft()
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, h.kwargs, h.context, h.callback)
+                self._run_callback(h.callback, h.args, h.kwargs, h.context,
+                                   h if h._flags & _AIO else h.callback)
 
         due = self._due
         while due:
             t = due.popleft()
             if not t._cancelled:
-                self._run_callback(t.callback, t.args, t.kwargs, t.context, t.callback)
+                self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
         return polled
 
     def _poll(self) -> None:
@@ -714,24 +804,24 @@ class Loop:
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:
-                self._report_exception(h.callback)
+                self._report_exception(h.callback, h.callback, None)
                 if (isinstance(exc, OSError) and exc.errno == errno.EBADF
                         and self._fds.get(fd) is e and not self._fd_matches(fd, e)):
                     self._drop_stale(fd)
                 return
             if self._debug_enabled:
-                self._check_slow(h.callback, t0)
+                self._check_slow(h.callback, h.callback, None, t0)
             return
         if events & _READ_LIKE and e.reader is not None:
             h = e.reader
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h.callback)
+                self._run_callback(h.callback, h.args, None, h.context, h)
             if self._fds.get(fd) is not e:
                 return
         if events & _WRITE_LIKE and e.writer is not None:
             h = e.writer
             if not h._cancelled:
-                self._run_callback(h.callback, h.args, None, h.context, h.callback)
+                self._run_callback(h.callback, h.args, None, h.context, h)
 
     # -- fd table --------------------------------------------------------------
 
@@ -756,6 +846,8 @@ class Loop:
 
     def _register(self, fd: int, events: int, kind: int, obj: object,
                   reader: Handle | None, writer: Handle | None) -> None:
+        if fd in (self._epoll.fileno(), self._waker_fd, self._sig_rfd, self._sig_wfd):
+            self._refuse_own_fd(fd)
         old = self._fds.get(fd)
         try:
             self._epoll.register(fd, events)
@@ -779,6 +871,17 @@ class Loop:
             # remove_handler). The twin cannot tag events with a generation,
             # so it drops any lingering kernel registration by rebuilding.
             self._rebuild_epoll(log=False)
+
+    def _refuse_own_fd(self, fd: int) -> None:
+        # Handing the loop's own fds to a handler would steal the loop's
+        # wake-ups (and remove_handler would drop them for good).
+        if fd == self._epoll.fileno():
+            what = "its epoll fd"
+        elif fd == self._waker_fd:
+            what = "its wake-up eventfd"
+        else:
+            what = "its signal wake-up pipe"
+        raise ValueError(f"fd {fd} belongs to the IOLoop ({what}); it cannot be watched")
 
     def _drop_stale(self, fd: int) -> None:
         if not self._stale_logged:
@@ -834,8 +937,8 @@ class Loop:
 
         Raises ``TypeError`` if ``handler`` is not callable, ``events`` is not
         an int or ``fd`` is neither an int nor an object with ``fileno()``;
-        ``ValueError`` if ``fd`` is negative or closed or ``events`` is out of
-        range; ``FileExistsError`` if ``fd`` is already registered with this
+        ``ValueError`` if ``fd`` is negative, closed or one of the loop's own
+        fds, or ``events`` is out of range; ``FileExistsError`` if ``fd`` is already registered with this
         loop; ``PermissionError`` if epoll cannot watch it (a regular file);
         ``RuntimeError`` if the loop is closed.
         """
@@ -916,12 +1019,16 @@ class Loop:
 
     def _add_rw(self, fd: FileDescriptorLike, callback: _Callback, args: tuple[object, ...],
                 writer: bool) -> None:
+        n = _aio_fileno(fd)
         _check_callable(callback, "callback")
         self._check_open()
-        n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
-        h = Handle(self, callback, args, None, None)
+        h = Handle(self, callback, args, None, None, _AIO)
+        if self._debug_enabled:
+            # Frames: _add_rw, add_reader/add_writer, their caller.
+            _debug_new(h, sys._getframe(2))
+            h._flags |= _DEBUG
         bit = select.EPOLLOUT if writer else select.EPOLLIN
         e = self._fds.get(n)
         if e is not None and e.kind == _ASYNCIO:
@@ -950,11 +1057,9 @@ class Loop:
         self._register(n, bit, _ASYNCIO, None, None if writer else h, h if writer else None)
 
     def _remove_rw(self, fd: FileDescriptorLike, writer: bool) -> bool:
+        # As asyncio: a bad fd is an error even on a closed loop.
+        n = _aio_fileno(fd)
         if self._epoll.closed:
-            return False
-        try:
-            n = _fileno(fd)
-        except (TypeError, ValueError, OSError):
             return False
         e = self._fds.get(n)
         if e is None or e.kind != _ASYNCIO:
@@ -992,10 +1097,11 @@ class Loop:
         for ``fd`` is replaced; a writer is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1010,10 +1116,11 @@ class Loop:
         for ``fd`` is replaced; a reader is kept. Call it from the loop's
         thread.
 
-        Raises ``TypeError`` if ``callback`` is not callable or ``fd`` is
-        neither an int nor an object with ``fileno()``, ``ValueError`` if ``fd``
-        is negative or closed, ``FileExistsError`` if ``fd`` is registered with
-        ``add_handler``, and ``RuntimeError`` if ``fd`` belongs to a transport
+        Raises ``TypeError`` if ``callback`` is not callable; ``ValueError``,
+        as asyncio, if ``fd`` is neither an int nor an object with a usable
+        ``fileno()`` ("Invalid file object"), is negative ("Invalid file
+        descriptor"), closed or one of the loop's own fds; ``FileExistsError``
+        if ``fd`` is registered with ``add_handler``; ``RuntimeError`` if ``fd`` belongs to a transport
         or the loop is closed.
         """
         if self._py_owned_fds:
@@ -1024,8 +1131,9 @@ class Loop:
         """Stops watching ``fd`` for reading (asyncio API).
 
         Returns ``True`` if a reader was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
@@ -1035,8 +1143,9 @@ class Loop:
         """Stops watching ``fd`` for writing (asyncio API).
 
         Returns ``True`` if a writer was removed, ``False`` if there was none
-        (or the loop is closed). Raises ``RuntimeError`` if ``fd`` belongs to a
-        transport. Call it from the loop's thread.
+        (or the loop is closed). Raises ``ValueError`` for an invalid ``fd``, as
+        ``add_reader`` does (also on a closed loop), and ``RuntimeError`` if
+        ``fd`` belongs to a transport. Call it from the loop's thread.
         """
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
@@ -1044,6 +1153,9 @@ class Loop:
 
     def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None:
         """Overridden by the facade (it knows the transports)."""
+
+    def _check_thread(self) -> None:
+        """Debug mode: overridden by the facade (it knows the loop's thread)."""
 
     # -- signals, fork, close --------------------------------------------------
 

@@ -22,8 +22,9 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 import weakref
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 __all__ = ["IOLoop", "TimeoutError", "implementation"]
 
@@ -86,13 +87,16 @@ else:
         from ._engine_py import Handle, Loop as _Engine, TimerHandle
         implementation = "python"
 
+from asyncio import constants as _asyncio_constants
+
+from . import _common
 from ._net import NetMixin
 from ._unix import UnixMixin
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
     from contextvars import Context
-    from typing import Any, ClassVar, Literal, ParamSpec, Protocol, TypeAlias, TypeVar
+    from typing import ClassVar, Literal, ParamSpec, Protocol, TypeAlias, TypeVar
 
     from _typeshed import FileDescriptorLike
     from typing_extensions import TypeVarTuple, Unpack
@@ -131,6 +135,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     class TimeoutError(asyncio.TimeoutError, builtins.TimeoutError):
         """Raised by ``run_sync`` on timeout (both asyncio's and the builtin)."""
+
+# Frames a coroutine records in debug mode (asyncio's constant).
+_DEBUG_STACK_DEPTH: int = _asyncio_constants.DEBUG_STACK_DEPTH
 
 _PY311 = sys.version_info >= (3, 11)
 _PY312 = sys.version_info >= (3, 12)
@@ -434,15 +441,22 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             })
 
     def handle_callback_exception(self, callback: Callable[..., object]) -> None:
-        """Reports an exception raised by a callback, timer or I/O handler.
+        """Reports an exception raised by a callback, timer or I/O handler
+        of the classic API.
 
-        ``callback`` is what raised: the I/O handler, or the callback
-        function. It is called inside the ``except`` block, so
-        `sys.exc_info()` gives the exception. The default passes an
-        asyncio-style context (``message``, ``exception``, ``handle``) to
-        `call_exception_handler`, which logs "Exception in callback ..."
-        and the traceback to the ``ioloop`` logger, or calls the handler
-        set with `set_exception_handler`.
+        That is a callback of `add_callback` (`spawn_callback`,
+        `add_callback_from_signal`), a handler of `add_handler`, a timer of
+        `add_timeout`, or a `PeriodicCallback`. ``callback`` is what raised:
+        the I/O handler, or the callback function. It is called inside the
+        ``except`` block, so `sys.exc_info()` gives the exception. The
+        default logs "Exception in callback ..." and the traceback on the
+        ``ioloop`` logger (as Tornado does on its own), or, if a handler was
+        set with `set_exception_handler`, passes it an asyncio-style context
+        (``message``, ``exception``, ``handle``: the callback) instead.
+
+        Callbacks scheduled through asyncio's API (``call_soon``,
+        ``call_later``, ``call_at``, ``add_reader``...) are reported as
+        asyncio does, to `call_exception_handler`, not here.
 
         Subclasses may override it. An exception it raises is logged and
         does not stop the loop. `KeyboardInterrupt` and `SystemExit` raised
@@ -450,33 +464,109 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         Nor does a `BrokenPipeError` raised by an I/O handler: it is
         ignored.
         """
-        exc = sys.exc_info()[1]
+        if self._exception_handler is None:
+            logger.error("Exception in callback %r", callback, exc_info=True)
+            return
         self.call_exception_handler({
             "message": f"Exception in callback {callback!r}",
-            "exception": exc,
+            "exception": sys.exc_info()[1],
             "handle": callback,
         })
 
-    # The engine calls the next three (its only calls into the facade).
+    # The engine calls the next four (its only calls into the facade).
 
-    def _report_exception(self, report: Callable[..., object]) -> None:
-        # Called while the callback's exception is being handled.
+    def _report_exception(self, report: Any, callback: Any, args: Any) -> None:
+        # Called while the callback's exception is being handled. ``report``
+        # is the Handle, or TimerHandle, that ran; for the classic API, the
+        # callback itself or an add_timeout TimerHandle.
+        if _asyncio_api(report):
+            exc = sys.exc_info()[1]
+            context = {
+                "message": "Exception in callback "
+                           + _common.format_callback_source(callback, args, self.get_debug()),
+                "exception": exc,
+                "handle": report,
+            }
+            tb = report._source_traceback
+            if tb:
+                context["source_traceback"] = tb
+            try:
+                self.call_exception_handler(context)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:
+                # Only an overridden call_exception_handler gets here.
+                _asyncio_logger.error("Exception in call_exception_handler", exc_info=True)
+            return
         try:
-            self.handle_callback_exception(report)
+            self.handle_callback_exception(callback)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:
             logger.error("Exception in handle_callback_exception for %r",
-                         report, exc_info=True)
+                         callback, exc_info=True)
 
-    def _check_slow(self, callback: Callable[..., object], t0: float) -> None:
-        # Debug mode: name the slow callback as asyncio does (a task step is
-        # named by its task, hence its coroutine).
+    def _check_slow(self, report: Any, callback: Any, args: Any, t0: float) -> None:
+        # Debug mode: the callback just ran; say so if it took too long.
         dt = self.time() - t0
-        if dt >= self.slow_callback_duration:
+        if dt < self.slow_callback_duration:
+            return
+        if _asyncio_api(report):
+            # asyncio's text: the handle, or the task for a task step.
+            _asyncio_logger.warning("Executing %s took %.3f seconds",
+                                    _format_handle(report, callback, args), dt)
+        else:
             owner = getattr(callback, "__self__", None)
             what = owner if isinstance(owner, asyncio.Task) else callback
             logger.warning("Executing %r took %.3f seconds", what, dt)
+
+    def _check_thread(self) -> None:
+        # Debug mode, from call_soon, call_later and call_at (asyncio's check).
+        if self._thread_id is None:
+            return
+        if threading.get_ident() != self._thread_id:
+            raise RuntimeError("Non-thread-safe operation invoked on an event loop other "
+                               "than the current one")
+
+    # -- debug mode ----------------------------------------------------------------
+
+    def set_debug(self, enabled: bool) -> None:
+        """Turns debug mode on or off: asyncio's debug mode.
+
+        In debug mode, as on asyncio's loop: ``call_soon``,
+        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
+        and ``add_writer`` record where they were called (the handle's
+        ``_source_traceback``; its repr ends with "created at file:line"; an
+        exception it raises is reported with a ``source_traceback``);
+        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
+        other than the one running the loop raise `RuntimeError`; each
+        callback, handler or timer that runs for ``slow_callback_duration``
+        seconds (0.1 by default) or more logs a warning ("Executing ... took
+        0.105 seconds": on the ``asyncio`` logger for asyncio's API, on the
+        ``ioloop`` logger for the classic one); and while the loop runs,
+        coroutines record where they were created
+        (`sys.set_coroutine_origin_tracking_depth`), so that "coroutine ...
+        was never awaited" warnings say where. A loop created while
+        asyncio's debug mode is on (``PYTHONASYNCIODEBUG=1``, ``python -X
+        dev``) starts in debug mode.
+        """
+        super().set_debug(enabled)
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_coroutine_origin_tracking, bool(enabled))
+
+    _coroutine_origin_tracking_enabled = False
+    _coroutine_origin_tracking_saved_depth = 0
+
+    def _set_coroutine_origin_tracking(self, enabled: bool) -> None:
+        # As asyncio's loop: only while it runs (a process-wide setting).
+        if bool(enabled) == bool(self._coroutine_origin_tracking_enabled):
+            return
+        if enabled:
+            self._coroutine_origin_tracking_saved_depth = sys.get_coroutine_origin_tracking_depth()
+            sys.set_coroutine_origin_tracking_depth(_DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(self._coroutine_origin_tracking_saved_depth)
+        self._coroutine_origin_tracking_enabled = enabled
 
     # -- exception handler API (asyncio) -----------------------------------------
 
@@ -496,39 +586,52 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         self._exception_handler = handler
 
     def default_exception_handler(self, context: dict[str, Any]) -> None:
-        """Logs an error report: the default exception handler.
+        """Logs an error report on the ``asyncio`` logger: the default
+        exception handler, as asyncio's.
 
         ``context`` is an asyncio exception context: ``message``, and
         optionally ``exception`` (logged with its traceback) and other keys
-        (logged by name). Reports go to the ``ioloop`` logger, except those
-        about asyncio's own tasks and futures (a ``task`` or ``future``
-        key), which go to the ``asyncio`` logger as on asyncio's loop.
+        (logged by name). A ``source_traceback`` is shown as where the
+        object was created; in debug mode, a report made while a callback
+        scheduled through asyncio's API runs also shows where that callback
+        was scheduled (``handle_traceback``).
         """
-        message = context.get("message") or "Unhandled exception in event loop"
+        message = context.get("message")
+        if not message:
+            message = "Unhandled exception in event loop"
         exception = context.get("exception")
         exc_info: Any
         if exception is not None:
             exc_info = (type(exception), exception, exception.__traceback__)
         else:
             exc_info = False
+        current = self._current_handle
+        if ("source_traceback" not in context and current is not None
+                and current._source_traceback):
+            context["handle_traceback"] = current._source_traceback
         lines = [message]
         for key in sorted(context):
             if key in ("message", "exception"):
                 continue
-            lines.append(f"{key}: {context[key]!r}")
-        # Reports raised by asyncio's own objects (a task destroyed while
-        # pending, a future's exception never retrieved) go to asyncio's
-        # logger, where asyncio code and its tests look for them.
-        log = _asyncio_logger if ("task" in context or "future" in context) else logger
-        log.error("\n".join(lines), exc_info=exc_info)
+            value = context[key]
+            if key == "source_traceback":
+                tb = "".join(traceback.format_list(value))
+                value = "Object created at (most recent call last):\n" + tb.rstrip()
+            elif key == "handle_traceback":
+                tb = "".join(traceback.format_list(value))
+                value = "Handle created at (most recent call last):\n" + tb.rstrip()
+            else:
+                value = repr(value)
+            lines.append(f"{key}: {value}")
+        _asyncio_logger.error("\n".join(lines), exc_info=exc_info)
 
     def call_exception_handler(self, context: dict[str, Any]) -> None:
         """Reports an error: calls the exception handler with ``context``.
 
         Calls the handler set with `set_exception_handler`, else
         `default_exception_handler`. An exception raised by the handler is
-        logged, not propagated (except `KeyboardInterrupt` and
-        `SystemExit`).
+        logged on the ``asyncio`` logger, not propagated (except
+        `KeyboardInterrupt` and `SystemExit`), as asyncio does.
         """
         if self._exception_handler is None:
             try:
@@ -536,7 +639,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException:
-                logger.error("Exception in default exception handler", exc_info=True)
+                _asyncio_logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
             self._exception_handler(self, context)
@@ -552,9 +655,9 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException:
-                logger.error("Exception in default exception handler while handling "
-                             "an unexpected error in custom exception handler",
-                             exc_info=True)
+                _asyncio_logger.error("Exception in default exception handler while handling "
+                                      "an unexpected error in custom exception handler",
+                                      exc_info=True)
 
     # -- running -----------------------------------------------------------------
 
@@ -591,12 +694,14 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                finalizer=self._asyncgen_finalizer_hook)
         self._thread_id = threading.get_ident()
+        self._set_coroutine_origin_tracking(self.get_debug())
         asyncio.events._set_running_loop(self)
         try:
             self._run()
         finally:
             asyncio.events._set_running_loop(None)
             self._thread_id = None
+            self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_hooks)
             _current.loop = old_current
             self._unix_wakeup_exit(wake)
@@ -819,6 +924,9 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                     raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
                 extra.update(kwargs)
             task = asyncio.Task(coro, loop=self, name=name, **extra)  # type: ignore[arg-type]
+            if task._source_traceback:  # type: ignore[attr-defined]
+                # Debug mode: where the caller made it, not this frame (asyncio).
+                del task._source_traceback[-1]  # type: ignore[attr-defined]
         else:
             extra = dict(kwargs)
             if context is not None:
@@ -850,10 +958,19 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
     def set_default_executor(self, executor: concurrent.futures.Executor) -> None:
         """Sets the executor `run_in_executor` uses when given None.
 
-        Any `concurrent.futures.Executor` will do (asyncio's own loop
-        insists on a `concurrent.futures.ThreadPoolExecutor`). The loop
+        As asyncio's loop: it must be a `concurrent.futures.ThreadPoolExecutor`
+        (`TypeError` otherwise; Python 3.10 accepts another
+        `concurrent.futures.Executor` with a `DeprecationWarning`). The loop
         shuts it down on `close()`.
         """
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            if _PY311 or not isinstance(executor, concurrent.futures.Executor):
+                raise TypeError(f"executor must be ThreadPoolExecutor instance, "
+                                f"not {type(executor).__name__}: {executor!r}")
+            import warnings
+            warnings.warn("Using the default executor that is not an instance of "
+                          "ThreadPoolExecutor is deprecated and will be prohibited "
+                          "in Python 3.9", DeprecationWarning, 2)
         self._default_executor = executor
 
     def run_in_executor(self, executor: concurrent.futures.Executor | None,
@@ -925,6 +1042,26 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         finally:
             thread.join(timeout)
 
+    # -- subprocesses ------------------------------------------------------------
+
+    async def _make_subprocess_transport(self, protocol: Any, args: Any, shell: Any,
+                                         stdin: Any, stdout: Any, stderr: Any, bufsize: Any,
+                                         extra: Any = None, **kwargs: Any) -> Any:
+        # ioloop reaps with pidfds; a child watcher that the user installed
+        # (Python 3.10-3.13, through ioloop's policy) is consulted as
+        # asyncio does, and an inactive one refuses the subprocess.
+        watcher = _installed_child_watcher()
+        if watcher is None:
+            return await super()._make_subprocess_transport(  # type: ignore[no-untyped-call]
+                protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs)
+        with watcher as entered:
+            # (Before 3.12 asyncio asks what __enter__ returned.)
+            if not (watcher if _PY312 else entered).is_active():
+                raise RuntimeError("asyncio.get_child_watcher() is not activated, "
+                                   "subprocess support is not installed.")
+            return await super()._make_subprocess_transport(  # type: ignore[no-untyped-call]
+                protocol, args, shell, stdin, stdout, stderr, bufsize, extra, **kwargs)
+
     # -- name resolution ---------------------------------------------------------
 
     async def getnameinfo(self, sockaddr: tuple[str, int] | tuple[str, int, int, int],
@@ -969,6 +1106,39 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
                     "exception": result,
                     "asyncgen": agen,
                 })
+
+
+def _asyncio_api(report: object) -> bool:
+    """Whether the engine's ``report`` is a handle made by asyncio's API."""
+    if isinstance(report, Handle):
+        return True
+    return isinstance(report, TimerHandle) and report._asyncio_api
+
+
+def _installed_child_watcher() -> Any:
+    """The child watcher set through ioloop's policy, if any."""
+    policy = getattr(asyncio.events, "_event_loop_policy", None)
+    if policy is None:
+        return None
+    from ._asyncio import EventLoopPolicy
+    if EventLoopPolicy is None or not isinstance(policy, EventLoopPolicy):
+        return None
+    return policy._watcher
+
+
+def _format_handle(handle: Handle | TimerHandle, callback: Any, args: Any) -> str:
+    # asyncio's base_events._format_handle: a task step is named by its task.
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        return repr(owner)
+    text = str(handle)
+    if callback is not None and handle.cancelled() and _common.debug_kept_repr(handle) is None:
+        # Cancelled while it ran (a reader that removed itself), outside
+        # debug mode when it was made: name the callback all the same.
+        kind = type(handle).__name__
+        when = handle.when() if isinstance(handle, TimerHandle) else None
+        text = _common.handle_repr(handle, kind, True, callback, args, when)
+    return text
 
 
 def _stop_when_done(fut: asyncio.Future[Any]) -> None:

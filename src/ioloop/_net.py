@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import contextvars
 import enum
 import errno
 import io
@@ -30,6 +31,11 @@ try:
     import ssl as _ssl
 except ImportError:  # pragma: no cover
     _ssl = None  # type: ignore[assignment]
+
+if _ssl is not None:
+    from . import _tls
+else:  # pragma: no cover
+    _tls = None
 
 from . import _transports
 from ._transports import DatagramTransport, SocketTransport, set_nodelay
@@ -812,16 +818,13 @@ class NetMixin(_LoopBase):
                             server_side=False, server_hostname=None, extra=None,
                             server=None, ssl_handshake_timeout=None,
                             ssl_shutdown_timeout=None, call_connection_made=True):
-        from asyncio import sslproto
-        kwargs = {}
-        if _PY311:
-            kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
-        ssl_protocol = sslproto.SSLProtocol(
+        ssl_protocol = _tls.SSLProtocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
+            call_connection_made=call_connection_made,
             ssl_handshake_timeout=ssl_handshake_timeout,
-            call_connection_made=call_connection_made, **kwargs)
+            ssl_shutdown_timeout=ssl_shutdown_timeout)
         self._make_socket_transport(rawsock, ssl_protocol, extra=extra, server=server)
-        return ssl_protocol._app_transport
+        return ssl_protocol._get_app_transport()
 
     async def _create_connection_transport(self, sock, protocol_factory, ssl,
                                            server_hostname, server_side=False,
@@ -859,6 +862,9 @@ class NetMixin(_LoopBase):
             raise ValueError("ssl_handshake_timeout is only meaningful with ssl")
         if ssl_shutdown_timeout is not None and not ssl:
             raise ValueError("ssl_shutdown_timeout is only meaningful with ssl")
+        if ssl:
+            _tls.check_timeout("ssl_handshake_timeout", ssl_handshake_timeout)
+            _tls.check_timeout("ssl_shutdown_timeout", ssl_shutdown_timeout)
 
     # -- clients ------------------------------------------------------------------
 
@@ -1065,15 +1071,18 @@ class NetMixin(_LoopBase):
                             f"got {sslcontext!r}")
         if not getattr(transport, "_start_tls_compatible", False):
             raise TypeError(f"transport {transport!r} is not supported by start_tls()")
-        from asyncio import sslproto
+        # The TLS transport runs the protocol callbacks the application
+        # causes in the context of the transport it upgrades: its own when
+        # it tells, else the one it calls the TLS protocol in.
+        context = getattr(transport, "_context", None)
+        context = context.copy() if isinstance(context, contextvars.Context) else None
         waiter = self.create_future()
-        kwargs = {}
-        if _PY311:
-            kwargs["ssl_shutdown_timeout"] = ssl_shutdown_timeout
-        ssl_protocol = sslproto.SSLProtocol(
+        ssl_protocol = _tls.SSLProtocol(
             self, protocol, sslcontext, waiter, server_side, server_hostname,
-            ssl_handshake_timeout=ssl_handshake_timeout,  # type: ignore[arg-type]
-            call_connection_made=False, **kwargs)
+            call_connection_made=False, ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout, context=context,
+            adopt_context=context is None)
+        app_transport = ssl_protocol._get_app_transport()
         # Pause early so no data reaches the old protocol meanwhile.
         transport.pause_reading()  # type: ignore[attr-defined]
         transport.set_protocol(ssl_protocol)
@@ -1082,11 +1091,14 @@ class NetMixin(_LoopBase):
         try:
             await waiter
         except BaseException:
-            transport.close()
             conmade_cb.cancel()
             resume_cb.cancel()
+            if ssl_protocol._transport is None:
+                transport.close()  # the handshake never started
+            else:
+                app_transport.close()
             raise
-        return ssl_protocol._app_transport
+        return app_transport
 
     # -- servers ----------------------------------------------------------------
 

@@ -28,7 +28,9 @@ class PeriodicCallback:
 
     ``jitter`` scatters each period by up to ``jitter/2`` of it either
     way (``jitter=0.1``: 95% to 105% of ``callback_time``), to keep
-    periodic tasks of many processes from running in step.
+    periodic tasks of many processes from running in step. It is a number
+    from 0 (the default: no jitter) up to, not including, 2 (which could
+    make a period zero).
 
     The callback's return value is ignored, except an awaitable (an
     ``async def`` callback), which is awaited before the next run is
@@ -38,9 +40,11 @@ class PeriodicCallback:
     Nothing runs until ``start()``, which binds the callback to
     ``IOLoop.current()`` at that moment; ``stop()`` ends the runs.
 
-    Raises ``TypeError`` if ``callback`` is not callable or
-    ``callback_time`` is neither a number nor a ``timedelta``, and
-    ``ValueError`` if ``callback_time`` is not a positive, finite period.
+    Raises ``TypeError`` if ``callback`` is not callable,
+    ``callback_time`` is neither a number nor a ``timedelta`` or
+    ``jitter`` is not a number, and ``ValueError`` if ``callback_time`` is
+    not a positive, finite period or ``jitter`` is NaN, negative or 2 or
+    more.
     """
 
     callback: Callable[[], object]
@@ -60,6 +64,12 @@ class PeriodicCallback:
         if not callback_time > 0 or math.isinf(callback_time):
             raise ValueError(f"callback_time must be a positive number of "
                              f"milliseconds, not {callback_time!r}")
+        if not isinstance(jitter, (int, float)) or isinstance(jitter, bool):
+            raise TypeError(f"jitter must be a number, not {type(jitter).__name__}: {jitter!r}")
+        # A period is scaled by 1 + jitter * (random() - 0.5), down to
+        # 1 - jitter/2: jitter 2 or more could make it zero or negative.
+        if not 0 <= jitter < 2:
+            raise ValueError(f"jitter must be at least 0 and less than 2, not {jitter!r}")
         self.callback = callback
         self.callback_time = callback_time
         self.jitter = jitter
