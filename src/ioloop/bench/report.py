@@ -438,7 +438,9 @@ def _latency_table(summary, order, workloads, errors, skipped, width=None, rates
                 f"{ratio:.2f}x" if ratio is not None else "-",
                 f"{wait * 100:.0f}%" if wait is not None else "-", "; ".join(notes)])
         if len(rows) - start == 1 and len(labels) > 1:
-            rows[start][0] = " ".join(labels)
+            # One loop: the rate on a line of its own, as under two loops
+            # (beside the name it would widen the column past the width).
+            rows.append([labels[1], ""])
     if not rows:
         return None
     return _format_table(rows, ["latency", "loop", ">mean", ">p50", ">p99", ">p99 min - max",
