@@ -22,6 +22,17 @@ Workloads:
   stream_echo  the same with asyncio streams (start_server, read, write,
                drain)
 
+and, when named with --workloads, the application servers of
+``python -m ioloop.bench --group app`` (uvicorn, aiohttp, aiohttp_64k,
+httptools_proto, tornado_http): the server process's instructions per
+HTTP request under the C HTTP load generator, and where they go: the
+share in the loop's own compiled code (ioloop's engine, uvloop's and
+rloop's extension modules; asyncio's C accelerator) and in the Python
+interpreter (the framework's Python code, and the loop's where it is
+Python: ioloop's asyncio face and asyncio itself run there too). When the
+loops' instructions per request are close and the loop's own code is a
+small share, the framework bounds every loop.
+
 It measures the ioloop that ``import ioloop`` gives (``pip install .``
 first; nothing is taken from a source tree's ``src/``) and prints its
 version, its engine and where it was imported from. When that ioloop's
@@ -46,17 +57,32 @@ import time
 
 LOOPS = ("ioloop", "ioloop-asyncio", "uvloop", "rloop", "asyncio")
 WORKLOADS = ("chain", "callbacks", "proto_echo", "stream_echo")
+# Measured when named: the application servers of python -m ioloop.bench.
+APP_WORKLOADS = ("httptools_proto", "aiohttp", "aiohttp_64k", "uvicorn", "tornado_http")
 SIZES = {"chain": (10_000, 60_000), "callbacks": (10_000, 60_000)}
 ECHO_MS = (1_500, 4_500)
 ECHO_LOOPS_SKIP = {"ioloop"}  # the classic API has no create_server
+# The application workloads: a fixed number of requests per run (the load
+# generator's "count" mode), not a time window, whose request count would
+# follow the machine's load while callgrind slows the server 50x.
+APP_REQUESTS = (1_000, 5_000)
+# The loop's own compiled code, per loop: the objects whose instructions
+# are its own (a substring of the object's path).
+LOOP_OBJECTS = {"ioloop-asyncio": "/ioloop/_core.", "uvloop": "/uvloop/loop.",
+                "rloop": "/rloop/_rloop.", "asyncio": "/_asyncio."}
+SERVER_START_TIMEOUT = 600
 # The module each loop needs besides ioloop.
 LOOP_MODULES = {"uvloop": "uvloop", "rloop": "rloop"}
+# The modules each application workload needs.
+APP_MODULES = {"uvicorn": ("uvicorn", "httptools"), "aiohttp": ("aiohttp",),
+               "aiohttp_64k": ("aiohttp",), "httptools_proto": ("httptools",),
+               "tornado_http": ("tornado",)}
 
 
 def _identity():
     """This process's ioloop and engine, as one JSON line for the parent."""
-    from ioloop import bench
-    ident = bench._ioloop_identity()
+    from ioloop.bench import api as bench_api
+    ident = bench_api.ioloop_identity()
     return json.dumps({k: ident[k] for k in ("implementation", "file", "engine_file")})
 
 
@@ -77,11 +103,11 @@ def _check_identity(kind, text, expected):
 
 
 def _worker_callbacks(kind, workload, n):
-    from ioloop import bench
+    from ioloop.bench import api as bench_api
     print(_identity(), flush=True)
-    api = bench._make_api(kind)
+    api = bench_api.loop_api(kind)
     if workload == "chain":
-        left = bench._chain(api, n)
+        left = bench_api.chain(api, n)
         if left:
             raise SystemExit(f"chain: {n - left} of {n} steps ran")
         return
@@ -98,8 +124,8 @@ def _worker_callbacks(kind, workload, n):
 
 def _worker_echo(kind, workload, seconds):
     import asyncio
-    from ioloop import bench
-    loop = bench._make_api(kind, asyncio_api=True).loop
+    from ioloop.bench import api as bench_api
+    loop = bench_api.loop_api(kind, asyncio_api=True).loop
     asyncio.set_event_loop(loop)
 
     async def handle(reader, writer):
@@ -160,6 +186,108 @@ def _measure_callbacks(kind, workload, expected):
     return (counts[1] - counts[0]) / (large - small), "instructions per callback"
 
 
+def _objects_self_cost(path):
+    """Instructions by object (shared library or executable) in a callgrind
+    output file: the self cost of every function, summed per object."""
+    costs = {}
+    names = {}
+    current = None
+    after_call = False
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith(("ob=", "cob=")):
+                # "(id) name" the first time an object is named (by either
+                # line), "(id)" after that.
+                spec = line.partition("=")[2].strip()
+                name = spec
+                if spec.startswith("("):
+                    ident, _, name = spec.partition(")")
+                    name = name.strip()
+                    if name:
+                        names[ident] = name
+                    name = names.get(ident, ident)
+                if line.startswith("ob="):
+                    current = name
+                continue
+            if line.startswith("calls="):
+                after_call = True      # the next cost line is the call's inclusive cost
+                continue
+            if line[:1].isdigit() or line[:1] in "+-*":
+                if after_call:
+                    after_call = False
+                    continue
+                parts = line.split()
+                if len(parts) >= 2:
+                    costs[current] = costs.get(current, 0) + int(parts[1])
+    return costs
+
+
+def _empty_dir(tmp):
+    path = os.path.join(tmp, "cwd")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _measure_app(kind, workload, http_load, expected, tmp, keep_dir=None):
+    """The application server's instructions per request, and the shares
+    of the loop's own code and of the interpreter in the difference
+    between a short and a long run. ``keep_dir``: keep callgrind's output
+    files there (``callgrind.LOOP.WORKLOAD.REQUESTS``, with the responses
+    each run answered in ``.requests``), for callgrind_annotate."""
+    from ioloop.bench import api as bench_api
+    points = []
+    for count in APP_REQUESTS:
+        out = os.path.join(keep_dir or tmp, f"callgrind.{kind}.{workload}.{count}")
+        # In an empty directory: "python -m" puts the current directory on
+        # sys.path, and every import lists it (a busy /tmp would add its
+        # listing's instructions, different in each run).
+        server = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={os.path.abspath(out)}"]
+            + bench_api.app_server_command(workload, kind),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=_empty_dir(tmp))
+        try:
+            line = server.stdout.readline()
+            if not line.startswith("{"):
+                raise RuntimeError(f"{kind} {workload}: the server did not start: "
+                                   + server.stderr.read()[-2000:])
+            port = json.loads(line)["port"]
+            status, body = bench_api.http_get(port, "/loop", SERVER_START_TIMEOUT)
+            info = json.loads(body)
+            if status != 200 or not info["loop_type"].startswith(kind.split("-")[0] + "."):
+                raise RuntimeError(f"{kind} {workload}: served by {info}")
+            if kind.startswith("ioloop"):
+                _check_identity(kind, json.dumps(info["ioloop"]), expected)
+            load = subprocess.run(
+                [http_load, str(port), "100", "/", str(bench_api.app_body_len(workload)),
+                 "120000"], input=f"count {count}\n", capture_output=True, text=True,
+                timeout=900)
+            result = json.loads(load.stdout.strip().splitlines()[-1]) if load.stdout else {}
+            if "error" in result or result.get("requests") != count:
+                raise RuntimeError(f"load generator: {load.stdout[-500:]} {load.stderr[-500:]}")
+        finally:
+            # Closing its stdin ends the server; callgrind then writes out.
+            _out, err = server.communicate(timeout=900)
+        # The GET /loop above is one more request.
+        points.append((result["responses"] + 1, _collected(err), _objects_self_cost(out)))
+        if keep_dir:
+            with open(out + ".requests", "w") as f:
+                f.write(f"{result['responses'] + 1}\n")
+        else:
+            os.unlink(out)
+    (r0, i0, o0), (r1, i1, o1) = points
+    if r1 <= r0:
+        raise RuntimeError(f"{kind} {workload}: the longer run answered no more requests")
+    per_request = (i1 - i0) / (r1 - r0)
+    delta = {obj: o1.get(obj, 0) - o0.get(obj, 0) for obj in set(o0) | set(o1)}
+    total = sum(delta.values()) or 1
+    loop_share = sum(v for obj, v in delta.items() if LOOP_OBJECTS[kind] in obj) / total
+    interpreter = sum(v for obj, v in delta.items() if "libpython" in obj
+                      or os.path.realpath(sys.executable) == os.path.realpath(obj)) / total
+    note = (f"loop's compiled code {loop_share * 100:.0f}%, interpreter {interpreter * 100:.0f}%")
+    return per_request, "instructions per request", note
+
+
 def _measure_echo(kind, workload, load_bin, expected):
     points = []
     for ms in ECHO_MS:
@@ -195,10 +323,16 @@ def main(argv=None):
     p.add_argument("--loops", default=",".join(LOOPS),
                    help=f"comma-separated loops (default: {','.join(LOOPS)})")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
-                   help=f"comma-separated workloads (default: {','.join(WORKLOADS)})")
+                   help=f"comma-separated workloads (default: {','.join(WORKLOADS)}; also: "
+                        f"{','.join(APP_WORKLOADS)})")
     p.add_argument("--allow-python-engine", action="store_true",
                    help="measure the ioloop rows even when ioloop's compiled engine did not "
                         "load (they then count the pure-Python engine, and say so)")
+    p.add_argument("--callgrind-dir", metavar="DIR",
+                   help="keep the application workloads' callgrind output files in DIR "
+                        "(callgrind.LOOP.WORKLOAD.REQUESTS, one per run size; the responses "
+                        "each answered in the .requests file beside it), for "
+                        "callgrind_annotate")
     p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
@@ -214,14 +348,17 @@ def main(argv=None):
         if name not in LOOPS:
             p.error(f"unknown loop {name!r} (choose from {', '.join(LOOPS)})")
     for name in workloads:
-        if name not in WORKLOADS:
-            p.error(f"unknown workload {name!r} (choose from {', '.join(WORKLOADS)})")
-    from ioloop import bench
-    ident = bench._ioloop_identity()
+        if name not in WORKLOADS + APP_WORKLOADS:
+            p.error(f"unknown workload {name!r} (choose from "
+                    f"{', '.join(WORKLOADS + APP_WORKLOADS)})")
+    if args.callgrind_dir:
+        os.makedirs(args.callgrind_dir, exist_ok=True)
+    from ioloop.bench import api as bench_api
+    ident = bench_api.ioloop_identity()
     if any(kind.startswith("ioloop") for kind in loops) and not args.allow_python_engine:
-        refusal = bench._python_engine_refusal(ident)
+        refusal = bench_api.python_engine_refusal(ident)
         if refusal:
-            print(bench._wrap(f"{p.prog}: not measuring: {refusal}", bench.WIDTH),
+            print(bench_api.wrap(f"{p.prog}: not measuring: {refusal}", bench_api.WIDTH),
                   file=sys.stderr)
             return 2
     try:
@@ -239,59 +376,89 @@ def main(argv=None):
                 __import__(module)
             except ImportError:
                 skipped[kind] = "not installed"
-    load_bin = None
+    missing = {}
+    for workload in workloads:
+        for module in APP_MODULES.get(workload, ()):
+            try:
+                __import__(module)
+            except ImportError:
+                missing[workload] = f"needs {module}, not installed"
+                break
+    load_bin = http_load = None
     echo_note = None
-    if any(w.endswith("_echo") for w in workloads):
-        tools = bench._build_c_tools(tempfile.mkdtemp(prefix="ioloop-instr-"))
+    tmp = tempfile.mkdtemp(prefix="ioloop-instr-")
+    timed = [w for w in workloads if w.endswith("_echo") or w in APP_WORKLOADS]
+    if timed:
+        tools = bench_api.build_c_tools(
+            tmp, (["echo_load"] if any(w.endswith("_echo") for w in timed) else [])
+            + (["http_load"] if any(w in APP_WORKLOADS for w in timed) else []))
         if not tools["ok"]:
-            echo_note = f"echo workloads skipped: {tools['error']}"
+            echo_note = f"{', '.join(timed)} skipped: {tools['error']}"
             print(echo_note, file=sys.stderr)
-            workloads = [w for w in workloads if not w.endswith("_echo")]
+            workloads = [w for w in workloads if w not in timed]
         else:
-            load_bin = os.path.join(tools["dir"], "echo_load")
+            load_bin = bench_api.c_tool_path(tools, "echo_load")
+            http_load = bench_api.c_tool_path(tools, "http_load")
     print(f"python {sys.version.split()[0]}, {valgrind.stdout.strip()}; user-space "
           "instructions per operation under callgrind (difference of two run sizes)")
-    print(bench._wrap(f"ioloop {ident['version']}, {bench._engine_text(ident)}, from "
-                      f"{os.path.dirname(ident['file'])}", bench.WIDTH, "  ", ""))
+    print(bench_api.wrap(f"ioloop {ident['version']}, {bench_api.engine_text(ident)}, from "
+                      f"{os.path.dirname(ident['file'])}", bench_api.WIDTH, "  ", ""))
     if ident["implementation"] != "cython" and any(k.startswith("ioloop") for k in loops):
-        print(bench._wrap(f"WARNING: the ioloop rows count the {bench._engine_text(ident)}; "
-                          "not the compiled one", bench.WIDTH, "  ", ""))
+        print(bench_api.wrap(f"WARNING: the ioloop rows count the {bench_api.engine_text(ident)}; "
+                          "not the compiled one", bench_api.WIDTH, "  ", ""))
     rows = []
     t0 = time.monotonic()
     for workload in workloads:
         base = None
         for kind in loops:
-            if workload.endswith("_echo") and kind in ECHO_LOOPS_SKIP:
+            if (workload.endswith("_echo") or workload in APP_WORKLOADS) \
+                    and kind in ECHO_LOOPS_SKIP:
                 continue
-            if kind in skipped:
-                rows.append((workload, kind, None, f"skipped ({skipped[kind]})", None))
-                print(f"  {workload:12} {kind:15} skipped ({skipped[kind]})", flush=True)
+            reason = skipped.get(kind) or missing.get(workload)
+            if reason:
+                rows.append((workload, kind, None, f"skipped ({reason})", None, ""))
+                print(f"  {workload:15} {kind:15} skipped ({reason})", flush=True)
                 continue
+            note = ""
             try:
                 if workload in SIZES:
                     value, unit = _measure_callbacks(kind, workload, ident)
+                elif workload in APP_WORKLOADS:
+                    value, unit, note = _measure_app(kind, workload, http_load, ident, tmp,
+                                                     args.callgrind_dir)
                 else:
                     value, unit = _measure_echo(kind, workload, load_bin, ident)
-            except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
-                rows.append((workload, kind, None, "ERROR (above)", None))
-                print(f"  {workload:12} {kind:15} ERROR: {exc}", flush=True)
+            except (RuntimeError, subprocess.SubprocessError, OSError, ValueError,
+                    KeyError) as exc:
+                rows.append((workload, kind, None, "ERROR (above)", None, ""))
+                print(f"  {workload:15} {kind:15} ERROR: {exc}", flush=True)
                 continue
             base = base or value
-            rows.append((workload, kind, value, unit, value / base))
-            print(f"  {workload:12} {kind:15} {value:>10,.0f}  {unit}  "
+            rows.append((workload, kind, value, unit, value / base, note))
+            print(f"  {workload:15} {kind:15} {value:>10,.0f}  {unit}  {note}  "
                   f"({time.monotonic() - t0:.0f} s)", flush=True)
     print()
-    print(f"{'workload':12} {'loop':15} {'instructions':>12}  vs first")
-    for workload, kind, value, unit, ratio in rows:
+    print(f"{'workload':15} {'loop':15} {'instructions':>12}  vs first")
+    for workload, kind, value, unit, ratio, note in rows:
         if value is None:
-            print(f"{workload:12} {kind:15} {unit}")
+            print(f"{workload:15} {kind:15} {unit}")
         else:
-            print(f"{workload:12} {kind:15} {value:>12,.0f}  {ratio:.2f}x")
+            print(f"{workload:15} {kind:15} {value:>12,.0f}  {ratio:.2f}x  {note}".rstrip())
     print("\nvs first: instructions / those of the workload's first loop measured (the "
-          "ioloop row, or\nioloop-asyncio for the echo workloads, which need an asyncio loop).")
+          "ioloop row, or\nioloop-asyncio for the echo and application workloads, which "
+          "need an asyncio loop).")
+    if any(w in APP_WORKLOADS for w in workloads):
+        print(bench_api.wrap(
+            "application workloads: the server process's instructions per HTTP request; "
+            "loop's compiled code: the share in ioloop's engine (_core), uvloop's or rloop's "
+            "extension module, asyncio's C accelerator (_asyncio); interpreter: the share in "
+            "the Python interpreter, where the framework's Python code runs, and the loop's "
+            "where it is Python (ioloop's asyncio face, asyncio). The rest: the C extensions "
+            "of the framework (httptools, aiohttp's parser and writer), libc.",
+            bench_api.WIDTH, "  ", ""))
     if echo_note:
         print(echo_note)
-    return 1 if any(unit == "ERROR (above)" for _w, _k, _v, unit, _r in rows) else 0
+    return 1 if any(unit == "ERROR (above)" for _w, _k, _v, unit, _r, _n in rows) else 0
 
 
 if __name__ == "__main__":

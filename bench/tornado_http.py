@@ -45,8 +45,8 @@ LOOPS = ("ioloop", "asyncio", "uvloop", "rloop")
 
 
 def _ioloop_identity():
-    from ioloop import bench
-    ident = bench._ioloop_identity()
+    from ioloop.bench import api as bench_api
+    ident = bench_api.ioloop_identity()
     return {k: ident[k] for k in ("implementation", "file", "engine_file")}
 
 
@@ -239,27 +239,27 @@ def main(argv=None):
     except ImportError:
         print("Tornado is not installed (pip install tornado)", file=sys.stderr)
         return 2
-    from ioloop import bench
-    ident = bench._ioloop_identity()
+    from ioloop.bench import api as bench_api
+    ident = bench_api.ioloop_identity()
     if "ioloop" in loops and not args.allow_python_engine:
-        refusal = bench._python_engine_refusal(ident, what="the ioloop row")
+        refusal = bench_api.python_engine_refusal(ident, what="the ioloop row")
         if refusal:
-            print(bench._wrap(f"{p.prog}: not measuring: {refusal}", bench.WIDTH),
+            print(bench_api.wrap(f"{p.prog}: not measuring: {refusal}", bench_api.WIDTH),
                   file=sys.stderr)
             return 2
     skipped = {name: why for name in loops if (why := _available(name))}
     runnable = [name for name in loops if name not in skipped]
-    print(bench._wrap(f"Tornado {tornado_version} hello world, {client}"
+    print(bench_api.wrap(f"Tornado {tornado_version} hello world, {client}"
                       + (" (wrk not found: apt-get install wrk for a faster load generator)"
                          if client == "python" and args.client == "auto" else "")
                       + f", {args.connections} connections, {args.duration:g}s x "
                       f"{args.repeat} per loop, Python {sys.version.split()[0]}, "
-                      f"nproc={len(os.sched_getaffinity(0))}", bench.WIDTH, "  ", ""))
-    print(bench._wrap(f"ioloop {ident['version']}, {bench._engine_text(ident)}, from "
-                      f"{os.path.dirname(ident['file'])}", bench.WIDTH, "  ", ""))
+                      f"nproc={len(os.sched_getaffinity(0))}", bench_api.WIDTH, "  ", ""))
+    print(bench_api.wrap(f"ioloop {ident['version']}, {bench_api.engine_text(ident)}, from "
+                      f"{os.path.dirname(ident['file'])}", bench_api.WIDTH, "  ", ""))
     if ident["implementation"] != "cython" and "ioloop" in loops:
-        print(bench._wrap(f"WARNING: the ioloop row runs the {bench._engine_text(ident)}; not "
-                          "the compiled one", bench.WIDTH, "  ", ""))
+        print(bench_api.wrap(f"WARNING: the ioloop row runs the {bench_api.engine_text(ident)}; not "
+                          "the compiled one", bench_api.WIDTH, "  ", ""))
     expected = {k: ident[k] for k in ("implementation", "file", "engine_file")}
     results = {name: [] for name in runnable}
     errors = {}

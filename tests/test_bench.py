@@ -2,18 +2,27 @@
 
 No test here asserts a timing: only that the benchmark runs, measures every
 loop it was asked for (plus the no-loop floor) on the workloads that apply
-to it, reports positive numbers in the right units, reports a missing peer
-as skipped rather than as an error, shows a (loop, workload) cell that fails
-as an error without stopping the run, falls back to the Python echo load
-generator (and skips the C floor) without a C compiler, and that the pyperf
-files it writes load in pyperf.
+to it, reports positive numbers in the right units and latency percentiles
+in order, reports a missing peer or framework as skipped rather than as an
+error, shows a (loop, workload) cell that fails as an error without stopping
+the run, falls back to the Python echo load generator (and skips the C floor
+and the application workloads) without a C compiler, that the pyperf files
+and the chart it writes load, and that the C HTTP load generator checks
+every response.
 """
 
+import http.server
+import importlib.resources
+import importlib.util
 import json
 import math
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import threading
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -31,11 +40,20 @@ APPLIES = {
     "asyncio": WORKLOADS,
     "floor": WORKLOADS,
 }
-REPEAT = 2
+# Timer lateness: a latency row per loop (not the floor), in the latency
+# table, not in the results table.
+LATENESS_LOOPS = ("ioloop", "ioloop-asyncio", "asyncio")
+# One worker process per cell, two timed values in it: every statistic has
+# more than one value, at half the processes (each a fresh interpreter) of
+# two rounds. Several rounds are covered by the failing-cell run.
+REPEAT = 1
+VALUES = 2
 MISSING = "uvloop"   # made unimportable (see _hiding_env)
 BENCH_TIMEOUT = 240
 # What the package's "bench" extra adds: with none of it, the bench still runs.
-OPTIONAL = ("tornado", "uvloop", "rloop", "pyperf")
+OPTIONAL = ("tornado", "uvloop", "rloop", "pyperf", "uvicorn", "httptools", "aiohttp")
+APP_WORKLOADS = ("uvicorn", "aiohttp", "aiohttp_64k", "httptools_proto", "tornado_http")
+APP_LOOPS = ("ioloop-asyncio", "asyncio", "uvloop", "rloop")
 MAX_WIDTH = 120
 
 # A sitecustomize that makes the modules named in $BENCH_TEST_HIDE (and
@@ -131,8 +149,10 @@ def bench_run(tmp_path_factory):
     out = tmp / "bench.json"
     pyperf_dir = tmp / "pyperf"
     env = _hiding_env(tmp, MISSING)
-    proc = _run(["--quick", "--repeat", str(REPEAT), "--echo-duration", "0.1",
-                 "--loops", ",".join(LOOPS + (MISSING,)), "--workloads", ",".join(WORKLOADS),
+    proc = _run(["--quick", "--repeat", str(REPEAT), "--values", str(VALUES), "--warmups", "0",
+                 "--echo-duration", "0.1",
+                 "--loops", ",".join(LOOPS + (MISSING,)),
+                 "--workloads", ",".join(WORKLOADS + ("lateness",)),
                  "--json", str(out), "--pyperf-dir", str(pyperf_dir)], env=env)
     return proc, out, pyperf_dir
 
@@ -182,6 +202,21 @@ def test_bench_table(bench_run):
     echo_table = proc.stdout.split("echo servers:")[1].split("\n\n")[0].splitlines()[3:]
     assert len(echo_table) == 4 + 2 * 3, proc.stdout
     assert all("us/req" in line and line.count("%") == 2 for line in echo_table), echo_table
+    # The latency table: timer lateness on every loop (no floor), then the
+    # echo round trips (the C floor's once, under the first echo workload).
+    latency = proc.stdout.split("\nlatency: percentiles")[1].split("\n\n")[0].splitlines()[3:]
+    label = None
+    rows = {}
+    for line in latency:
+        if line.startswith("["):
+            break   # the footnotes
+        if not line.startswith(" "):
+            label = line[:line.index("  ")]
+        rows.setdefault(label, []).append(line)
+    assert len(rows["timer lateness"]) == len(LATENESS_LOOPS), proc.stdout
+    assert len(rows["echo rtt"]) == 1 + len(LOOPS), proc.stdout
+    for workload in ECHO[1:]:
+        assert len(rows[f"{workload} rtt"]) == len(LOOPS) - 1, proc.stdout   # not "ioloop"
 
 
 @pytest.mark.timeout(BENCH_TIMEOUT + 60)
@@ -199,7 +234,7 @@ def test_bench_json_well_formed(bench_run):
     for section in ("meta", "peers", "samples", "summary"):
         assert isinstance(doc[section], dict), section
     meta = doc["meta"]
-    assert meta["repeat"] == REPEAT
+    assert meta["repeat"] == REPEAT and meta["values_per_process"] == VALUES
     assert meta["ioloop_implementation"] in ("cython", "python")
     assert meta["harness"] in ("pyperf", "builtin")
     assert doc["peers"][MISSING]["status"] == "skipped"
@@ -210,7 +245,8 @@ def test_bench_json_well_formed(bench_run):
     assert echo["generator"] == "c" or not echo["c_build"]["ok"]
     for loop in LOOPS + ("floor",):
         assert doc["peers"][loop]["status"] == "ok"
-        assert sorted(doc["summary"][loop]) == sorted(APPLIES[loop]), loop
+        measured = APPLIES[loop] + (("lateness",) if loop in LATENESS_LOOPS else ())
+        assert sorted(doc["summary"][loop]) == sorted(measured), loop
         for workload in APPLIES[loop]:
             s = doc["summary"][loop][workload]
             for key in ("median", "min", "max", "ratio_vs_ioloop", "ratio_vs_floor"):
@@ -248,6 +284,25 @@ def test_bench_json_well_formed(bench_run):
         assert _positive_number(summary["pingpong"]["median_ns_per_op"])
         assert summary["memory"]["unit"] == "byte"
         assert _positive_number(summary["memory"]["bytes_per_timer"])
+    for loop in LATENESS_LOOPS:
+        s = doc["summary"][loop]["lateness"]
+        lat = s["latency"]
+        assert lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat
+        assert lat["p99_min"] <= lat["p99"] <= lat["p99_max"]
+        assert lat["count"] == REPEAT * meta["values_per_process"] * meta["n"]["lateness"]
+        assert s["median"] * 1e9 == pytest.approx(lat["p99"])
+        for sample in doc["samples"][loop]["lateness"]:
+            assert all(b > 0 for b in sample["extra"]["bounces"])  # the I/O load ran
+    assert "lateness" not in doc["summary"]["floor"]
+    # The echo round trips, from the C generator's histogram (every loop).
+    if doc["meta"]["echo"]["generator"] == "c":
+        for loop in LOOPS + ("floor",):
+            lat = doc["summary"][loop]["echo"]["latency"]
+            assert 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], (loop, lat)
+            # Every reply of the window, each run: more than the requests
+            # counted in it (the ones in flight at its end come in later).
+            assert lat["count"] >= sum(r for smp in doc["samples"][loop]["echo"]
+                                       for r in smp["extra"]["requests"])
     assert doc["summary"]["ioloop"]["callbacks"]["ratio_vs_ioloop"] == 1.0
     # The asyncio-API workloads compare with ioloop's asyncio face.
     for workload in ECHO[1:]:
@@ -327,8 +382,9 @@ def test_bench_failing_cell_does_not_stop_the_run(tmp_path):
     entry in the errors; every other cell is still measured."""
     out = tmp_path / "broken.json"
     env = _hiding_env(tmp_path, shadow={"rloop": BROKEN_RLOOP})
-    proc = _run(["--quick", "--repeat", "2", "--no-floor", "--loops", "asyncio,rloop",
-                 "--workloads", "proto_echo,echo", "--echo-duration", "0.1",
+    proc = _run(["--quick", "--repeat", "2", "--warmups", "0", "--no-floor",
+                 "--loops", "asyncio,rloop", "--workloads", "proto_echo,echo",
+                 "--echo-duration", "0.1",
                  "--json", str(out)], env=env, timeout=100)
     assert proc.returncode == 1, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     doc = json.loads(out.read_text())
@@ -426,3 +482,220 @@ def test_bench_rejects_unknown_names():
     assert proc.returncode == 2 and "nosuchloop" in proc.stderr
     proc = _run(["--workloads", "nosuchworkload"], timeout=60)
     assert proc.returncode == 2 and "nosuchworkload" in proc.stderr
+    proc = _run(["--group", "nosuchgroup"], timeout=60)
+    assert proc.returncode == 2 and "nosuchgroup" in proc.stderr
+
+
+def test_bench_c_sources_ship_with_the_package():
+    """The C programs the benchmark compiles at run time are package data:
+    an installed ioloop has them (tests run on the installed package)."""
+    from ioloop.bench import loadgen
+    csrc = importlib.resources.files("ioloop.bench").joinpath("csrc")
+    for source in list(loadgen._C_TOOLS.values()) + ["hist.h"]:
+        assert csrc.joinpath(source).is_file(), source
+
+
+@pytest.mark.timeout(120)
+def test_bench_app_group_without_its_frameworks(tmp_path):
+    """--group app with none of uvicorn, httptools, aiohttp and Tornado
+    installed: every application workload is skipped with its reason, on
+    every loop it applies to, nothing fails, the run exits 0."""
+    out = tmp_path / "app-bare.json"
+    env = _hiding_env(tmp_path, "uvicorn", "httptools", "aiohttp", "tornado")
+    proc = _run(["--group", "app", "--quick", "--repeat", "1", "--no-floor",
+                 "--loops", "ioloop-asyncio,asyncio", "--json", str(out)], env=env, timeout=100)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == [] and doc["meta"]["workloads"] == list(APP_WORKLOADS)
+    reasons = {(s["loop"], s["workload"]): s["reason"] for s in doc["skipped"]}
+    needs = {"uvicorn": "uvicorn", "aiohttp": "aiohttp", "aiohttp_64k": "aiohttp",
+             "httptools_proto": "httptools", "tornado_http": "tornado"}
+    assert reasons == {(loop, w): f"needs {needs[w]}, not installed"
+                       for w in APP_WORKLOADS for loop in ("ioloop-asyncio", "asyncio")}
+    rows = [line for line in _table_lines(proc.stdout)[2:]]
+    assert len(rows) == 2 * len(APP_WORKLOADS) and all("skipped (needs " in r for r in rows)
+    assert not _too_wide(proc.stdout), proc.stdout
+
+
+@pytest.mark.timeout(120)
+def test_bench_app_without_a_c_compiler(tmp_path):
+    """The HTTP load generator is C only: without a compiler the
+    application workloads are skipped, saying why, and the run exits 0."""
+    pytest.importorskip("tornado")
+    out = tmp_path / "app-nocc.json"
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = _hiding_env(tmp_path)
+    env["PATH"] = str(empty)
+    env.pop("CC", None)
+    proc = _run(["--workloads", "tornado_http", "--quick", "--repeat", "1", "--no-floor",
+                 "--loops", "asyncio", "--json", str(out)], env=env, timeout=100)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    doc = json.loads(out.read_text())
+    assert [(s["loop"], s["workload"]) for s in doc["skipped"]] == [("asyncio", "tornado_http")]
+    assert doc["skipped"][0]["reason"].startswith("needs the C HTTP load generator: no C "
+                                                  "compiler")
+
+
+def _c_compiler_available():
+    return any(shutil.which(name) for name in (os.environ.get("CC", "").split()[:1] or [None])
+               + ["gcc", "cc"] if name)
+
+
+@pytest.mark.timeout(180)
+def test_bench_app_tornado_http_two_halves_and_chart(tmp_path):
+    """One application workload end to end on two loops: saturation, then
+    the fixed rate (the same on both loops: a share of the slower one's
+    median req/s), latency percentiles in order, the open loop's count
+    (every request due in the window, answered), the tables and the SVG
+    chart."""
+    pytest.importorskip("tornado")
+    if not _c_compiler_available():
+        pytest.skip("no C compiler: the HTTP load generator cannot be built")
+    out = tmp_path / "app.json"
+    chart = tmp_path / "chart.svg"
+    loops = ("ioloop-asyncio", "asyncio")
+    proc = _run(["--workloads", "tornado_http", "--quick", "--repeat", "1", "--warmups", "0",
+                 "--app-duration", "0.2", "--loops", ",".join(loops), "--no-floor",
+                 "--json", str(out), "--plot", str(chart)], timeout=150)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == [] and doc["skipped"] == []
+    app = doc["meta"]["app"]
+    chosen = app["rates"]["tornado_http"]
+    sat = {loop: doc["summary"][loop]["tornado_http"]["req_per_s"] for loop in loops}
+    assert chosen["slowest"] == min(sat, key=sat.get)
+    assert chosen["rate"] == pytest.approx(app["fraction"] * min(sat.values()), abs=0.1)
+    for loop in loops:
+        s = doc["summary"][loop]["tornado_http@rate"]
+        assert s["rate"] == chosen["rate"]
+        lat = s["latency"]
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat
+        for sample in doc["samples"][loop]["tornado_http@rate"]:
+            for requests in sample["extra"]["requests"]:
+                # Every request due in the 200 ms window, answered.
+                assert abs(requests - chosen["rate"] * 0.2) <= 1, (requests, chosen)
+        loop_type = doc["samples"][loop]["tornado_http"][0]["extra"]["loop_type"]
+        assert loop_type.startswith("ioloop." if loop.startswith("ioloop") else "asyncio.")
+    flat = " ".join(proc.stdout.split())
+    assert f"tornado_http (fixed rate): {chosen['rate']:,.0f} requests/s on every loop" in flat
+    assert "application servers at saturation" in flat and f"@{chosen['rate']:,.0f}/s" in flat
+    assert not _too_wide(proc.stdout), proc.stdout
+    svg = ET.parse(chart).getroot()
+    assert svg.tag.endswith("svg")
+    bars = [r for r in svg.iter("{http://www.w3.org/2000/svg}rect")
+            if r.find("{http://www.w3.org/2000/svg}title") is not None]
+    assert len(bars) == 2 * len(loops)      # req/s and latency, one bar per loop
+
+
+# The application workloads on the frameworks the test extra does not
+# install, and the modules each needs.
+FRAMEWORK_WORKLOADS = {"uvicorn": ("uvicorn", "httptools"), "aiohttp_64k": ("aiohttp",),
+                       "httptools_proto": ("httptools",)}
+
+
+@pytest.mark.timeout(180)
+def test_bench_app_frameworks_on_ioloop(tmp_path):
+    """uvicorn (with httptools), aiohttp (its 64 KiB body) and the raw
+    httptools Protocol server, each served by ioloop's asyncio face under
+    the HTTP load generator: tiny runs of both halves, every response
+    checked by the generator. Those whose framework is not installed are
+    skipped by the bench, saying which module is missing."""
+    installed = {w: all(importlib.util.find_spec(m) for m in mods)
+                 for w, mods in FRAMEWORK_WORKLOADS.items()}
+    if not any(installed.values()):
+        pytest.skip("none of uvicorn, aiohttp and httptools is installed")
+    if not _c_compiler_available():
+        pytest.skip("no C compiler: the HTTP load generator cannot be built")
+    out = tmp_path / "frameworks.json"
+    proc = _run(["--workloads", ",".join(FRAMEWORK_WORKLOADS), "--quick", "--repeat", "1",
+                 "--warmups", "0", "--app-duration", "0.1", "--loops", "ioloop-asyncio",
+                 "--no-floor", "--json", str(out)], timeout=150)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    doc = json.loads(out.read_text())
+    assert doc["errors"] == []
+    skipped = {s["workload"]: s["reason"] for s in doc["skipped"]}
+    summary = doc["summary"].get("ioloop-asyncio", {})
+    for workload, ok in installed.items():
+        if not ok:
+            assert skipped[workload].startswith("needs "), (workload, skipped)
+            assert workload not in summary
+            continue
+        assert workload not in skipped, skipped
+        assert _positive_number(summary[workload]["req_per_s"]), summary[workload]
+        lat = summary[f"{workload}@rate"]["latency"]
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"], (workload, lat)
+        for half in (workload, f"{workload}@rate"):
+            extra = doc["samples"]["ioloop-asyncio"][half][0]["extra"]
+            assert extra["loop_type"].startswith("ioloop."), (half, extra["loop_type"])
+            assert all(r > 0 for r in extra["requests"]), (half, extra)
+    assert not _too_wide(proc.stdout), proc.stdout
+
+
+class _Responder(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with the response the test set (keep-alive)."""
+    protocol_version = "HTTP/1.1"
+    response = b""
+
+    def do_GET(self):
+        self.wfile.write(self.response)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def http_load(tmp_path_factory):
+    """The C HTTP load generator, built as the benchmark builds it."""
+    if not _c_compiler_available():
+        pytest.skip("no C compiler")
+    from ioloop.bench import api
+    build = api.build_c_tools(str(tmp_path_factory.mktemp("ctools")), ["http_load"])
+    assert build["ok"], build
+    return api.c_tool_path(build, "http_load")
+
+
+def _load(http_load, response, commands, body_len=5):
+    class Handler(_Responder):
+        pass
+
+    Handler.response = response
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        proc = subprocess.run([http_load, str(server.server_address[1]), "4", "/",
+                               str(body_len), "5000"], input=commands, capture_output=True,
+                              text=True, timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    return [json.loads(line) for line in proc.stdout.splitlines()
+            if not line.startswith('{"event"')], proc.returncode
+
+
+@pytest.mark.timeout(90)
+def test_http_load_generator_counts_and_checks_responses(http_load):
+    good = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    results, rc = _load(http_load, good, "sat 150 30\nrate 200 500 50\n")
+    assert rc == 0, results
+    sat, rate = results
+    assert sat["mode"] == "sat" and sat["errors"] == 0 and sat["requests"] > 0
+    assert rate["mode"] == "rate" and rate["errors"] == 0
+    # The open loop: every request due in the 500 ms window (100 at
+    # 200/s), each answered and recorded, latency from its due time.
+    assert rate["due"] == rate["requests"] == rate["lat"]["count"] == 100, rate
+    lat = rate["lat"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"], lat
+    # Each wrong answer makes the run an error, counted.
+    for response, message in (
+            (b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\n\r\nhello", "status 500"),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nhell", "a 4-byte body, expected 5"),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+             "Transfer-Encoding: chunked"),
+            (b"HTTP/1.1 200 OK\r\n\r\nhello", "without Content-Length")):
+        results, rc = _load(http_load, response, "sat 100 10\n")
+        assert len(results) == 1 and message in results[0]["error"], (response, results)
+        assert rc != 0 or results[0]["errors"] > 0, results

@@ -176,6 +176,20 @@ def test_cython_sources_follows_includes_and_cimports(tmp_path):
 # build leaves them: none may reach the sdist.
 PLANTED = ["src/ioloop/_core.c", "src/ioloop/_core.cpython-3x-x86_64-linux-gnu.so",
            "src/ioloop/_core.html", "src/ioloop/includes/linux.c"]
+# The one directory of hand-written C: the benchmark's programs, compiled
+# at run time. They are sources and ship.
+BENCH_CSRC = "src/ioloop/bench/csrc"
+
+
+def _ignore_build_products(directory, names):
+    """shutil.copytree's ignore: the build products, but not the benchmark's
+    C sources."""
+    ignored = shutil.ignore_patterns(
+        ".git", ".venv", "venv", "build", "dist", "wheelhouse", "*.egg-info", "__pycache__",
+        ".hypothesis", ".pytest_cache", ".mypy_cache", "*.so", "*.c", "*.html")(directory, names)
+    if Path(directory) == ROOT / BENCH_CSRC:
+        ignored = {n for n in ignored if not n.endswith(".c")}
+    return ignored
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +201,7 @@ def sdist(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sdist")
     tree = tmp / "tree"
     # A copy: building writes egg-info and a staging directory into the tree.
-    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "build", "dist", "wheelhouse", "*.egg-info", "__pycache__",
-        ".hypothesis", ".pytest_cache", ".mypy_cache", "*.so", "*.c", "*.html"))
+    shutil.copytree(ROOT, tree, ignore=_ignore_build_products)
     for rel in PLANTED:
         (tree / rel).write_text("generated\n")
     code = ("import sys, setuptools.build_meta as backend\n"
@@ -228,8 +240,13 @@ def test_sdist_carries_the_package_and_no_build_products(sdist):
         assert p in names, p
     generated = sorted(n for n in names
                        if n.endswith((".c", ".so", ".o", ".html", ".pyc"))
+                       and not n.startswith(BENCH_CSRC + "/")
                        or "__pycache__" in n or n.endswith("_build_info.py"))
     assert not generated, generated
+    # The benchmark's C programs are sources: every one ships.
+    csrc = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / BENCH_CSRC).glob("*.[ch]"))
+    assert csrc, f"no C source in {BENCH_CSRC}"
+    assert [p for p in csrc if p not in names] == [], csrc
 
 
 def test_sdist_metadata_version_is_the_package_version(sdist):
