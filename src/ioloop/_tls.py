@@ -550,6 +550,12 @@ class SSLProtocol(protocols.BufferedProtocol):
                 self._eof_received = True
                 if not self._app_reading_paused and not self._read_scheduled:
                     self._do_read()
+                    if self._state == SHUTDOWN and self._app_state != APP_CON_MADE:
+                        # All delivered, eof_received() called, the shutdown
+                        # complete: the transport below closes now, as after
+                        # any EOF, and connection_lost() follows without an
+                        # extra turn of the loop.
+                        return None
                 return True
             elif state == FLUSHING or state == SHUTDOWN:
                 self._eof_received = True
