@@ -219,8 +219,9 @@ def describe_callback(report: object, callback: object) -> str:
             # Cancelled while it ran (a reader that removed itself): the
             # handle dropped its callback, name it all the same.
             when = getattr(report, "when", None)
+            deadline = when() if callable(when) else None
             return handle_repr(report, type(report).__name__, True, callback, None,
-                               when() if callable(when) else None)
+                               deadline if isinstance(deadline, float) else None)
         return repr(report if report is not None else callback)
     except Exception:
         what = report if report is not None else callback

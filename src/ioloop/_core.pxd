@@ -181,6 +181,7 @@ cdef class Loop:
     cdef PyObject *_cur_report
     cdef object _longest_repr
     cdef int _poll_cap_ms
+    cdef uint64_t _wd_gen            # bumped to stop a waiting watchdog
 
     cdef object __weakref__
     # An object field gives the type GC support; _core.pyx extends its

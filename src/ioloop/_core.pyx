@@ -23,7 +23,7 @@ from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
 from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.string cimport memset
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
 from posix.unistd cimport read, write, close
 from posix.stat cimport struct_stat, fstat
 
@@ -106,6 +106,10 @@ cdef extern from *:
     #define IOLOOP_TICKS_ARE_NS 1
     static inline unsigned long long ioloop_ticks(void) { return ioloop_clock_ns(); }
     #endif
+    /* The watchdog thread reads what the loop's thread stores (aligned
+       words) without the GIL. */
+    #define ioloop_load_ptr(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    #define ioloop_load_u64(p) __atomic_load_n((p), __ATOMIC_RELAXED)
     /* Loop lag in seconds -> histogram bucket: the bit length of the lag in
        whole microseconds, capped (the same as int.bit_length in the twin). */
     static inline int ioloop_lag_bucket(double lag, int nbuckets) {
@@ -122,6 +126,8 @@ cdef extern from *:
     uint64_t ioloop_ticks() noexcept nogil
     uint64_t ioloop_clock_ns() noexcept nogil
     int ioloop_lag_bucket(double lag, int nbuckets) noexcept nogil
+    PyObject *ioloop_load_ptr(PyObject **p) noexcept nogil
+    uint64_t ioloop_load_u64(uint64_t *p) noexcept nogil
 
 cdef uint64_t _cal_ticks = ioloop_ticks()
 cdef uint64_t _cal_ns = ioloop_clock_ns()
@@ -143,6 +149,11 @@ cdef double _ticks_to_seconds(uint64_t ticks) noexcept:
         if ns - _cal_ns > 1000000000:
             _tick_rate_final = True
     return <double>ticks / _tick_rate
+
+
+cdef double _tick_rate_now() noexcept:
+    _ticks_to_seconds(0)   # calibrates
+    return _tick_rate
 
 
 # What runs now, for the watchdog and "longest callback": two plain stores
@@ -1437,6 +1448,41 @@ cdef class Loop:
             callback = report
         return (self._st.cur_start, report, callback,
                 _ticks_to_seconds(ioloop_ticks() - self._st.cur_start))
+
+    def _watch(self, double threshold, double max_wait, warned, uint64_t gen):
+        """For the watchdog thread: sleeps without the GIL, looking every
+        ``threshold / 4`` (at most 50 ms) at what the loop runs, until one
+        callback has run for ``threshold`` seconds (returns its sequence
+        number, unless that is ``warned``), ``max_wait`` seconds passed or
+        _watch_stop() was called (returns None)."""
+        cdef uint64_t thr_ticks, start, seen = 0
+        cdef double slept = 0.0, tick = threshold / 4
+        cdef timespec ts
+        cdef PyObject *cur
+        if warned is not None:
+            seen = warned
+        if tick > 0.05:
+            tick = 0.05
+        elif tick < 0.001:
+            tick = 0.001
+        thr_ticks = <uint64_t>(threshold * _tick_rate_now())
+        ts.tv_sec = <long>tick
+        ts.tv_nsec = <long>((tick - <double>ts.tv_sec) * 1e9)
+        with nogil:
+            while slept < max_wait and ioloop_load_u64(&self._wd_gen) == gen:
+                nanosleep(&ts, NULL)
+                slept += tick
+                cur = ioloop_load_ptr(&self._cur_report)
+                start = ioloop_load_u64(&self._st.cur_start)
+                if cur != NULL and start != seen and ioloop_ticks() - start >= thr_ticks:
+                    with gil:
+                        return start
+        return None
+
+    def _watch_stop(self):
+        """Ends the waits of _watch() (any thread)."""
+        self._wd_gen += 1
+        return self._wd_gen
 
     def _fd_snapshot(self):
         """[(fd, events, kind, obj, reader, reader callback, writer, writer

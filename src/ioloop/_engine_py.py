@@ -24,6 +24,7 @@ import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -307,6 +308,7 @@ class Loop:
         self._st_lag = [0] * _LAG_BUCKETS
         self._st_cur: tuple[int, object, object, float] | None = None
         self._poll_cap: float | None = None
+        self._wd_gen = 0  # bumped to stop a waiting watchdog
 
     def _open_wakers(self) -> None:
         # Created with the loop, before any user fd: a stale registration of
@@ -921,6 +923,23 @@ class Loop:
         if cur is None:
             return None
         return (cur[0], cur[1], cur[2], _monotonic() - cur[3])
+
+    def _watch(self, threshold: float, max_wait: float, warned: int | None,
+               gen: int) -> int | None:
+        # The watchdog thread's wait (see _core.pyx); time.sleep releases the GIL.
+        tick = min(max(threshold / 4, 0.001), 0.05)
+        slept = 0.0
+        while slept < max_wait and self._wd_gen == gen:
+            time.sleep(tick)
+            slept += tick
+            cur = self._st_cur
+            if cur is not None and cur[0] != warned and _monotonic() - cur[3] >= threshold:
+                return cur[0]
+        return None
+
+    def _watch_stop(self) -> int:
+        self._wd_gen += 1
+        return self._wd_gen
 
     def _fd_snapshot(self) -> list[tuple[int, int, str, object, object, object, object, object]]:
         out: list[tuple[int, int, str, object, object, object, object, object]] = []

@@ -162,42 +162,46 @@ def _safe_repr(obj: object) -> str | None:
 class _Watchdog:
     """A daemon thread that warns while one callback runs past a threshold.
 
-    It holds the loop only through a weak reference and sleeps between
-    checks; the loop's thread does nothing for it but the two stores it does
-    for every callback anyway (what runs, and its start).
+    It sleeps in the engine's ``_watch``, without the GIL in the compiled
+    engine, looking a few times per threshold at the two words the loop's
+    thread stores for every callback anyway (what runs, and since when); it
+    takes the GIL only to report a stall. It holds the loop through a weak
+    reference between waits of at most a second.
     """
 
     def __init__(self, loop: ObserveMixin, threshold: float) -> None:
         self.threshold = threshold
-        self._stop = threading.Event()
+        self._stopped = False
         self._loop_ref = weakref.ref(loop)
+        self._gen = loop._watch_stop()  # ends an older watchdog's wait
         self.thread = threading.Thread(target=self._run, name="ioloop-watchdog", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopped = True
+        loop = self._loop_ref()
+        if loop is not None:
+            loop._watch_stop()
+        del loop
         if self.thread is not threading.current_thread() and self.thread.is_alive():
             self.thread.join()
 
     def _run(self) -> None:
         threshold = self.threshold
-        warned = -1
-        wait = threshold / 2
-        while not self._stop.wait(wait):
+        warned: int | None = None
+        while not self._stopped:
             loop = self._loop_ref()
             if loop is None or loop.is_closed():
                 return
-            wait = threshold / 2
-            busy = loop._busy()
-            if busy is not None:
-                seq, elapsed = busy[0], busy[3]
-                if elapsed < threshold:
-                    # Wake up when this one would cross the threshold.
-                    wait = max(threshold - elapsed, 0.001)
-                elif seq != warned:
+            seq = loop._watch(threshold, 1.0, warned, self._gen)
+            if seq is not None and not self._stopped:
+                busy = loop._busy()
+                # Confirm under the GIL: the same callback, still running.
+                if busy is not None and busy[0] == seq and busy[3] >= threshold:
                     warned = seq
-                    loop._report_stall(seq, busy[1], busy[2], elapsed, threshold)
-            del loop, busy
+                    loop._report_stall(seq, busy[1], busy[2], busy[3], threshold)
+                del busy
+            del loop
 
 
 class ObserveMixin(_LoopBase):
@@ -249,9 +253,10 @@ class ObserveMixin(_LoopBase):
         API (``call_soon``, ``call_later``, readers and writers, tasks,
         transports), else on the ``ioloop`` logger. ``stats().stalls``
         counts them. Time the loop sleeps in ``epoll_wait`` never counts.
-        Works with debug mode off; the warning comes at most ``seconds / 2``
-        late (later if the callback holds the GIL in C code: the watchdog
-        needs it to look).
+        Works with debug mode off. The watchdog thread looks every
+        ``seconds / 4`` (at most every 50 ms), without taking the GIL on the
+        compiled engine, so the warning comes that much late at most (later
+        if the callback holds the GIL in C code: the report needs it).
 
         ``None`` turns the watchdog off. Calling it again replaces the
         threshold. The thread ends with ``close()``, or when the loop is
