@@ -335,6 +335,15 @@ def test_lag_histogram_sees_a_late_timer(loop):
     assert late >= 1
 
 
+def test_lag_of_a_timer_in_the_infinite_past(loop):
+    loop.call_at(-math.inf, lambda: None)
+    loop.add_timeout(-1e300, lambda: None)
+    loop.call_later(0, loop.stop)
+    loop.start()
+    hist = loop.stats().lag_histogram
+    assert hist[-1] == 2 and sum(hist) == 3
+
+
 # -- the watchdog ----------------------------------------------------------------------
 
 

@@ -52,6 +52,16 @@ _fork_epoch = 0
 _LAG_BUCKETS = 24
 
 
+def _lag_bucket(lag: float) -> int:
+    # The bit length of the lag in whole microseconds, capped (_core.pyx's
+    # ioloop_lag_bucket): a timer at -inf is as late as can be.
+    if not lag > 0.0:
+        return 0
+    if lag >= 1e12:
+        return _LAG_BUCKETS - 1
+    return min(int(lag * 1e6).bit_length(), _LAG_BUCKETS - 1)
+
+
 def _after_fork_in_child() -> None:
     global _fork_epoch
     _fork_epoch += 1
@@ -771,8 +781,7 @@ class Loop:
                 self._st_timers += 1
                 if due_now == 0.0:
                     due_now = _monotonic()  # loop lag: how late the due timers start
-                self._st_lag[min(int(max(due_now - t._when, 0.0) * 1e6).bit_length(),
-                                 _LAG_BUCKETS - 1)] += 1
+                self._st_lag[_lag_bucket(due_now - t._when)] += 1
                 self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
         return polled
 
