@@ -15,6 +15,9 @@ the same loop object is a complete asyncio event loop.
   on Python 3.11+, a subclass of both on 3.10.
 - ``run``, ``new_event_loop``, ``EventLoopPolicy`` and ``install``: the
   asyncio entry points.
+- ``LoopStats``, ``FdInfo`` and ``TimerInfo``: the snapshots that
+  ``IOLoop.stats()``, ``IOLoop.registered_fds()`` and
+  ``IOLoop.pending_timers()`` return (see docs/observability.md).
 - ``implementation``: the engine in use, ``"cython"`` or ``"python"`` (the
   pure-Python twin, forced with ``IOLOOP_NO_EXTENSIONS=1``).
 """
@@ -22,6 +25,7 @@ the same loop object is a complete asyncio event loop.
 from typing import TYPE_CHECKING
 
 from ._loop import IOLoop, TimeoutError, implementation
+from ._observe import FdInfo, LoopStats, TimerInfo
 from ._periodic import PeriodicCallback
 from ._asyncio import EventLoopPolicy, install, new_event_loop, run
 
@@ -44,4 +48,7 @@ __all__ = [
     "run",
     "EventLoopPolicy",
     "install",
+    "LoopStats",
+    "FdInfo",
+    "TimerInfo",
 ]

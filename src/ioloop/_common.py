@@ -11,6 +11,7 @@ did not see, and turn bad input into a clear exception naming the argument.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import inspect
 import math
@@ -21,8 +22,9 @@ import weakref
 from asyncio import format_helpers
 from typing import Any
 
-__all__ = ["aio_fileno", "check_callable", "clock_seconds", "deadline_to_when", "debug_info", "debug_keep_repr",
-           "debug_kept_repr", "debug_new", "event_mask", "fd_error", "fileno",
+__all__ = ["aio_fileno", "check_callable", "clock_seconds", "deadline_to_when", "debug_info",
+           "debug_keep_repr", "debug_kept_repr", "debug_new", "describe_callback", "event_mask",
+           "fd_error", "fileno",
            "format_callback_source", "handle_repr", "source_traceback", "to_seconds"]
 
 FD_MAX = 0x7FFFFFFF
@@ -210,3 +212,29 @@ def handle_repr(handle: object, kind: str, cancelled: object, callback: object,
         frame = tb[-1]
         info.append(f"created at {frame[0]}:{frame[1]}")
     return "<" + " ".join(info) + ">"
+
+
+def describe_callback(report: object, callback: object) -> str:
+    """What ``stats()`` and the blocking-loop watchdog call a callback, a
+    handler or a timer: a task's repr for a task step (as asyncio's slow
+    callback warning does), else the repr of the handle (asyncio's API, timers)
+    or of the callback itself (``add_callback``, ``add_handler``) or of the
+    transport. Never raises."""
+    try:
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, asyncio.Task):
+            return repr(owner)
+        if isinstance(owner, asyncio.BaseTransport):
+            return repr(owner)  # a Python transport's own reader or writer
+        cancelled = getattr(report, "cancelled", None)
+        if callback is not None and callable(cancelled) and cancelled() is True:
+            # Cancelled while it ran (a reader that removed itself): the
+            # handle dropped its callback, name it all the same.
+            when = getattr(report, "when", None)
+            deadline = when() if callable(when) else None
+            return handle_repr(report, type(report).__name__, True, callback, None,
+                               deadline if isinstance(deadline, float) else None)
+        return repr(report if report is not None else callback)
+    except Exception:
+        what = report if report is not None else callback
+        return f"<{type(what).__qualname__} object (repr failed)>"

@@ -30,6 +30,30 @@ cdef struct ReadyItem:
     PyObject *context
 
 
+cdef enum:
+    # Loop-lag histogram: bucket 0 counts lags under 1 us, bucket i lags of
+    # [2**(i-1), 2**i) us, the last one everything from 2**(LAG_BUCKETS-2) us.
+    LAG_BUCKETS = 24
+
+
+cdef struct LoopStats:
+    # Always-on telemetry (IOLoop.stats()): plain counters that only the
+    # loop's thread writes, read under the GIL from any thread. Durations in
+    # "ticks" are cycle-counter readings (see _core.pyx).
+    uint64_t callbacks         # ready-queue callbacks started
+    uint64_t timers_run
+    uint64_t io_run            # I/O handlers (classic, readers, writers, transports)
+    uint64_t timers_cancelled
+    uint64_t cur_start         # ticks when the running callback began: also
+                               # the watchdog's sequence number
+    uint64_t longest           # ticks of the longest callback so far
+    uint64_t poll_start        # ticks when a blocking poll began, 0 outside one
+    uint64_t idle              # ticks spent in blocking epoll_wait
+    double run_start           # monotonic time the loop started running, 0 if not
+    double run_total           # seconds of the runs that ended
+    uint64_t lag[LAG_BUCKETS]
+
+
 cdef struct TimerEntry:
     # 16 bytes: the insertion sequence that breaks ties (FIFO) lives in the
     # handle and is only read when two deadlines are equal.
@@ -158,6 +182,14 @@ cdef class Loop:
     cdef Py_ssize_t _rq_len
     cdef Py_ssize_t _rq_cap
 
+    # Observability: counters, what runs now (borrowed, NULL between
+    # callbacks), the longest one's description, run_once()'s poll cap.
+    cdef LoopStats _st
+    cdef PyObject *_cur_report
+    cdef object _longest_repr
+    cdef int _poll_cap_ms
+    cdef uint64_t _wd_gen            # bumped to stop a waiting watchdog
+
     cdef object __weakref__
     # An object field gives the type GC support; _core.pyx extends its
     # tp_traverse/tp_clear to the references held in C memory.
@@ -221,6 +253,8 @@ cdef class Loop:
     cdef int _queue_stream(self, object tr) except -1
     cdef int _grow_wq(self) except -1
     cdef int _flush_writes(self) except -1
+    cdef int _record_longest(self, object callback, uint64_t dt) noexcept
+    cdef int _account_end(self) noexcept
 
 
 cdef class StreamCore:

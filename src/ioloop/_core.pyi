@@ -110,7 +110,11 @@ class Loop:
     def fileno(self) -> int:
         """Returns the fd of the loop's epoll set (-1 once the loop is closed).
 
-        For inspection only: do not close it or change its registrations.
+        To drive the loop from another main loop, wait for this fd to be
+        readable (it is when I/O the loop watches is ready, or when another
+        thread posted a callback between two ``run_once()`` calls), or for
+        ``poll_timeout()`` seconds, then call ``run_once()``. Do not close it,
+        read it or change its registrations.
         """
     def is_running(self) -> bool:
         """Returns ``True`` while the loop runs (in ``start()``, ``run_forever()``,

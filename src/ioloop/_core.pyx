@@ -24,7 +24,7 @@ from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
 from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t, int64_t
 from libc.string cimport memset
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
 from posix.unistd cimport read, write, close
 from posix.stat cimport struct_stat, fstat
 
@@ -73,6 +73,117 @@ cdef double MAX_POLL_SECONDS = 86400.0
 cdef double POLL_SKIP_SECONDS = 0.00025
 
 cdef uint64_t _fork_epoch = 0
+
+
+# -- observability: a cheap clock for per-callback durations ---------------
+#
+# Each callback, handler and timer is timed with two reads of a cycle
+# counter (x86's TSC, aarch64's virtual counter: one instruction, no
+# syscall, no vDSO call), and so is each blocking epoll_wait; elsewhere,
+# clock_gettime(CLOCK_MONOTONIC) in nanoseconds. Ticks become seconds with a
+# rate measured against CLOCK_MONOTONIC since the module was imported.
+cdef extern from *:
+    """
+    #include <time.h>
+    static inline unsigned long long ioloop_clock_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+    }
+    #if defined(__x86_64__) || defined(__i386__)
+    /* The TSC: constant-rate on every x86 CPU since about 2006
+       ("constant_tsc"), synchronised across cores. */
+    #include <x86intrin.h>
+    #define IOLOOP_TICKS_ARE_NS 0
+    static inline unsigned long long ioloop_ticks(void) { return __rdtsc(); }
+    #elif defined(__aarch64__)
+    #define IOLOOP_TICKS_ARE_NS 0
+    static inline unsigned long long ioloop_ticks(void) {
+        unsigned long long v;
+        __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+        return v;
+    }
+    #else
+    #define IOLOOP_TICKS_ARE_NS 1
+    static inline unsigned long long ioloop_ticks(void) { return ioloop_clock_ns(); }
+    #endif
+    /* The watchdog thread reads what the loop's thread stores (aligned
+       words) without the GIL. */
+    #define ioloop_load_ptr(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    #define ioloop_load_u64(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    /* Loop lag in seconds -> histogram bucket: the bit length of the lag in
+       whole microseconds, capped (the same as int.bit_length in the twin). */
+    static inline int ioloop_lag_bucket(double lag, int nbuckets) {
+        unsigned long long us;
+        int b;
+        if (!(lag > 0.0)) return 0;
+        if (lag >= 1e12) return nbuckets - 1;
+        us = (unsigned long long)(lag * 1e6);
+        b = us ? 64 - __builtin_clzll(us) : 0;
+        return b < nbuckets ? b : nbuckets - 1;
+    }
+    """
+    int IOLOOP_TICKS_ARE_NS
+    uint64_t ioloop_ticks() noexcept nogil
+    uint64_t ioloop_clock_ns() noexcept nogil
+    int ioloop_lag_bucket(double lag, int nbuckets) noexcept nogil
+    PyObject *ioloop_load_ptr(PyObject **p) noexcept nogil
+    uint64_t ioloop_load_u64(uint64_t *p) noexcept nogil
+
+cdef uint64_t _cal_ticks = ioloop_ticks()
+cdef uint64_t _cal_ns = ioloop_clock_ns()
+cdef double _tick_rate = 1e9      # ticks per second
+cdef bint _tick_rate_final = IOLOOP_TICKS_ARE_NS != 0
+
+
+cdef double _ticks_to_seconds(uint64_t ticks) noexcept:
+    """Ticks -> seconds, with the rate measured since import (final after 1 s)."""
+    global _tick_rate, _tick_rate_final
+    cdef uint64_t t, ns
+    if not _tick_rate_final:
+        t = ioloop_ticks()
+        ns = ioloop_clock_ns()
+        while ns - _cal_ns < 1000000:   # measure over 1 ms at least (once)
+            t = ioloop_ticks()
+            ns = ioloop_clock_ns()
+        _tick_rate = <double>(t - _cal_ticks) * 1e9 / <double>(ns - _cal_ns)
+        if ns - _cal_ns > 1000000000:
+            _tick_rate_final = True
+    return <double>ticks / _tick_rate
+
+
+cdef double _tick_rate_now() noexcept:
+    _ticks_to_seconds(0)   # calibrates
+    return _tick_rate
+
+
+# What runs now, for the watchdog and "longest callback": two plain stores
+# around each callback, handler, timer or transport event. ``report`` is
+# borrowed: the caller holds it until _cb_exit, which every path reaches
+# (or _run's finally clears it).
+cdef inline void _cb_enter(Loop self, object report) noexcept:
+    self._cur_report = <PyObject *>report
+    self._st.cur_start = ioloop_ticks()
+
+
+cdef inline void _cb_exit(Loop self, object callback) noexcept:
+    cdef uint64_t dt = ioloop_ticks() - self._st.cur_start
+    if dt > self._st.longest:
+        self._record_longest(callback, dt)
+    self._cur_report = NULL
+
+
+cdef object _reported(PyObject *report):
+    # What _cur_report names, for a person: a transport event by its transport.
+    if report == NULL:
+        return None
+    if isinstance(<object>report, StreamCore):
+        return (<StreamCore>report)._face or <object>report
+    return <object>report
+
+
+def _timer_key(item):
+    return (item[0], item[1])
 
 
 def _after_fork_in_child():
@@ -367,6 +478,7 @@ cdef class Loop:
         self._autojump_threshold = -1.0
         self._fork_epoch = _fork_epoch
         self._next_gen = 1
+        self._poll_cap_ms = -1
         self._maxevents = MIN_EVENTS
         self._events = <epoll_event *>PyMem_Malloc(sizeof(epoll_event) * self._maxevents)
         self._rq_cap = 64
@@ -561,7 +673,11 @@ cdef class Loop:
     def fileno(self):
         """Returns the fd of the loop's epoll set (-1 once the loop is closed).
 
-        For inspection only: do not close it or change its registrations.
+        To drive the loop from another main loop, wait for this fd to be
+        readable (it is when I/O the loop watches is ready, or when another
+        thread posted a callback between two ``run_once()`` calls), or for
+        ``poll_timeout()`` seconds, then call ``run_once()``. Do not close it,
+        read it or change its registrations.
         """
         return self._epfd
 
@@ -810,6 +926,7 @@ cdef class Loop:
             timeout.cancel()
 
     cdef int _timer_cancelled(self) except -1:
+        self._st.timers_cancelled += 1
         self._heap_cancelled += 1
         if (self._heap_cancelled > COMPACT_MIN_CANCELLED
                 and self._heap_cancelled * 2 > self._heap_len):
@@ -910,34 +1027,38 @@ cdef class Loop:
                            object context, object report) except -1:
         cdef object result
         cdef bint shared
-        if self._debug_enabled:
-            return self._run_callback_debug(callback, args, kwargs, context, report)
-        shared = context is None
-        if shared:
-            context = self._empty_context()
-        PyContext_Enter(context)
+        _cb_enter(self, report)
         try:
-            if kwargs is None:
-                result = callback(*args)
-            else:
-                result = callback(*args, **kwargs)
-            if result is not None:
-                # Still in the callback's context: a task made from a
-                # returned awaitable inherits it (as on Tornado 6).
-                self._handle_callback_result(result)
-        except BaseException as exc:
+            if self._debug_enabled:
+                return self._run_callback_debug(callback, args, kwargs, context, report)
+            shared = context is None
+            if shared:
+                context = self._empty_context()
+            PyContext_Enter(context)
+            try:
+                if kwargs is None:
+                    result = callback(*args)
+                else:
+                    result = callback(*args, **kwargs)
+                if result is not None:
+                    # Still in the callback's context: a task made from a
+                    # returned awaitable inherits it (as on Tornado 6).
+                    self._handle_callback_result(result)
+            except BaseException as exc:
+                PyContext_Exit(context)
+                if shared and len(context):
+                    self._shared_ctx = None
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self._report_exception(report, callback, args)
+                return 0
             PyContext_Exit(context)
             if shared and len(context):
+                # The callback set a variable: the next one gets a clean context.
                 self._shared_ctx = None
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            self._report_exception(report, callback, args)
             return 0
-        PyContext_Exit(context)
-        if shared and len(context):
-            # The callback set a variable: the next one gets a clean context.
-            self._shared_ctx = None
-        return 0
+        finally:
+            _cb_exit(self, callback)
 
     cdef int _run_callback_debug(self, object callback, object args, object kwargs,
                                  object context, object report) except -1:
@@ -1001,6 +1122,7 @@ cdef class Loop:
         if self._running:
             raise RuntimeError("This event loop is already running")
         self._running = True
+        self._st.run_start = _monotonic()
         try:
             if self._wq_len:
                 # Written to while the loop was not running.
@@ -1013,6 +1135,7 @@ cdef class Loop:
         finally:
             self._stopping = False
             self._running = False
+            self._account_end()
 
     cdef int _poll_before_stop(self) except -1:
         # The last iteration skipped its poll (callbacks were ready and the
@@ -1043,6 +1166,7 @@ cdef class Loop:
         cdef Handle hh
         cdef TimerEntry e
         cdef epoll_event *newbuf
+        cdef double due_now = 0.0
         self._iteration += 1
         if self._ev_pos >= self._ev_count:
             full = False
@@ -1079,6 +1203,7 @@ cdef class Loop:
                 hh = <Handle>ritem.handle
                 Py_DECREF(hh)  # the queue's reference; hh holds its own
                 if not hh._cancelled:
+                    self._st.callbacks += 1
                     try:
                         self._run_callback(hh.callback, hh.args, None, hh.context, hh)
                     finally:
@@ -1100,6 +1225,7 @@ cdef class Loop:
                     Py_DECREF(kw)
                 else:
                     kw = None
+                self._st.callbacks += 1
                 self._run_callback(cb, args, kw, ctx, cb)
                 cb = args = ctx = kw = None
 
@@ -1110,6 +1236,10 @@ cdef class Loop:
             th = <TimerHandle>item
             Py_DECREF(th)
             if not th.st.cancelled:
+                self._st.timers_run += 1
+                if due_now == 0.0:
+                    due_now = _monotonic() + self._clock_offset   # loop lag: how late the due timers start
+                self._st.lag[ioloop_lag_bucket(due_now - th._when, LAG_BUCKETS)] += 1
                 try:
                     self._run_callback(th.callback, th.args, th.kwargs, th.context, th)
                 finally:
@@ -1246,6 +1376,8 @@ cdef class Loop:
                     timeout = <int>ceil(delta * 1000.0)
             else:
                 timeout = -1
+        if self._poll_cap_ms >= 0 and (timeout < 0 or timeout > self._poll_cap_ms):
+            timeout = self._poll_cap_ms   # run_once(timeout)
         if timeout != 0:
             self._polling = True
             if 0 <= self._autojump_ms < timeout and self._heap_len > 0:
@@ -1253,6 +1385,7 @@ cdef class Loop:
                 # the clock to the next timer instead of sleeping until it.
                 timeout = self._autojump_ms
                 jump = True
+            self._st.poll_start = ioloop_ticks()   # idle time starts
         with nogil:
             n = epoll_wait(self._epfd, self._events, self._maxevents, timeout)
             err = errno
@@ -1261,6 +1394,9 @@ cdef class Loop:
             delta = self._heap[0].when - (_monotonic() + self._clock_offset)
             if delta > 0:
                 self._clock_offset += delta
+        if self._st.poll_start != 0:
+            self._st.idle += ioloop_ticks() - self._st.poll_start
+            self._st.poll_start = 0
         self._last_poll = _monotonic()
         self._batch += 1
         self._ev_pos = 0
@@ -1322,7 +1458,12 @@ cdef class Loop:
             return 0
         if e.kind == KIND_TRANSPORT:
             tr = <StreamCore>e.obj
-            tr._on_events(events)
+            self._st.io_run += 1
+            _cb_enter(self, tr)   # held by tr; its _face may go meanwhile
+            try:
+                tr._on_events(events)
+            finally:
+                _cb_exit(self, None)
             return 0
         if e.kind == KIND_CLASSIC:
             h = <Handle>e.reader
@@ -1336,34 +1477,39 @@ cdef class Loop:
             # Keep the callback: a handler that removes itself releases it
             # from the handle, and an error report still names it.
             cb = h.callback
-            PyContext_Enter(context)
+            self._st.io_run += 1
+            _cb_enter(self, cb)
             try:
-                result = cb(obj, events)
-                if result is not None:
-                    self._handle_callback_result(result)
-            except BrokenPipeError:
-                # The peer went away; the handler will see it on its next read.
+                PyContext_Enter(context)
+                try:
+                    result = cb(obj, events)
+                    if result is not None:
+                        self._handle_callback_result(result)
+                except BrokenPipeError:
+                    # The peer went away; the handler will see it on its next read.
+                    PyContext_Exit(context)
+                    if shared and len(context):
+                        self._shared_ctx = None
+                    return 0
+                except BaseException as exc:
+                    PyContext_Exit(context)
+                    if shared and len(context):
+                        self._shared_ctx = None
+                    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                        raise
+                    self._report_exception(cb, cb, None)
+                    if (isinstance(exc, OSError) and (<object>exc).errno == EBADF
+                            and fd < self._nfds and self._fds[fd].kind == KIND_CLASSIC
+                            and self._fds[fd].gen == gen and not self._fd_matches(fd)):
+                        # The handler found its fd closed: don't wait for the
+                        # streak check to drop the stale registration.
+                        self._drop_stale(fd)
+                    return 0
                 PyContext_Exit(context)
                 if shared and len(context):
                     self._shared_ctx = None
-                return 0
-            except BaseException as exc:
-                PyContext_Exit(context)
-                if shared and len(context):
-                    self._shared_ctx = None
-                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                    raise
-                self._report_exception(cb, cb, None)
-                if (isinstance(exc, OSError) and (<object>exc).errno == EBADF
-                        and fd < self._nfds and self._fds[fd].kind == KIND_CLASSIC
-                        and self._fds[fd].gen == gen and not self._fd_matches(fd)):
-                    # The handler found its fd closed: don't wait for the
-                    # streak check to drop the stale registration.
-                    self._drop_stale(fd)
-                return 0
-            PyContext_Exit(context)
-            if shared and len(context):
-                self._shared_ctx = None
+            finally:
+                _cb_exit(self, cb)
             if self._debug_enabled:
                 self._check_slow(cb, cb, None, t0)
             return 0
@@ -1371,6 +1517,7 @@ cdef class Loop:
         if events & (EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLRDHUP) and e.reader != NULL:
             h = <Handle>e.reader
             if not h._cancelled:
+                self._st.io_run += 1
                 self._run_callback(h.callback, h.args, None, h.context, h)
             # The reader may have removed or replaced the registration, and
             # the table may have moved: look it up again.
@@ -1382,8 +1529,196 @@ cdef class Loop:
         if events & (EPOLLOUT | EPOLLERR | EPOLLHUP) and e.writer != NULL:
             h = <Handle>e.writer
             if not h._cancelled:
+                self._st.io_run += 1
                 self._run_callback(h.callback, h.args, None, h.context, h)
         return 0
+
+    # -- observability: what the facade's stats(), blocking-loop watchdog,
+    # introspection and run_once() read (see docs/observability.md) --------
+
+    cdef int _record_longest(self, object callback, uint64_t dt) noexcept:
+        # A new longest callback: describe it now, while it exists.
+        self._st.longest = dt
+        try:
+            self._longest_repr = _common.describe_callback(_reported(self._cur_report), callback)
+        except BaseException:
+            self._longest_repr = None
+        return 0
+
+    cdef int _account_end(self) noexcept:
+        # The loop stops running.
+        if self._st.run_start != 0.0:
+            self._st.run_total += _monotonic() - self._st.run_start
+            self._st.run_start = 0.0
+        self._st.poll_start = 0
+        self._cur_report = NULL
+        return 0
+
+    def _stats_raw(self):
+        """The counters, as a tuple (see IOLoop.stats); any thread."""
+        cdef double total = self._st.run_total, idle
+        cdef uint64_t idle_ticks = self._st.idle
+        cdef int fd, nfds = 0
+        if self._st.run_start != 0.0:
+            # Running: count the current run (and poll) so far.
+            total += _monotonic() - self._st.run_start
+            if self._st.poll_start != 0:
+                idle_ticks += ioloop_ticks() - self._st.poll_start
+        idle = _ticks_to_seconds(idle_ticks)
+        if idle > total:
+            idle = total   # the clocks disagree by a hair
+        for fd in range(self._nfds):
+            if self._fds[fd].kind != KIND_FREE:
+                nfds += 1
+        return (self._iteration, self._st.callbacks, self._st.io_run, self._st.timers_run,
+                self._heap_len - self._heap_cancelled, self._st.timers_cancelled,
+                nfds, self._rq_len, total - idle, idle,
+                _ticks_to_seconds(self._st.longest), self._longest_repr,
+                tuple([self._st.lag[fd] for fd in range(LAG_BUCKETS)]))
+
+    def _busy(self):
+        """(sequence, report, callback, seconds) of the callback, handler or
+        timer running now, or None; any thread."""
+        cdef object report, callback
+        if self._cur_report == NULL:
+            return None
+        report = _reported(self._cur_report)
+        if isinstance(report, Handle):
+            callback = (<Handle>report).callback
+        elif isinstance(report, TimerHandle):
+            callback = (<TimerHandle>report).callback
+        else:
+            callback = report
+        return (self._st.cur_start, report, callback,
+                _ticks_to_seconds(ioloop_ticks() - self._st.cur_start))
+
+    def _watch(self, double threshold, double max_wait, warned, uint64_t gen):
+        """For the watchdog thread: sleeps without the GIL, looking every
+        ``threshold / 4`` (at most 50 ms) at what the loop runs, until one
+        callback has run for ``threshold`` seconds (returns its sequence
+        number, unless that is ``warned``), ``max_wait`` seconds passed or
+        _watch_stop() was called (returns None)."""
+        cdef uint64_t thr_ticks, start, seen = 0
+        cdef double slept = 0.0, tick = threshold / 4
+        cdef timespec ts
+        cdef PyObject *cur
+        if warned is not None:
+            seen = warned
+        if tick > 0.05:
+            tick = 0.05
+        elif tick < 0.001:
+            tick = 0.001
+        thr_ticks = <uint64_t>(threshold * _tick_rate_now())
+        ts.tv_sec = <long>tick
+        ts.tv_nsec = <long>((tick - <double>ts.tv_sec) * 1e9)
+        with nogil:
+            while slept < max_wait and ioloop_load_u64(&self._wd_gen) == gen:
+                nanosleep(&ts, NULL)
+                slept += tick
+                cur = ioloop_load_ptr(&self._cur_report)
+                start = ioloop_load_u64(&self._st.cur_start)
+                if cur != NULL and start != seen and ioloop_ticks() - start >= thr_ticks:
+                    with gil:
+                        return start
+        return None
+
+    def _watch_stop(self):
+        """Ends the waits of _watch() (any thread)."""
+        self._wd_gen += 1
+        return self._wd_gen
+
+    def _fd_snapshot(self):
+        """[(fd, events, kind, obj, reader, reader callback, writer, writer
+        callback)] of the registered fds."""
+        cdef int fd = 0
+        cdef FdEntry *e
+        out = []
+        while fd < self._nfds:
+            e = &self._fds[fd]
+            if e.kind == KIND_CLASSIC:
+                item = (fd, e.events, "handler", <object>e.obj,
+                        None, (<Handle>e.reader).callback, None, None)
+                out.append(item)
+            elif e.kind == KIND_ASYNCIO:
+                item = (fd, e.events, "asyncio", None,
+                        <object>e.reader if e.reader != NULL else None,
+                        (<Handle>e.reader).callback if e.reader != NULL else None,
+                        <object>e.writer if e.writer != NULL else None,
+                        (<Handle>e.writer).callback if e.writer != NULL else None)
+                out.append(item)
+            elif e.kind == KIND_TRANSPORT:
+                item = (fd, e.events, "transport", (<StreamCore>e.obj)._face,
+                        None, None, None, None)
+                out.append(item)
+            fd += 1
+        return out
+
+    def _timer_snapshot(self):
+        """[(when, seq, TimerHandle, callback)] of the timers not cancelled, in order."""
+        cdef Py_ssize_t i = 0
+        cdef TimerHandle th
+        out = []
+        while i < self._heap_len:
+            th = <TimerHandle>self._heap[i].handle
+            if not th.st.cancelled:
+                out.append((th._when, th.st.seq, th, th.callback))
+            i += 1
+        i = self._due_pos
+        while i < self._due_len:
+            if self._due[i] != NULL:
+                th = <TimerHandle>self._due[i]
+                if not th.st.cancelled:
+                    out.append((th._when, th.st.seq, th, th.callback))
+            i += 1
+        th = None
+        out.sort(key=_timer_key)
+        return out
+
+    def _next_timeout(self):
+        """Seconds the loop could sleep in its next poll: 0.0 if work is
+        ready, None if nothing but I/O can wake it."""
+        cdef TimerEntry e
+        cdef double delta
+        if (self._rq_len > 0 or self._stopping or self._due_len > self._due_pos
+                or self._ev_pos < self._ev_count):
+            return 0.0
+        while self._heap_len > 0 and (<TimerHandle>self._heap[0].handle).st.cancelled:
+            e = self._heap_pop()
+            (<TimerHandle>e.handle).st.in_heap = 0
+            self._heap_cancelled -= 1
+            Py_DECREF(<object>e.handle)
+        if self._rq_len > 0 or self._due_len > self._due_pos:
+            return 0.0   # a finalizer scheduled something
+        if self._heap_len == 0:
+            return None
+        delta = self._heap[0].when - (_monotonic() + self._clock_offset)
+        return delta if delta > 0.0 else 0.0
+
+    def _run_one(self, timeout):
+        """One iteration (IOLoop.run_once); its poll waits at most
+        ``timeout`` seconds (a float >= 0, checked by the facade), or as
+        long as the loop would if None."""
+        cdef double t
+        self._check_open()
+        if self._running:
+            raise RuntimeError("This event loop is already running")
+        if timeout is None:
+            self._poll_cap_ms = -1
+        else:
+            t = timeout
+            self._poll_cap_ms = MAX_POLL_MS if t >= MAX_POLL_SECONDS else <int>ceil(t * 1000.0)
+        self._running = True
+        self._st.run_start = _monotonic()
+        try:
+            self._run_once()
+        finally:
+            self._poll_cap_ms = -1
+            self._stopping = False
+            self._running = False
+            self._account_end()
+            # Between iterations the loop "sleeps" in the embedding loop's
+            # wait on fileno(): a post from another thread must wake it.
+            self._polling = True
 
     # -- fd table ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import select
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -48,6 +49,18 @@ _READ_LIKE = select.EPOLLIN | select.EPOLLPRI | select.EPOLLERR | select.EPOLLHU
 _WRITE_LIKE = select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 
 _fork_epoch = 0
+# Loop-lag histogram buckets (see _core.pxd's LAG_BUCKETS).
+_LAG_BUCKETS = 24
+
+
+def _lag_bucket(lag: float) -> int:
+    # The bit length of the lag in whole microseconds, capped (_core.pyx's
+    # ioloop_lag_bucket): a timer at -inf is as late as can be.
+    if not lag > 0.0:
+        return 0
+    if lag >= 1e12:
+        return _LAG_BUCKETS - 1
+    return min(int(lag * 1e6).bit_length(), _LAG_BUCKETS - 1)
 
 
 def _after_fork_in_child() -> None:
@@ -68,6 +81,7 @@ from ._common import (  # noqa: E402
     debug_new as _debug_new,
     event_mask as _event_mask,
     fileno as _fileno,
+    describe_callback as _describe_callback,
     handle_repr as _handle_repr,
     source_traceback as _source_traceback,
     to_seconds as _to_seconds,
@@ -294,6 +308,25 @@ class Loop:
         self._post_lock = threading.RLock()
         self._epoll = select.epoll()
         self._open_wakers()
+        # Observability (see _core.pxd's LoopStats): counters written by the
+        # loop's thread only; what runs now published as one tuple
+        # (sequence, report, callback, start) so another thread reads it
+        # whole; run_once()'s poll cap.
+        self._st_runs = 0
+        self._st_callbacks = 0
+        self._st_io = 0
+        self._st_timers = 0
+        self._st_timers_cancelled = 0
+        self._st_longest = 0.0
+        self._st_longest_repr: str | None = None
+        self._st_run_start = 0.0  # when the current run began, 0.0 if not running
+        self._st_run_total = 0.0  # seconds of the runs that ended
+        self._st_poll_start = 0.0  # when a blocking poll began, 0.0 outside one
+        self._st_idle = 0.0
+        self._st_lag = [0] * _LAG_BUCKETS
+        self._st_cur: tuple[int, object, object, float] | None = None
+        self._poll_cap: float | None = None
+        self._wd_gen = 0  # bumped to stop a waiting watchdog
 
     def _open_wakers(self) -> None:
         # Created with the loop, before any user fd: a stale registration of
@@ -386,7 +419,11 @@ class Loop:
     def fileno(self) -> int:
         """Returns the fd of the loop's epoll set (-1 once the loop is closed).
 
-        For inspection only: do not close it or change its registrations.
+        To drive the loop from another main loop, wait for this fd to be
+        readable (it is when I/O the loop watches is ready, or when another
+        thread posted a callback between two ``run_once()`` calls), or for
+        ``poll_timeout()`` seconds, then call ``run_once()``. Do not close it,
+        read it or change its registrations.
         """
         return self._epoll.fileno() if not self._epoll.closed else -1
 
@@ -609,6 +646,7 @@ class Loop:
             timeout.cancel()
 
     def _timer_cancelled(self) -> None:
+        self._st_timers_cancelled += 1
         self._heap_cancelled += 1
         if (self._heap_cancelled > _COMPACT_MIN_CANCELLED
                 and self._heap_cancelled * 2 > len(self._heap)):
@@ -642,15 +680,19 @@ class Loop:
     def _run_callback(self, callback: _Callback | None, args: tuple[object, ...] | None,
                       kwargs: dict[str, object] | None, context: contextvars.Context,
                       report: object) -> None:
-        if self._debug_enabled:
-            self._run_callback_debug(callback, args, kwargs, context, report)
-            return
+        self._cb_enter(report, callback)
         try:
-            context.run(self._call, callback, args, kwargs)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException:
-            self._report_exception(report, callback, args)
+            if self._debug_enabled:
+                self._run_callback_debug(callback, args, kwargs, context, report)
+                return
+            try:
+                context.run(self._call, callback, args, kwargs)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException:
+                self._report_exception(report, callback, args)
+        finally:
+            self._cb_exit(callback)
 
     def _run_callback_debug(self, callback: _Callback | None, args: tuple[object, ...] | None,
                             kwargs: dict[str, object] | None, context: contextvars.Context,
@@ -700,6 +742,7 @@ class Loop:
         if self._running:
             raise RuntimeError("This event loop is already running")
         self._running = True
+        self._st_run_start = _monotonic()
         try:
             if self._write_queue:
                 # Written to while the loop was not running.
@@ -713,6 +756,7 @@ class Loop:
         finally:
             self._stopping = False
             self._running = False
+            self._account_end()
 
     def _poll_before_stop(self) -> None:
         # The last iteration skipped its poll (callbacks were ready and the
@@ -766,13 +810,19 @@ class Loop:
                 break
             h = ready.popleft()
             if not h._cancelled:
+                self._st_callbacks += 1
                 self._run_callback(h.callback, h.args, h.kwargs, h.context,
                                    h if h._flags & _AIO else h.callback)
 
         due = self._due
+        due_now = 0.0
         while due:
             t = due.popleft()
             if not t._cancelled:
+                self._st_timers += 1
+                if due_now == 0.0:
+                    due_now = _monotonic() + self._clock_offset  # loop lag: how late the due timers start
+                self._st_lag[_lag_bucket(due_now - t._when)] += 1
                 self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
         if self._write_queue:
             self._flush_writes()
@@ -807,13 +857,18 @@ class Loop:
         self._polling = True
         timeout = self._poll_timeout()
         jump = False
+        cap = self._poll_cap
+        if cap is not None and (timeout < 0 or timeout > cap):
+            timeout = cap  # run_once(timeout)
         if timeout == 0:
             self._polling = False
-        elif 0 <= self._autojump_ms < math.ceil(timeout * 1000.0) and self._heap:
-            # Autojump: wait for I/O at most the threshold, then move the
-            # clock to the next timer instead of sleeping until it.
-            timeout = self._autojump_threshold
-            jump = True
+        else:
+            if 0 <= self._autojump_ms < math.ceil(timeout * 1000.0) and self._heap:
+                # Autojump: wait for I/O at most the threshold, then move the
+                # clock to the next timer instead of sleeping until it.
+                timeout = self._autojump_threshold
+                jump = True
+            self._st_poll_start = _monotonic()  # idle time starts
         try:
             # select.epoll retries EINTR itself (PEP 475), running
             # Python signal handlers, with the remaining timeout.
@@ -825,6 +880,9 @@ class Loop:
             if delta > 0:
                 self._clock_offset += delta
         self._last_poll = _monotonic()
+        if self._st_poll_start:
+            self._st_idle += self._last_poll - self._st_poll_start
+            self._st_poll_start = 0.0
         self._batch += 1
         self._pending.extend(events)
 
@@ -874,31 +932,151 @@ class Loop:
         if e.kind == _CLASSIC:
             h: Handle = e.reader  # type: ignore[assignment]  # a classic entry's handler
             t0 = _monotonic() if self._debug_enabled else 0.0
+            cb = h.callback
+            self._st_io += 1
+            self._cb_enter(cb, cb)
             try:
-                h.context.run(self._call, h.callback, (e.obj, events), None)
-            except BrokenPipeError:
-                return
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as exc:
-                self._report_exception(h.callback, h.callback, None)
-                if (isinstance(exc, OSError) and exc.errno == errno.EBADF
-                        and self._fds.get(fd) is e and not self._fd_matches(fd, e)):
-                    self._drop_stale(fd)
-                return
+                try:
+                    h.context.run(self._call, cb, (e.obj, events), None)
+                except BrokenPipeError:
+                    return
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:
+                    self._report_exception(cb, cb, None)
+                    if (isinstance(exc, OSError) and exc.errno == errno.EBADF
+                            and self._fds.get(fd) is e and not self._fd_matches(fd, e)):
+                        self._drop_stale(fd)
+                    return
+            finally:
+                self._cb_exit(cb)
             if self._debug_enabled:
                 self._check_slow(h.callback, h.callback, None, t0)
             return
         if events & _READ_LIKE and e.reader is not None:
             h = e.reader
             if not h._cancelled:
+                self._st_io += 1
                 self._run_callback(h.callback, h.args, None, h.context, h)
             if self._fds.get(fd) is not e:
                 return
         if events & _WRITE_LIKE and e.writer is not None:
             h = e.writer
             if not h._cancelled:
+                self._st_io += 1
                 self._run_callback(h.callback, h.args, None, h.context, h)
+
+    # -- observability: what the facade's stats(), blocking-loop watchdog,
+    # introspection and run_once() read (see _core.pyx) -------------------------
+
+    def _cb_enter(self, report: object, callback: object) -> None:
+        self._st_runs += 1
+        self._st_cur = (self._st_runs, report, callback, _monotonic())
+
+    def _cb_exit(self, callback: object) -> None:
+        cur = self._st_cur
+        if cur is not None:
+            dt = _monotonic() - cur[3]
+            if dt > self._st_longest:
+                self._st_longest = dt
+                self._st_longest_repr = _describe_callback(cur[1], callback)
+        self._st_cur = None
+
+    def _account_end(self) -> None:
+        if self._st_run_start:
+            self._st_run_total += _monotonic() - self._st_run_start
+            self._st_run_start = 0.0
+        self._st_poll_start = 0.0
+        self._st_cur = None
+
+    def _stats_raw(self) -> tuple[Any, ...]:
+        total, idle = self._st_run_total, self._st_idle
+        run_start, poll_start = self._st_run_start, self._st_poll_start
+        if run_start:
+            # Running: count the current run (and poll) so far.
+            now = _monotonic()
+            total += now - run_start
+            if poll_start:
+                idle += now - poll_start
+        idle = min(idle, total)
+        return (self._iteration, self._st_callbacks, self._st_io, self._st_timers,
+                len(self._heap) - self._heap_cancelled, self._st_timers_cancelled,
+                len(self._fds), len(self._ready), total - idle, idle,
+                self._st_longest, self._st_longest_repr, tuple(self._st_lag))
+
+    def _busy(self) -> tuple[int, object, object, float] | None:
+        cur = self._st_cur
+        if cur is None:
+            return None
+        return (cur[0], cur[1], cur[2], _monotonic() - cur[3])
+
+    def _watch(self, threshold: float, max_wait: float, warned: int | None,
+               gen: int) -> int | None:
+        # The watchdog thread's wait (see _core.pyx); time.sleep releases the GIL.
+        tick = min(max(threshold / 4, 0.001), 0.05)
+        slept = 0.0
+        while slept < max_wait and self._wd_gen == gen:
+            time.sleep(tick)
+            slept += tick
+            cur = self._st_cur
+            if cur is not None and cur[0] != warned and _monotonic() - cur[3] >= threshold:
+                return cur[0]
+        return None
+
+    def _watch_stop(self) -> int:
+        self._wd_gen += 1
+        return self._wd_gen
+
+    def _fd_snapshot(self) -> list[tuple[int, int, str, object, object, object, object, object]]:
+        out: list[tuple[int, int, str, object, object, object, object, object]] = []
+        for fd, e in sorted(self._fds.items()):
+            r, w = e.reader, e.writer
+            if e.kind == _CLASSIC:
+                out.append((fd, e.events, "handler", e.obj, None,
+                            r.callback if r is not None else None, None, None))
+            else:
+                out.append((fd, e.events, "asyncio", None, r, r.callback if r is not None else None,
+                            w, w.callback if w is not None else None))
+        return out
+
+    def _timer_snapshot(self) -> list[tuple[float, int, TimerHandle, object]]:
+        out: list[tuple[float, int, TimerHandle, object]] = [
+            (h._when, h.seq, h, h.callback) for h in self._heap if not h._cancelled]
+        out += [(h._when, h.seq, h, h.callback) for h in self._due if not h._cancelled]
+        out.sort(key=lambda item: (item[0], item[1]))
+        return out
+
+    def _next_timeout(self) -> float | None:
+        if self._ready or self._stopping or self._due or self._pending:
+            return 0.0
+        heap = self._heap
+        while heap and heap[0]._cancelled:
+            heapq.heappop(heap).in_heap = False
+            self._heap_cancelled -= 1
+        if self._ready or self._due:
+            return 0.0  # a finalizer scheduled something
+        if not heap:
+            return None
+        delta = heap[0]._when - (_monotonic() + self._clock_offset)
+        return delta if delta > 0.0 else 0.0
+
+    def _run_one(self, timeout: float | None) -> None:
+        self._check_open()
+        if self._running:
+            raise RuntimeError("This event loop is already running")
+        self._poll_cap = None if timeout is None else min(timeout, _MAX_POLL_SECONDS)
+        self._running = True
+        self._st_run_start = _monotonic()
+        try:
+            self._run_once()
+        finally:
+            self._poll_cap = None
+            self._stopping = False
+            self._running = False
+            self._account_end()
+            # Between iterations the loop "sleeps" in the embedding loop's
+            # wait on fileno(): a post from another thread must wake it.
+            self._polling = True
 
     # -- fd table --------------------------------------------------------------
 

@@ -92,6 +92,7 @@ from asyncio import constants as _asyncio_constants
 
 from . import _common
 from ._net import NetMixin
+from ._observe import ObserveMixin
 from ._unix import UnixMixin
 
 if TYPE_CHECKING:
@@ -151,7 +152,7 @@ class _Current(threading.local):
 _current = _Current()
 
 
-class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
+class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::
@@ -689,6 +690,14 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         again.
         """
         self._check_runnable()
+        state = self._enter_running()
+        try:
+            self._run()
+        finally:
+            self._exit_running(state)
+
+    def _enter_running(self) -> Any:
+        # What start() and run_once() set up around the engine's run.
         wake = self._unix_wakeup_enter()
         old_current = _current.loop
         _current.loop = self
@@ -698,15 +707,16 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
         self._thread_id = threading.get_ident()
         self._set_coroutine_origin_tracking(self.get_debug())
         asyncio.events._set_running_loop(self)
-        try:
-            self._run()
-        finally:
-            asyncio.events._set_running_loop(None)
-            self._thread_id = None
-            self._set_coroutine_origin_tracking(False)
-            sys.set_asyncgen_hooks(*old_hooks)
-            _current.loop = old_current
-            self._unix_wakeup_exit(wake)
+        return wake, old_current, old_hooks
+
+    def _exit_running(self, state: Any) -> None:
+        wake, old_current, old_hooks = state
+        asyncio.events._set_running_loop(None)
+        self._thread_id = None
+        self._set_coroutine_origin_tracking(False)
+        sys.set_asyncgen_hooks(*old_hooks)
+        _current.loop = old_current
+        self._unix_wakeup_exit(wake)
 
     def run_forever(self) -> None:
         """Runs the loop until `stop()` is called: asyncio's name for
@@ -862,6 +872,7 @@ class IOLoop(UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: 
             raise RuntimeError("Cannot close a running event loop")
         if self.is_closed():
             return
+        self._stop_watchdog()
         self._mark_closed()
         self._close_unix()
         error = None
