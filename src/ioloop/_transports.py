@@ -269,10 +269,16 @@ class _BaseTransport(FlowControl):
 
     def _start_reading(self):
         if not self._closing and not self._paused:
-            self._loop._raw_add_reader(self._sock_fd, self._context.run, self._read_ready)
+            self._loop._raw_add_reader(self._sock_fd, self._read_in_context)
 
     def _read_ready(self) -> None:
         raise NotImplementedError
+
+    def _read_in_context(self) -> None:
+        # The fd's reader: the protocol's read callbacks run in the
+        # transport's context. (A method of the transport, so that
+        # registered_fds() and the watchdog name the transport.)
+        self._context.run(self._read_ready)
 
     # -- closing --------------------------------------------------------------
 
@@ -419,7 +425,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop._raw_add_reader(self._sock_fd, self._context.run, self._read_ready)
+        self._loop._raw_add_reader(self._sock_fd, self._read_in_context)
 
     # -- reading ----------------------------------------------------------------
 

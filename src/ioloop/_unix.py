@@ -104,6 +104,12 @@ class _PipeBase:
         def _polling(self) -> bool: ...
         def _close(self, exc: BaseException | None) -> None: ...
 
+    def _read_in_context(self):
+        # The fd's reader: the protocol's callbacks run in the transport's
+        # context. (A method of the transport, so that registered_fds() and
+        # the watchdog name the transport.)
+        self._context.run(self._read_ready)
+
     def _init_pipe(self, loop, pipe, protocol, kind_ok, what):
         self._extra["pipe"] = pipe
         # Every protocol callback runs in this context (uvloop's rule).
@@ -215,7 +221,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
     def _start_reading(self):
         self._reading_started = True
         if self.is_reading():
-            self._loop.add_reader(self._fileno, self._context.run, self._read_ready)
+            self._loop.add_reader(self._fileno, self._read_in_context)
 
     def is_reading(self) -> bool:
         return not self._paused and not self._closing
@@ -253,7 +259,7 @@ class ReadPipeTransport(_PipeBase, transports.ReadTransport):
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop.add_reader(self._fileno, self._context.run, self._read_ready)
+        self._loop.add_reader(self._fileno, self._read_in_context)
         if self._loop.get_debug():
             logger.debug("%r resumes reading", self)
 
@@ -308,7 +314,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.Transport):
         # would register the fd after close() removed it).
         if self._lost_scheduled or (self._closing and not self._buffer):
             return
-        self._loop.add_reader(self._fileno, self._context.run, self._read_ready)
+        self._loop.add_reader(self._fileno, self._read_in_context)
 
     def _repr_bufsize(self):
         return len(self._buffer)
