@@ -709,18 +709,19 @@ def _print_results(run, summary):
     if machine["ioloop_implementation"] != "cython" and any(
             name in IMPORTED_IOLOOPS for name in order):
         print()
-        rows = " and ".join(n for n in order if n in IMPORTED_IOLOOPS)
+        rows = ("ioloop, ioloop-asyncio and ioloop-watchdog" if WATCHDOG in order
+                else "ioloop and ioloop-asyncio")
         print(_wrap(f"WARNING: the {rows} rows ran the {machine['ioloop_engine']}; not the "
                     "compiled one.", width, "  ", ""))
     if WATCHDOG in order:
-        costs = _watchdog_costs(summary, workloads, idle_fds)
+        costs = (", ".join(_watchdog_costs(summary, workloads, idle_fds))
+                 or "none, without the rows it is compared against (--overhead adds them)")
         print(_wrap(f"{WATCHDOG}: ioloop, watchdog on: the same loop with "
                     f"set_blocking_threshold({WATCHDOG_THRESHOLD:g}) (the blocked-loop watchdog "
                     "thread) on, on the classic API (the asyncio API for the workloads on "
                     "asyncio's server APIs); its 'vs ioloop' ratio is the watchdog's cost. "
                     "(The stats() counters are always on: every ioloop row pays for them.) "
-                    "Watchdog on / off, median: " + (", ".join(costs) or "not measured") + ".",
-                    width, "  ", "\n"))
+                    f"Watchdog on / off, median: {costs}.", width, "  ", "\n"))
     losses = _losses(summary, order, workloads, idle_fds)
     if losses:
         print("\nwhere a peer beats ioloop by more than 5% (median):")
