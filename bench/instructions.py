@@ -3,6 +3,7 @@ noisy, shared machine cannot skew.
 
     python bench/instructions.py                           # all workloads and loops
     python bench/instructions.py --loops ioloop,rloop --workloads chain
+    python bench/instructions.py --loops ioloop,ioloop-watchdog --workloads chain,callbacks
 
 Wall-clock medians on a shared 2-core VM swing by 2x between rounds; the
 instruction count of the same work does not. Each (loop, workload) runs
@@ -41,6 +42,13 @@ rows (they would count the pure-Python engine's instructions) unless
 ``--allow-python-engine`` (or ``IOLOOP_NO_EXTENSIONS=1``) asks for that
 engine. A loop that is not installed (uvloop, rloop) is skipped with a note.
 
+``ioloop-watchdog``, measured only when named, is the ioloop loop with the
+blocked-loop watchdog on (``set_blocking_threshold(0.1)``), for chain and
+callbacks: listed after ``ioloop``, its "vs first" is the watchdog's cost.
+Callgrind counts every thread's instructions, the watchdog thread's too:
+it wakes every 25 ms of wall time, and each operation takes ~50x longer
+under callgrind, so if anything its share is overstated here.
+
 Needs valgrind (``apt-get install valgrind``) and, for the echo workloads, a
 C compiler. Takes a few minutes: everything runs about 50x slower under
 callgrind.
@@ -56,6 +64,9 @@ import tempfile
 import time
 
 LOOPS = ("ioloop", "ioloop-asyncio", "uvloop", "rloop", "asyncio")
+# Measured when named: ioloop with the blocked-loop watchdog on, for the
+# callback workloads (SIZES) only.
+OPT_IN_LOOPS = ("ioloop-watchdog",)
 WORKLOADS = ("chain", "callbacks", "proto_echo", "stream_echo")
 # Measured when named: the application servers of python -m ioloop.bench.
 APP_WORKLOADS = ("httptools_proto", "aiohttp", "aiohttp_64k", "uvicorn", "tornado_http")
@@ -106,6 +117,8 @@ def _worker_callbacks(kind, workload, n):
     from ioloop.bench import api as bench_api
     print(_identity(), flush=True)
     api = bench_api.loop_api(kind)
+    if kind == "ioloop-watchdog" and api.loop.get_blocking_threshold() is None:
+        raise SystemExit("ioloop-watchdog: the watchdog is off")
     if workload == "chain":
         left = bench_api.chain(api, n)
         if left:
@@ -321,7 +334,9 @@ def _measure_echo(kind, workload, load_bin, expected):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--loops", default=",".join(LOOPS),
-                   help=f"comma-separated loops (default: {','.join(LOOPS)})")
+                   help=f"comma-separated loops (default: {','.join(LOOPS)}; also, for "
+                        f"chain and callbacks: {','.join(OPT_IN_LOOPS)}, ioloop with the "
+                        "blocked-loop watchdog on)")
     p.add_argument("--workloads", default=",".join(WORKLOADS),
                    help=f"comma-separated workloads (default: {','.join(WORKLOADS)}; also: "
                         f"{','.join(APP_WORKLOADS)})")
@@ -345,8 +360,8 @@ def main(argv=None):
     loops = [x for x in args.loops.split(",") if x]
     workloads = [x for x in args.workloads.split(",") if x]
     for name in loops:
-        if name not in LOOPS:
-            p.error(f"unknown loop {name!r} (choose from {', '.join(LOOPS)})")
+        if name not in LOOPS + OPT_IN_LOOPS:
+            p.error(f"unknown loop {name!r} (choose from {', '.join(LOOPS + OPT_IN_LOOPS)})")
     for name in workloads:
         if name not in WORKLOADS + APP_WORKLOADS:
             p.error(f"unknown workload {name!r} (choose from "
@@ -415,6 +430,8 @@ def main(argv=None):
                     and kind in ECHO_LOOPS_SKIP:
                 continue
             reason = skipped.get(kind) or missing.get(workload)
+            if kind in OPT_IN_LOOPS and workload not in SIZES:
+                reason = "chain and callbacks only"
             if reason:
                 rows.append((workload, kind, None, f"skipped ({reason})", None, ""))
                 print(f"  {workload:15} {kind:15} skipped ({reason})", flush=True)

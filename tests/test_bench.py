@@ -477,6 +477,49 @@ def test_bench_refuses_the_python_engine_unless_asked(tmp_path):
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
 
 
+@pytest.mark.timeout(120)
+def test_bench_watchdog_variant(tmp_path):
+    """--overhead adds ioloop-watchdog (ioloop with the blocked-loop
+    watchdog on) and its references: it measures numbers, on the classic API
+    and on the asyncio face, with the watchdog on (the worker reports the
+    loop's threshold; the plain ioloop rows report it off), and the output
+    labels it and states its cost against ioloop."""
+    out = tmp_path / "overhead.json"
+    proc = _run(["--quick", "--repeat", "1", "--values", "1", "--warmups", "0", "--n", "200",
+                 "--no-floor", "--loops", "ioloop", "--overhead",
+                 "--workloads", "chain,proto_echo", "--echo-duration", "0.05",
+                 "--json", str(out)], timeout=100)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    doc = json.loads(out.read_text())
+    assert doc["meta"]["loops"] == ["ioloop", "ioloop-asyncio", "ioloop-watchdog"]
+    watchdog = doc["summary"]["ioloop-watchdog"]
+    assert _positive_number(watchdog["chain"]["median_ns_per_op"])
+    assert watchdog["chain"]["baseline"] == "ioloop"
+    assert _positive_number(watchdog["chain"]["ratio_vs_ioloop"])
+    assert _positive_number(watchdog["proto_echo"]["req_per_s"])
+    assert watchdog["proto_echo"]["baseline"] == "ioloop-asyncio"
+    assert _positive_number(watchdog["proto_echo"]["ratio_vs_ioloop"])
+    for loop, expected in (("ioloop-watchdog", 0.1), ("ioloop", None), ("ioloop-asyncio", None)):
+        for samples in doc["samples"][loop].values():
+            assert [smp["extra"]["blocking_threshold"] for smp in samples] == [expected], loop
+    rows = [line.split() for line in _table_lines(proc.stdout)]
+    assert [row[:2] for row in rows if "ioloop-watchdog" in row] == [
+        ["ioloop-watchdog", "200"], ["ioloop-watchdog", "0.05"]], proc.stdout
+    flat = " ".join(proc.stdout.split())
+    assert "ioloop, watchdog on (set_blocking_threshold(0.1))" in flat, proc.stdout
+    assert "Watchdog on / off, median: chain " in flat, proc.stdout
+    assert not _too_wide(proc.stdout), _too_wide(proc.stdout)
+
+
+def test_bench_watchdog_variant_is_opt_in():
+    """The default loops leave the watchdog variant out; naming it works."""
+    from ioloop.bench import cli, config
+    assert "ioloop-watchdog" not in config.LOOPS
+    assert "ioloop-watchdog" in config.PEERS
+    default = cli._parser().parse_args([]).loops.split(",")
+    assert "ioloop-watchdog" not in default and "ioloop" in default
+
+
 def test_bench_rejects_unknown_names():
     proc = _run(["--loops", "nosuchloop"], timeout=60)
     assert proc.returncode == 2 and "nosuchloop" in proc.stderr

@@ -80,24 +80,30 @@ The peers: ``ioloop`` (``ioloop.IOLoop``, classic API: ``add_callback``,
 pure-Python twin, ``IOLOOP_NO_EXTENSIONS=1``, classic API), ``asyncio``,
 ``uvloop`` and ``rloop`` (asyncio API) and ``tornado``
 (``tornado.ioloop.IOLoop`` on asyncio, classic API as Tornado users have
-it). A peer that is not installed is reported as skipped, and so is a
-workload that needs a library that is not (``tornado_echo`` needs Tornado,
-on every loop). ``floor`` is no loop at all: the callbacks called N times
-in a plain ``for`` loop (for ``timers``, the live ones; for ``threadsafe``,
-taken from a ``deque`` that the second thread fills); for the fd workloads
-the bare syscalls (blocking ``send``/``recv``); for the echo workloads an
-epoll echo server in C (compiled at start, reported as skipped without a C
-compiler; measured once and shown for every echo workload); for ``memory``
-a ``heapq`` of ``(deadline, callback)`` tuples.
+it). Measured only when named (``--loops``) or with ``--overhead``:
+``ioloop-watchdog``, the ``ioloop`` loop with the blocked-loop watchdog on
+(``set_blocking_threshold(0.1)``; its asyncio face for the workloads on
+asyncio's server APIs, and not the application workloads): its ratio to
+ioloop is the watchdog's cost (``--overhead`` adds it and the rows it is
+compared against). A peer that is not installed is reported as skipped, and
+so is a workload that needs a library that is not (``tornado_echo`` needs
+Tornado, on every loop). ``floor`` is no loop at all: the callbacks called N
+times in a plain ``for`` loop (for ``timers``, the live ones; for
+``threadsafe``, taken from a ``deque`` that the second thread fills); for
+the fd workloads the bare syscalls (blocking ``send``/``recv``); for the
+echo workloads an epoll echo server in C (compiled at start, reported as
+skipped without a C compiler; measured once and shown for every echo
+workload); for ``memory`` a ``heapq`` of ``(deadline, callback)`` tuples.
 
 Which ioloop it measures
 ------------------------
 The one ``import ioloop`` gives (the header names its directory and its
 engine, and every worker must import the same). An installation whose
 compiled engine did not build or load runs the pure-Python one: the bench
-then refuses to measure the ``ioloop`` and ``ioloop-asyncio`` rows, unless
-``--allow-python-engine`` (or ``IOLOOP_NO_EXTENSIONS=1``) asks for that
-engine, and the output then says which engine those rows ran.
+then refuses to measure the ``ioloop``, ``ioloop-asyncio`` and
+``ioloop-watchdog`` rows, unless ``--allow-python-engine`` (or
+``IOLOOP_NO_EXTENSIONS=1``) asks for that engine, and the output then says
+which engine those rows ran.
 
 The echo load
 -------------

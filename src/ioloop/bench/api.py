@@ -54,11 +54,13 @@ def wrap(text, width, indent="", first=None):
 
 def loop_api(name, asyncio_api=False):
     """A new loop of peer ``name`` (``ioloop``, ``ioloop-asyncio``,
-    ``ioloop-py``, ``asyncio``, ``uvloop``, ``rloop``, ``tornado``) behind
-    the benchmark's call wrapper: ``.loop`` (the loop itself), ``.soon(f)``,
-    ``.threadsafe(f)``, ``.later(delay, f)``, ``.run()``, ``.stop()``,
-    ``.close()``, ``.classic`` (Tornado-style API). ``asyncio_api``: ioloop
-    through its asyncio face (for the asyncio server APIs)."""
+    ``ioloop-watchdog``, ``ioloop-py``, ``asyncio``, ``uvloop``, ``rloop``,
+    ``tornado``) behind the benchmark's call wrapper: ``.loop`` (the loop
+    itself), ``.soon(f)``, ``.threadsafe(f)``, ``.later(delay, f)``,
+    ``.run()``, ``.stop()``, ``.close()``, ``.classic`` (Tornado-style
+    API). ``ioloop-watchdog``: ioloop with ``set_blocking_threshold(0.1)``.
+    ``asyncio_api``: ioloop through its asyncio face (for the asyncio server
+    APIs)."""
     return _make_api(name, asyncio_api)
 
 

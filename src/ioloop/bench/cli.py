@@ -42,17 +42,22 @@ from .config import (
     FULL_N,
     GROUPS,
     IDLE_FDS,
+    IMPORTED_IOLOOPS,
     LATENCY_WORKLOADS,
     LOOPS,
     MEMORY_DEFAULT_REPEAT,
+    OPT_IN_LOOPS,
+    OVERHEAD_LOOPS,
     PEERS,
     QUICK_N,
     QUICK_REPEAT,
     QUICK_VALUES,
     TIMED_WORKLOADS,
+    WATCHDOG_THRESHOLD,
     WIDTH,
     WORKLOADS,
     _applies,
+    _baseline,
     _missing_requirement,
 )
 from .harness import _Collector, _check_result, _harness_info, _pyperf, _run_subprocess
@@ -101,7 +106,14 @@ def _parser():
     p.add_argument("--loops", default=",".join(LOOPS),
                    help=f"comma-separated loops (default: all of {','.join(LOOPS)}); "
                         f"the '{FLOOR}' row is always added unless --no-floor; a loop that "
-                        "is not installed is shown as skipped")
+                        "is not installed is shown as skipped. Measured only when named: "
+                        f"{','.join(OPT_IN_LOOPS)} (ioloop with the blocked-loop watchdog "
+                        f"on, set_blocking_threshold({WATCHDOG_THRESHOLD:g}))")
+    p.add_argument("--overhead", action="store_true",
+                   help="also measure what ioloop's opt-in observability costs: adds "
+                        f"{','.join(OVERHEAD_LOOPS)} to the loops (and ioloop-asyncio, the "
+                        "reference of the workloads on asyncio's server APIs); the watchdog "
+                        "row's 'vs ioloop' column is its cost. E.g. --loops ioloop --overhead")
     p.add_argument("--no-floor", action="store_true", help="do not measure the no-loop floor")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--workloads", default=None,
@@ -297,16 +309,22 @@ def _progress_text(b):
 
 def _main(args, parser, argv, idle_fds, c_dir):
 
-    loops = _split_names(args.loops, PEERS, "loop", parser)
     workloads = (_split_names(args.workloads, ALL_WORKLOADS, "workload", parser)
                  if args.workloads is not None else list(GROUPS[args.group]))
+    loops = _split_names(args.loops, PEERS, "loop", parser)
+    if args.overhead:
+        # The watchdog's row and the rows it is compared against.
+        wanted = list(OVERHEAD_LOOPS)
+        if any(_applies("ioloop-watchdog", w) and _baseline(w) != "ioloop" for w in workloads):
+            wanted.insert(1, "ioloop-asyncio")
+        loops += [name for name in wanted if name not in loops]
     if not 0 < args.app_fraction <= 1:
         parser.error("--app-fraction must be in (0, 1]")
     if args.app_conns < 1:
         parser.error("--app-conns must be at least 1")
     # Every line of the output fits in WIDTH columns, unless --wide.
     width = None if args.wide else WIDTH
-    if not args.allow_python_engine and any(n in ("ioloop", "ioloop-asyncio") for n in loops):
+    if not args.allow_python_engine and any(n in IMPORTED_IOLOOPS for n in loops):
         refusal = _python_engine_refusal(_ioloop_identity())
         if refusal:
             print(_wrap(f"{parser.prog}: not measuring: {refusal}", width), file=sys.stderr)

@@ -22,23 +22,41 @@ FD_WORKLOADS = ("pingpong", "idle") + ECHO_WORKLOADS
 # Whose table rows are latency percentiles (the latency table), not costs.
 LATENCY_WORKLOADS = ("lateness",)
 LOOPS = ("ioloop", "ioloop-asyncio", "ioloop-py", "asyncio", "uvloop", "rloop", "tornado")
+# Loops measured only when --loops names them (or with --overhead): the cost
+# of ioloop's opt-in observability. "ioloop-watchdog" is the ioloop loop with
+# the blocked-loop watchdog on (set_blocking_threshold(WATCHDOG_THRESHOLD)
+# right after the loop is made): the classic API, and the asyncio face for
+# the workloads on asyncio's server APIs; its ratio column is against that
+# same loop without the watchdog. (The always-on counters of stats() cannot
+# be turned off: every ioloop row pays for them.)
+OPT_IN_LOOPS = ("ioloop-watchdog",)
+OVERHEAD_LOOPS = ("ioloop", "ioloop-watchdog")
+WATCHDOG_THRESHOLD = 0.1
 FLOOR = "floor"
-PEERS = (FLOOR,) + LOOPS
+# The rows that run the ioloop (and engine) ``import ioloop`` gives here
+# ("ioloop-py" forces the pure-Python one).
+IMPORTED_IOLOOPS = ("ioloop", "ioloop-asyncio", "ioloop-watchdog")
+# The rows' order: the watchdog's after both rows it is compared against
+# (ioloop, and ioloop-asyncio for the workloads on asyncio's server APIs).
+PEERS = (FLOOR, "ioloop", "ioloop-asyncio", "ioloop-watchdog") + LOOPS[2:]
 
 # The workloads written against asyncio's own server APIs (or Tornado's
 # TCPServer, which runs on the current asyncio loop) run on the asyncio
 # loops only: for ioloop that is its asyncio face ("ioloop-asyncio", and
 # "ioloop-py" for the twin's), the ratio column's baseline there. The
 # "ioloop" row (classic API) and "tornado" (Tornado's IOLoop on the stdlib
-# loop: the asyncio row again) do not apply. Every other workload runs on
-# every loop. The floor of every echo workload is the same C server: it is
-# measured once, under the first echo workload of the run.
+# loop: the asyncio row again) do not apply; "ioloop-watchdog" runs them on
+# the asyncio face too. Every other workload runs on every loop. The floor
+# of every echo workload is the same C server: it is measured once, under
+# the first echo workload of the run.
 APPLICABLE = {
-    "proto_echo": (FLOOR, "ioloop-asyncio", "ioloop-py", "asyncio", "uvloop", "rloop"),
-    "stream_echo": (FLOOR, "ioloop-asyncio", "ioloop-py", "asyncio", "uvloop", "rloop"),
-    "tornado_echo": (FLOOR, "ioloop-asyncio", "asyncio", "uvloop"),
+    "proto_echo": (FLOOR, "ioloop-asyncio", "ioloop-watchdog", "ioloop-py", "asyncio",
+                   "uvloop", "rloop"),
+    "stream_echo": (FLOOR, "ioloop-asyncio", "ioloop-watchdog", "ioloop-py", "asyncio",
+                    "uvloop", "rloop"),
+    "tornado_echo": (FLOOR, "ioloop-asyncio", "ioloop-watchdog", "asyncio", "uvloop"),
 }
-APPLICABLE["lateness"] = LOOPS   # no floor: there is no timer without a loop
+APPLICABLE["lateness"] = PEERS[1:]   # no floor: there is no timer without a loop
 ASYNCIO_API_WORKLOADS = ("proto_echo", "stream_echo", "tornado_echo")
 # Workloads that need a library besides the loop under test (Tornado's
 # TCPServer serves tornado_echo on every loop, ioloop's included): without

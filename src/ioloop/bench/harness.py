@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from .common import _tail
+from .config import IMPORTED_IOLOOPS, WATCHDOG_THRESHOLD
 
 
 def _pyperf():
@@ -244,6 +245,11 @@ def _check_result(result, name, workload, n, peer):
             if not values or not all(isinstance(v, (int, float)) and math.isfinite(v)
                                      and (v > 0 or b.get("signed")) for v in values):
                 raise ValueError(f"bad values for {b.get('name')}: {values!r}")
+    if name in IMPORTED_IOLOOPS and not result.get("skipped"):
+        expected = WATCHDOG_THRESHOLD if name == "ioloop-watchdog" else None
+        got = (result.get("extra") or {}).get("blocking_threshold")
+        if got != expected:
+            raise ValueError(f"the loop's blocking threshold was {got!r}, expected {expected!r}")
     if name.startswith("ioloop"):
         ident = result.get("ioloop") or {}
         if ident.get("implementation") != peer.get("implementation"):

@@ -10,7 +10,7 @@ import platform
 import sys
 
 from .common import _env_flag
-from .config import FLOOR
+from .config import FLOOR, WATCHDOG_THRESHOLD
 from .harness import _run_subprocess
 
 
@@ -61,7 +61,12 @@ class _Api:
 
 def _make_api(name, asyncio_api=False):
     """``asyncio_api``: for the workloads on asyncio's server APIs, the
-    twin (ioloop-py) through its asyncio face too."""
+    twin (ioloop-py) and ioloop-watchdog through their asyncio face too."""
+    if name == "ioloop-watchdog":
+        import ioloop
+        loop = ioloop.IOLoop() if not asyncio_api else ioloop.new_event_loop()
+        loop.set_blocking_threshold(WATCHDOG_THRESHOLD)
+        return _Api(name, loop, classic=not asyncio_api)
     if name in ("ioloop", "ioloop-py") and not asyncio_api:
         import ioloop
         return _Api(name, ioloop.IOLoop(), classic=True)
@@ -222,11 +227,14 @@ def _probe_peer(name, timeout):
     if name == FLOOR:
         return {"status": "ok", "version": None,
                 "detail": "no loop library: the same callbacks / syscalls in a bare for loop"}
-    if name in ("ioloop", "ioloop-asyncio"):
+    if name in ("ioloop", "ioloop-asyncio", "ioloop-watchdog"):
         ident = _ioloop_identity()
         detail = _engine_text(ident, short=True)
-        detail += ("; asyncio API of the same loop" if name == "ioloop-asyncio"
-                   else "; classic API")
+        detail += {"ioloop": "; classic API",
+                   "ioloop-asyncio": "; asyncio API of the same loop",
+                   "ioloop-watchdog": f"; ioloop, watchdog on (set_blocking_threshold("
+                                      f"{WATCHDOG_THRESHOLD:g})); classic API, asyncio API "
+                                      "for the asyncio server workloads"}[name]
         return {"status": "ok", "version": ident["version"], "detail": detail,
                 "implementation": ident["implementation"], "file": ident["file"],
                 "engine_file": ident["engine_file"]}

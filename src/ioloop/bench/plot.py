@@ -25,6 +25,7 @@ from .report import _latency_rows
 
 COLORS = {
     FLOOR: "#8c8c8c", "ioloop": "#08519c", "ioloop-asyncio": "#3182bd", "ioloop-py": "#9ecae1",
+    "ioloop-watchdog": "#17becf",
     "asyncio": "#e6550d", "uvloop": "#31a354", "rloop": "#de2d26", "tornado": "#756bb1",
 }
 WIDTH = 1000

@@ -24,6 +24,7 @@ from .config import (
     ECHO_WORKLOADS,
     FLOOR,
     FULL_N,
+    IMPORTED_IOLOOPS,
     LATENCY_WORKLOADS,
     LATENESS_MAX_DELAY,
     LATENESS_MIN_DELAY,
@@ -31,6 +32,7 @@ from .config import (
     PEERS,
     PINGPONG_PAIRS,
     TIMED_WORKLOADS,
+    WATCHDOG_THRESHOLD,
     _applies,
     _baseline,
 )
@@ -506,6 +508,27 @@ def _app_bounds(summary, order, workloads):
     return lines
 
 
+WATCHDOG = "ioloop-watchdog"
+
+
+def _watchdog_costs(summary, workloads, idle_fds):
+    """The watchdog's cost on each workload, as text ("callbacks 1.02x"):
+    the ioloop-watchdog row's ratio to the same loop without the watchdog
+    ("tie" when the two cells' values overlap)."""
+    parts = []
+    for workload in workloads:
+        for name in _bench_names(workload, idle_fds):
+            s = summary.get(WATCHDOG, {}).get(name)
+            if not s or s.get("ratio_vs_ioloop") is None:
+                continue
+            what = _label(workload, name) + (" p99" if workload in LATENCY_WORKLOADS else "")
+            text = f"{what} {s['ratio_vs_ioloop']:.2f}x"
+            if s.get("within_noise"):
+                text += " (tie)"
+            parts.append(text)
+    return parts
+
+
 def _losses(summary, order, workloads, idle_fds, margin=0.05):
     """Where a loop (not the floor) beat ioloop (the workload's baseline)
     by more than ``margin``: one sentence each. For the timed workloads
@@ -519,7 +542,7 @@ def _losses(summary, order, workloads, idle_fds, margin=0.05):
             if not base:
                 continue
             for loop in order:
-                if loop in (FLOOR, baseline):
+                if loop in (FLOOR, baseline, WATCHDOG):   # ioloop itself: its own note
                     continue
                 s = summary.get(loop, {}).get(name)
                 if not s or s["ratio_vs_ioloop"] is None or s["ratio_vs_ioloop"] >= 1 - margin:
@@ -589,7 +612,7 @@ def _header_text(machine, peers, order, workloads, ns, repeats, harness, idle_fd
     add("ioloop", f"{machine['ioloop_version']}, {machine['ioloop_engine']}, from "
         f"{os.path.dirname(machine['ioloop_file'])}")
     if machine["ioloop_implementation"] != "cython" and any(
-            name in ("ioloop", "ioloop-asyncio") for name in order):
+            name in IMPORTED_IOLOOPS for name in order):
         add("WARNING", f"the ioloop rows measure the {machine['ioloop_engine']}; not the "
             "compiled one")
     add("harness", harness["text"])
@@ -684,11 +707,21 @@ def _print_results(run, summary):
                     width, "  ", ""))
     machine = run.machine
     if machine["ioloop_implementation"] != "cython" and any(
-            name in ("ioloop", "ioloop-asyncio") for name in order):
+            name in IMPORTED_IOLOOPS for name in order):
         print()
-        print(_wrap(f"WARNING: the ioloop and ioloop-asyncio rows ran the "
-                    f"{machine['ioloop_engine']}; not the compiled one.", width, "  ",
-                    ""))
+        rows = ("ioloop, ioloop-asyncio and ioloop-watchdog" if WATCHDOG in order
+                else "ioloop and ioloop-asyncio")
+        print(_wrap(f"WARNING: the {rows} rows ran the {machine['ioloop_engine']}; not the "
+                    "compiled one.", width, "  ", ""))
+    if WATCHDOG in order:
+        costs = (", ".join(_watchdog_costs(summary, workloads, idle_fds))
+                 or "none, without the rows it is compared against (--overhead adds them)")
+        print(_wrap(f"{WATCHDOG}: ioloop, watchdog on: the same loop with "
+                    f"set_blocking_threshold({WATCHDOG_THRESHOLD:g}) (the blocked-loop watchdog "
+                    "thread) on, on the classic API (the asyncio API for the workloads on "
+                    "asyncio's server APIs); its 'vs ioloop' ratio is the watchdog's cost. "
+                    "(The stats() counters are always on: every ioloop row pays for them.) "
+                    f"Watchdog on / off, median: {costs}.", width, "  ", "\n"))
     losses = _losses(summary, order, workloads, idle_fds)
     if losses:
         print("\nwhere a peer beats ioloop by more than 5% (median):")

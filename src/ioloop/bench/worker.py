@@ -12,7 +12,8 @@ import sys
 
 from .app import _wl_app
 from .common import _Skip
-from .config import APPLICABLE, APP_WORKLOADS, ASYNCIO_API_WORKLOADS, FLOOR, PEERS
+from .config import (APPLICABLE, APP_WORKLOADS, ASYNCIO_API_WORKLOADS, FLOOR, IMPORTED_IOLOOPS,
+                     PEERS)
 from .echo import _wl_echo, _wl_proto_echo, _wl_stream_echo, _wl_tornado_echo
 from .harness import _Harness
 from .peers import _ioloop_identity, _make_api, _peer_version
@@ -71,6 +72,10 @@ def _worker(loop_name, workload, n, args):
         skipped = str(exc)
     finally:
         if api is not None:
+            if loop_name in IMPORTED_IOLOOPS:
+                # The watchdog's threshold when the workload ended: None
+                # (off) but on the ioloop-watchdog row.
+                extra["blocking_threshold"] = api.loop.get_blocking_threshold()
             api.close()
     # The collector stays on (it is part of what a program pays for its
     # handles); how often it ran is reported with the sample.
