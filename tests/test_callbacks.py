@@ -497,6 +497,9 @@ def test_set_default_executor(loop):
 
 @pytest.mark.parametrize("bad", [42, None, "pool"])
 def test_set_default_executor_rejects_a_non_executor(aloop, bad):
+    if sys.version_info < (3, 11) and not isinstance(aloop, IOLoop):
+        pytest.skip("asyncio 3.10 only warns, keeps the object and fails when it is used; "
+                    "ioloop refuses it on every Python")
     with pytest.raises(TypeError, match="executor must be ThreadPoolExecutor instance"):
         aloop.set_default_executor(bad)
 
