@@ -35,6 +35,11 @@ except ImportError:  # pragma: no cover
 # suite once per engine; these run in the first (compiled-engine) run only,
 # unless that run cannot exist (no extension built).
 ENGINE_INDEPENDENT = {"test_bench.py", "test_packaging.py"}
+# Peer suites that take minutes: in the README's two-run command they run in
+# the compiled-engine run; on the pure-Python twin they are the documented
+# commands in docs/conformance.md (``IOLOOP_NO_EXTENSIONS=1 python
+# tools/uvloop_suite.py``), which pass there as well.
+COMPILED_RUN_ONLY = {"test_conformance_uvloop.py"}
 
 
 def _flag(name):
@@ -46,9 +51,13 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="does not depend on the engine: runs in the "
                                    "compiled-engine run of the suite")
+    skip_peer = pytest.mark.skip(reason="a peer suite run in the compiled-engine run of the "
+                                        "suite (docs/conformance.md runs it on this engine)")
     for item in items:
         if item.path.name in ENGINE_INDEPENDENT:
             item.add_marker(skip)
+        elif item.path.name in COMPILED_RUN_ONLY:
+            item.add_marker(skip_peer)
 
 
 def pytest_report_header(config):
