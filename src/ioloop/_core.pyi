@@ -92,21 +92,8 @@ class Loop:
     def get_debug(self) -> bool:
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
     def set_debug(self, enabled: bool) -> None:
-        """Turns debug mode on or off: asyncio's debug mode.
-
-        In debug mode, as on asyncio's loop: ``call_soon``,
-        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
-        and ``add_writer`` record where they were called (the handle's
-        ``_source_traceback``; its repr ends with "created at file:line"; an
-        exception it raises is reported with a ``source_traceback``);
-        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
-        other than the one running the loop raise ``RuntimeError``; each
-        callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more logs a warning ("Executing ... took
-        0.105 seconds"); and while the loop runs, coroutines record where they
-        were created. A loop created while asyncio's debug mode is on
-        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
-        """
+        """Turns asyncio's debug mode on or off: the engine's half
+        (``ioloop.IOLoop.set_debug`` documents the whole)."""
     def fileno(self) -> int:
         """Returns the fd of the loop's epoll set (-1 once the loop is closed).
 

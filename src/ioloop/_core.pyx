@@ -227,30 +227,29 @@ cdef inline int _check_callable(object callback, str name) except -1:
     return 0
 
 
+cdef inline int _plain_fd(object fd) noexcept:
+    """The fast path of the two below: ``fd`` itself if it is an int in the
+    fd range, else -1 (then ``_common`` decides, with its errors)."""
+    cdef long n
+    if type(fd) is not int:
+        return -1
+    try:
+        n = fd
+    except OverflowError:
+        return -1
+    return <int>n if 0 <= n <= 0x7fffffff else -1
+
+
 cdef inline int _fileno(object fd) except -2:
     """The fd number of an int or fileno() object; -1 if it reports closed."""
-    cdef long n
-    if type(fd) is int:
-        try:
-            n = fd
-        except OverflowError:
-            n = -1
-        if 0 <= n <= 0x7fffffff:
-            return <int>n
-    return _common.fileno(fd)
+    cdef int n = _plain_fd(fd)
+    return n if n >= 0 else _common.fileno(fd)
 
 
 cdef inline int _aio_fileno(object fd) except -2:
     """_fileno() for add_reader and co: asyncio's errors for bad input."""
-    cdef long n
-    if type(fd) is int:
-        try:
-            n = fd
-        except OverflowError:
-            n = -1
-        if 0 <= n <= 0x7fffffff:
-            return <int>n
-    return _common.aio_fileno(fd)
+    cdef int n = _plain_fd(fd)
+    return n if n >= 0 else _common.aio_fileno(fd)
 
 
 cdef inline uint32_t _event_mask(object events) except? 0xffffffff:
@@ -653,21 +652,8 @@ cdef class Loop:
         return self._debug_enabled
 
     def set_debug(self, enabled):
-        """Turns debug mode on or off: asyncio's debug mode.
-
-        In debug mode, as on asyncio's loop: ``call_soon``,
-        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
-        and ``add_writer`` record where they were called (the handle's
-        ``_source_traceback``; its repr ends with "created at file:line"; an
-        exception it raises is reported with a ``source_traceback``);
-        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
-        other than the one running the loop raise ``RuntimeError``; each
-        callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more logs a warning ("Executing ... took
-        0.105 seconds"); and while the loop runs, coroutines record where they
-        were created. A loop created while asyncio's debug mode is on
-        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
-        """
+        """Turns asyncio's debug mode on or off: the engine's half
+        (``ioloop.IOLoop.set_debug`` documents the whole)."""
         self._debug_enabled = bool(enabled)
 
     def fileno(self):
