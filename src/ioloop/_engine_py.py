@@ -399,21 +399,8 @@ class Loop:
         return self._debug_enabled
 
     def set_debug(self, enabled: bool) -> None:
-        """Turns debug mode on or off: asyncio's debug mode.
-
-        In debug mode, as on asyncio's loop: ``call_soon``,
-        ``call_soon_threadsafe``, ``call_later``, ``call_at``, ``add_reader``
-        and ``add_writer`` record where they were called (the handle's
-        ``_source_traceback``; its repr ends with "created at file:line"; an
-        exception it raises is reported with a ``source_traceback``);
-        ``call_soon``, ``call_later`` and ``call_at`` called from a thread
-        other than the one running the loop raise ``RuntimeError``; each
-        callback, handler or timer that runs for ``slow_callback_duration``
-        seconds (0.1 by default) or more logs a warning ("Executing ... took
-        0.105 seconds"); and while the loop runs, coroutines record where they
-        were created. A loop created while asyncio's debug mode is on
-        (``PYTHONASYNCIODEBUG=1``, ``python -X dev``) starts in debug mode.
-        """
+        """Turns asyncio's debug mode on or off: the engine's half
+        (``ioloop.IOLoop.set_debug`` documents the whole)."""
         self._debug_enabled = bool(enabled)
 
     def fileno(self) -> int:
@@ -684,15 +671,22 @@ class Loop:
         try:
             if self._debug_enabled:
                 self._run_callback_debug(callback, args, kwargs, context, report)
-                return
-            try:
-                context.run(self._call, callback, args, kwargs)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException:
-                self._report_exception(report, callback, args)
+            else:
+                self._invoke(callback, args, kwargs, context, report)
         finally:
             self._cb_exit(callback)
+
+    def _invoke(self, callback: _Callback | None, args: tuple[object, ...] | None,
+                kwargs: dict[str, object] | None, context: contextvars.Context,
+                report: object) -> None:
+        # Runs one callback in its context; an exception is reported, except
+        # KeyboardInterrupt and SystemExit, which propagate.
+        try:
+            context.run(self._call, callback, args, kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            self._report_exception(report, callback, args)
 
     def _run_callback_debug(self, callback: _Callback | None, args: tuple[object, ...] | None,
                             kwargs: dict[str, object] | None, context: contextvars.Context,
@@ -702,12 +696,7 @@ class Loop:
             self._current_handle = report
         try:
             t0 = _monotonic()
-            try:
-                context.run(self._call, callback, args, kwargs)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException:
-                self._report_exception(report, callback, args)
+            self._invoke(callback, args, kwargs, context, report)
             self._check_slow(report, callback, args, t0)
         finally:
             self._current_handle = None
