@@ -208,7 +208,6 @@ cdef class Loop:
 
     cdef int _check_fork(self) except -1
     cdef int _check_open(self) except -1
-    cdef double _now(self) noexcept nogil
     cdef int _wake(self) noexcept
     cdef int _grow_ready(self) except -1
     cdef int _push_handle(self, Handle handle) except -1

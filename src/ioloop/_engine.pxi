@@ -81,10 +81,6 @@ cdef class Loop:
             self._check_fork()
         return 0
 
-    cdef double _now(self) noexcept nogil:
-        # The loop's clock: the monotonic clock plus the virtual-time offset.
-        return _monotonic() + self._clock_offset
-
     cdef int _wake(self) noexcept:
         # Only called while the loop sleeps in epoll_wait (coalesced: the
         # flag is cleared so later posts do not write again).
@@ -285,7 +281,7 @@ cdef class Loop:
         cdef Handle h
         _check_callable(callback, "callback")
         self._check_open()
-        h = _new_handle(self, callback, args, context)
+        h = _new_handle(callback, args, context)
         if self._debug_enabled:
             self._debug_new(h, DEBUG_FRAMES)
         # Closed while the handle was built (the GC may run any code)?
@@ -1461,7 +1457,7 @@ cdef class Loop:
         n = _fileno(fd)
         if n < 0:
             raise ValueError(f"fd {fd!r} is closed (fileno() returned -1)")
-        h = _new_handle(self, handler, (), None)
+        h = _new_handle(handler, (), None)
         self._register(n, mask, KIND_CLASSIC, fd, h, None)
 
     def update_handler(self, fd, events):
@@ -1549,7 +1545,7 @@ cdef class Loop:
         if n < self._nfds and self._fds[n].kind == KIND_TRANSPORT:
             raise RuntimeError(f"File descriptor {fd!r} is used by transport "
                                f"{<object>self._fds[n].obj!r}")
-        h = _new_handle(self, callback, args, None)
+        h = _new_handle(callback, args, None)
         if self._debug_enabled:
             self._debug_new(h, DEBUG_FRAMES)
         if n < self._nfds and self._fds[n].kind == KIND_ASYNCIO:

@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import select
-import signal
 import sys
 import threading
 import time
@@ -1470,6 +1469,3 @@ class Loop:
                 self._close()
             except Exception:
                 pass
-
-
-del signal

@@ -167,8 +167,7 @@ cdef inline object _capture_context():
     return PyContext_CopyCurrent()
 
 
-cdef inline Handle _new_handle(Loop loop, object callback, tuple args,
-                               object context):
+cdef inline Handle _new_handle(object callback, tuple args, object context):
     cdef Handle h = Handle.__new__(Handle)
     h.callback = callback
     h.args = args
