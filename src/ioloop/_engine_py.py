@@ -799,8 +799,13 @@ class Loop:
             h = ready.popleft()
             if not h._cancelled:
                 self._st_callbacks += 1
-                self._run_callback(h.callback, h.args, h.kwargs, h.context,
-                                   h if h._flags & _AIO else h.callback)
+                try:
+                    self._run_callback(h.callback, h.args, h.kwargs, h.context,
+                                       h if h._flags & _AIO else h.callback)
+                finally:
+                    # Done with it: the handle drops its callback, as on the
+                    # compiled engine (its repr says "done").
+                    h.callback = h.args = h.kwargs = None
 
         due = self._due
         due_now = 0.0
@@ -811,7 +816,10 @@ class Loop:
                 if due_now == 0.0:
                     due_now = _monotonic() + self._clock_offset  # loop lag: how late the due timers start
                 self._st_lag[_lag_bucket(due_now - t._when)] += 1
-                self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
+                try:
+                    self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
+                finally:
+                    t.callback = t.args = t.kwargs = None
         if self._write_queue:
             self._flush_writes()
         return polled

@@ -71,7 +71,14 @@ cdef class Handle:
 
     def get_context(self):
         """Returns the ``contextvars.Context`` the callback runs in."""
-        return PyContext_New() if self.context is None else self.context
+        if self.context is None:
+            # Scheduled from an empty context, the callback would run in the
+            # loop's shared empty context; from now on it has (and runs in)
+            # its own, so that this answer is always the same object and the
+            # one it runs in, as asyncio's (the loop reads a handle's context
+            # when it runs it).
+            self.context = PyContext_New()
+        return self.context
 
     @property
     def _source_traceback(self):
@@ -129,7 +136,14 @@ cdef class TimerHandle:
 
     def get_context(self):
         """Returns the ``contextvars.Context`` the callback runs in."""
-        return PyContext_New() if self.context is None else self.context
+        if self.context is None:
+            # Scheduled from an empty context, the callback would run in the
+            # loop's shared empty context; from now on it has (and runs in)
+            # its own, so that this answer is always the same object and the
+            # one it runs in, as asyncio's (the loop reads a handle's context
+            # when it runs it).
+            self.context = PyContext_New()
+        return self.context
 
     @property
     def _source_traceback(self):
