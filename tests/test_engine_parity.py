@@ -112,6 +112,23 @@ def test_a_cancelled_handle_says_cancelled_as_asyncio(loop, index):
     assert re.fullmatch(rf"<{kind} cancelled( when=\S+)?>", repr(h)), repr(h)
 
 
+def test_handles_pending_when_the_loop_closes_drop_their_callbacks(loop):
+    refs = []
+    handles = []
+    for name, schedule in _schedulers(loop):
+        arg = _Arg()
+        refs.append(weakref.ref(arg))
+        handles.append(schedule(_noop, arg))
+    far = _Arg()
+    refs.append(weakref.ref(far))
+    handles.append(loop.call_later(3600, _noop, far))
+    del arg, far
+    loop.close()
+    assert [r() for r in refs] == [None] * len(refs)
+    for h in handles:
+        kind = type(h).__name__
+        assert re.fullmatch(rf"<{kind} (when=\S+ )?done>", repr(h)), repr(h)
+
 def test_cancelled_repr_matches_asyncio():
     ref_loop = asyncio.new_event_loop()
     try:
@@ -120,3 +137,4 @@ def test_cancelled_repr_matches_asyncio():
         assert repr(h) == "<Handle cancelled>"
     finally:
         ref_loop.close()
+

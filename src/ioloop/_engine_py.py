@@ -1461,8 +1461,19 @@ class Loop:
                 if fd >= 0:
                     os.close(fd)
             self._waker_fd = self._sig_rfd = self._sig_wfd = -1
+        # As on the compiled engine, every handle the loop still held drops
+        # its callback and arguments (its repr says "done").
         for h in self._heap:
             h.in_heap = False
+            h.callback = h.args = h.kwargs = None
+        for t in self._due:
+            t.callback = t.args = t.kwargs = None
+        for r in self._ready:
+            r.callback = r.args = r.kwargs = None
+        for e in self._fds.values():
+            for fh in (e.reader, e.writer):
+                if fh is not None:
+                    fh.callback = fh.args = fh.kwargs = None
         self._heap = []
         self._heap_cancelled = 0
         self._ready.clear()
