@@ -138,3 +138,43 @@ def test_cancelled_repr_matches_asyncio():
     finally:
         ref_loop.close()
 
+
+# -- the engine's calls into the facade ------------------------------------------
+
+
+_HOOKS = {"_report_exception", "_check_slow", "_handle_callback_result",
+          "_process_signals", "_check_thread", "_ensure_fd_no_transport"}
+
+
+def _calls_into_self_not_defined(sources):
+    text = "\n".join(sources)
+    defined = set(re.findall(r"^\s*(?:cdef|cpdef|def)\b[^(\n]*?\b(_\w+)\(", text, re.M))
+    called = set(re.findall(r"\bself\.(_\w+)\(", text))
+    return called - defined
+
+
+def test_facade_hooks_are_declared_once_and_the_facade_provides_them():
+    import ioloop
+    from ioloop import _common
+
+    declared = {name for name in vars(_common.FacadeHooks)
+                if name.startswith("_") and not name.startswith("__")
+                and callable(vars(_common.FacadeHooks)[name])}
+    assert declared == _HOOKS
+    for name in declared:
+        assert getattr(ioloop.IOLoop, name) is not getattr(_common.FacadeHooks, name)
+        assert callable(getattr(ioloop.IOLoop, name)), name
+    # Every call a source engine makes on itself that it does not define is
+    # one of them (the three with an engine default are defined, so only the
+    # other three show up).
+    import pathlib
+    pkg = pathlib.Path(ioloop.__file__).parent
+    twin = (pkg / "_engine_py.py").read_text()
+    undefined = _calls_into_self_not_defined([twin])
+    assert undefined == {"_report_exception", "_check_slow", "_handle_callback_result"}
+    # The compiled engine's files (the stream transport's calls are its own).
+    pxi = sorted(p for p in pkg.glob("*.pxi") if p.name != "_stream.pxi")
+    if (pkg / "_core.pyx").is_file() and pxi:
+        compiled = [(pkg / "_core.pyx").read_text()] + [p.read_text() for p in pxi]
+        undefined = _calls_into_self_not_defined(compiled)
+        assert undefined == {"_report_exception", "_check_slow", "_handle_callback_result"}

@@ -12,8 +12,9 @@
 # Invariants: this is the only place where callbacks, handlers and timers
 # are called; every C array here holding references is visited by
 # _gc.pxi's traverse and emptied by _free_all; the calls into the facade
-# (_report_exception, _check_slow, _handle_callback_result,
-# _process_signals) are the hooks documented in _engine_py.py.
+# are declared, with their contracts, in _common.FacadeHooks; the engine
+# defines defaults for _process_signals, _check_thread and
+# _ensure_fd_no_transport and calls the other three only on the facade.
 
 cdef inline void _release_item(ReadyItem *item) noexcept:
     Py_XDECREF(item.handle)
@@ -115,6 +116,7 @@ cdef class Loop:
 
     def _process_signals(self, data):
         """Signal numbers (one byte each) read from the wakeup fd."""
+        # A facade hook's default (_common.FacadeHooks).
 
     cdef int _grow_ready(self) except -1:
         cdef Py_ssize_t i, n = self._rq_len
@@ -1699,6 +1701,8 @@ cdef class Loop:
         if self._py_owned_fds:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
+
+    # Facade hooks' defaults (_common.FacadeHooks).
 
     def _ensure_fd_no_transport(self, fd):
         """Overridden by the facade (it knows the transports)."""

@@ -263,11 +263,12 @@ class Loop:
     # class an __annotations__ that help(IOLoop) would list.)
 
     if TYPE_CHECKING:
-        # Provided by the facade (ioloop.IOLoop): the engine's only calls
-        # into it. Any: the facade decides what it accepts.
-        def _report_exception(self, report: Any, callback: Any, args: Any) -> None: ...
-        def _check_slow(self, report: Any, callback: Any, args: Any, t0: float) -> None: ...
-        def _handle_callback_result(self, result: Any) -> None: ...
+        # Provided by the facade (ioloop.IOLoop): the engine's calls into it
+        # that it does not define, declared with their contracts in
+        # _common.FacadeHooks (with the three it defines a default for).
+        _report_exception = _common.FacadeHooks._report_exception
+        _check_slow = _common.FacadeHooks._check_slow
+        _handle_callback_result = _common.FacadeHooks._handle_callback_result
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         self._closed = False
@@ -1402,6 +1403,8 @@ class Loop:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
 
+    # Facade hooks' defaults (_common.FacadeHooks).
+
     def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None:
         """Overridden by the facade (it knows the transports)."""
 
@@ -1412,6 +1415,7 @@ class Loop:
 
     def _process_signals(self, data: bytes) -> None:
         """Signal numbers (one byte each) read from the wakeup fd."""
+        # A facade hook's default (_common.FacadeHooks).
 
     def _signal_wakeup_fd(self) -> int:
         self._check_open()
