@@ -26,7 +26,8 @@ The module is this file and the files it includes, in this order:
   cyclic GC;
 - ``_fastcall.pxi``: ``add_callback`` as a METH_FASTCALL method.
 
-Their C fields are declared in ``_core.pxd``; C and CPython declarations
+Their C fields are declared in ``_core.pxd`` (the handles' in
+``_handles.pxd``, which it includes); C and CPython declarations
 Cython does not ship are in ``includes/``. The calls the engine makes into
 the facade (``ioloop.IOLoop``) are listed, with their contracts, in
 ``_common.FacadeHooks``.
