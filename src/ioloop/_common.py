@@ -20,12 +20,85 @@ import os
 import sys
 import weakref
 from asyncio import format_helpers
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["aio_fileno", "check_callable", "clock_seconds", "deadline_to_when", "debug_info",
+__all__ = ["FacadeHooks", "aio_fileno", "check_callable", "clock_seconds", "deadline_to_when", "debug_info",
            "debug_keep_repr", "debug_kept_repr", "debug_new", "describe_callback", "event_mask",
            "fd_error", "fileno",
            "format_callback_source", "handle_repr", "source_traceback", "to_seconds"]
+
+class FacadeHooks(Protocol):
+    """The engine's calls into the facade: the one place they are declared.
+
+    Both engines (``_core.pyx`` and ``_engine_py.py``) call these methods on
+    ``self`` and do not define the first three: ``ioloop.IOLoop`` (``_loop.py``
+    and its mixins) does. The last three have a do-nothing default in each
+    engine that the facade overrides. Each is cold: a failed or slow
+    callback, a returned awaitable, a signal, or debug mode. No hook may run
+    the loop (``run_until_complete`` and the like raise while it runs); it
+    may schedule work (``call_soon``, ``add_callback``). The engine-owned
+    attributes the facade reads or sets are ``slow_callback_duration``,
+    ``_current_handle`` (debug mode: the asyncio handle running now) and
+    ``_py_owned_fds`` (live Python transports, see
+    ``_ensure_fd_no_transport``).
+    """
+
+    def _report_exception(self, report: Any, callback: Any, args: Any) -> None:
+        """A callback, handler or timer raised an ``Exception`` (any
+        ``BaseException`` but ``KeyboardInterrupt`` and ``SystemExit``,
+        which propagate out of ``start()`` instead).
+
+        Called inside the engine's ``except`` block, so ``sys.exc_info()``
+        is the exception, after the callback's context was left. ``report``
+        says which API scheduled it: a ``Handle`` (``call_soon``,
+        ``call_soon_threadsafe``, ``add_reader``/``add_writer``), a
+        ``TimerHandle`` (its ``_asyncio_api`` tells ``call_later``/``call_at``
+        from ``add_timeout``), or the callback itself (``add_callback``,
+        ``add_handler``). ``callback`` is what ran and ``args`` its positional
+        arguments (``None`` for a handler). It must not raise, except
+        ``KeyboardInterrupt``/``SystemExit``, which stop the loop. No default.
+        """
+
+    def _check_slow(self, report: Any, callback: Any, args: Any, t0: float) -> None:
+        """Debug mode only: a callback, handler or timer just returned (or
+        its exception was reported); ``t0`` is ``time.monotonic()`` taken
+        just before the call (real time, even under a virtual clock).
+        ``report``, ``callback`` and ``args`` as for ``_report_exception``.
+        May log; must not raise. No default.
+        """
+
+    def _handle_callback_result(self, result: Any) -> None:
+        """A callback, handler or timer returned ``result``, not ``None``.
+
+        Called still inside the callback's context (a task made from a
+        returned awaitable inherits it), before the timing of the callback
+        ends; an exception it raises is reported as the callback's own,
+        through ``_report_exception``. No default.
+        """
+
+    def _process_signals(self, data: bytes) -> None:
+        """The signal pipe (``signal.set_wakeup_fd``) was readable: ``data``
+        holds one byte per signal number, after Python-level signal handlers
+        ran. Called during the poll step, outside any callback; it should
+        only schedule callbacks. An exception propagates out of ``start()``.
+        Default: ignores ``data`` (``_unix.py``'s ``add_signal_handler``
+        overrides it).
+        """
+
+    def _check_thread(self) -> None:
+        """Debug mode only, from ``call_soon``, ``call_later`` and ``call_at``:
+        raises ``RuntimeError`` if called from a thread other than the
+        loop's (asyncio's check). Default: does nothing (``_loop.py``
+        overrides it).
+        """
+
+    def _ensure_fd_no_transport(self, fd: Any) -> None:
+        """From ``add_reader``, ``add_writer``, ``remove_reader`` and
+        ``remove_writer``, only while ``_py_owned_fds`` is not zero: raises
+        ``RuntimeError`` if ``fd`` belongs to a transport. Default: does
+        nothing (``_net.py`` overrides it).
+        """
+
 
 FD_MAX = 0x7FFFFFFF
 EVENTS_MAX = 0xFFFFFFFF

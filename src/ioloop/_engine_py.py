@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import select
-import signal
 import sys
 import threading
 import time
@@ -264,11 +263,12 @@ class Loop:
     # class an __annotations__ that help(IOLoop) would list.)
 
     if TYPE_CHECKING:
-        # Provided by the facade (ioloop.IOLoop): the engine's only calls
-        # into it. Any: the facade decides what it accepts.
-        def _report_exception(self, report: Any, callback: Any, args: Any) -> None: ...
-        def _check_slow(self, report: Any, callback: Any, args: Any, t0: float) -> None: ...
-        def _handle_callback_result(self, result: Any) -> None: ...
+        # Provided by the facade (ioloop.IOLoop): the engine's calls into it
+        # that it does not define, declared with their contracts in
+        # _common.FacadeHooks (with the three it defines a default for).
+        _report_exception = _common.FacadeHooks._report_exception
+        _check_slow = _common.FacadeHooks._check_slow
+        _handle_callback_result = _common.FacadeHooks._handle_callback_result
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         self._closed = False
@@ -800,8 +800,13 @@ class Loop:
             h = ready.popleft()
             if not h._cancelled:
                 self._st_callbacks += 1
-                self._run_callback(h.callback, h.args, h.kwargs, h.context,
-                                   h if h._flags & _AIO else h.callback)
+                try:
+                    self._run_callback(h.callback, h.args, h.kwargs, h.context,
+                                       h if h._flags & _AIO else h.callback)
+                finally:
+                    # Done with it: the handle drops its callback, as on the
+                    # compiled engine (its repr says "done").
+                    h.callback = h.args = h.kwargs = None
 
         due = self._due
         due_now = 0.0
@@ -812,7 +817,10 @@ class Loop:
                 if due_now == 0.0:
                     due_now = _monotonic() + self._clock_offset  # loop lag: how late the due timers start
                 self._st_lag[_lag_bucket(due_now - t._when)] += 1
-                self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
+                try:
+                    self._run_callback(t.callback, t.args, t.kwargs, t.context, t)
+                finally:
+                    t.callback = t.args = t.kwargs = None
         if self._write_queue:
             self._flush_writes()
         return polled
@@ -1395,6 +1403,8 @@ class Loop:
             self._ensure_fd_no_transport(fd)
         return self._remove_rw(fd, True)
 
+    # Facade hooks' defaults (_common.FacadeHooks).
+
     def _ensure_fd_no_transport(self, fd: FileDescriptorLike) -> None:
         """Overridden by the facade (it knows the transports)."""
 
@@ -1405,6 +1415,7 @@ class Loop:
 
     def _process_signals(self, data: bytes) -> None:
         """Signal numbers (one byte each) read from the wakeup fd."""
+        # A facade hook's default (_common.FacadeHooks).
 
     def _signal_wakeup_fd(self) -> int:
         self._check_open()
@@ -1454,8 +1465,19 @@ class Loop:
                 if fd >= 0:
                     os.close(fd)
             self._waker_fd = self._sig_rfd = self._sig_wfd = -1
+        # As on the compiled engine, every handle the loop still held drops
+        # its callback and arguments (its repr says "done").
         for h in self._heap:
             h.in_heap = False
+            h.callback = h.args = h.kwargs = None
+        for t in self._due:
+            t.callback = t.args = t.kwargs = None
+        for r in self._ready:
+            r.callback = r.args = r.kwargs = None
+        for e in self._fds.values():
+            for fh in (e.reader, e.writer):
+                if fh is not None:
+                    fh.callback = fh.args = fh.kwargs = None
         self._heap = []
         self._heap_cancelled = 0
         self._ready.clear()
@@ -1470,6 +1492,3 @@ class Loop:
                 self._close()
             except Exception:
                 pass
-
-
-del signal

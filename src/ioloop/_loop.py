@@ -475,7 +475,7 @@ class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLo
             "handle": callback,
         })
 
-    # The engine calls the next four (its only calls into the facade).
+    # The engine's calls into the facade: contracts in _common.FacadeHooks.
 
     def _report_exception(self, report: Any, callback: Any, args: Any) -> None:
         # Called while the callback's exception is being handled. ``report``
