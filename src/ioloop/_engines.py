@@ -45,7 +45,7 @@ class Engine:
         self.TimerHandle: type[_engine_py.TimerHandle] = module.TimerHandle
         # The compiled stream transport that goes with the compiled engine
         # (None on the twin: _net.py then uses the Python transport).
-        self.StreamTransport: type | None = getattr(module, "StreamTransport", None)
+        self.StreamTransport: type[Any] | None = getattr(module, "StreamTransport", None)
 
     def __repr__(self) -> str:
         return f"<ioloop engine {self.name!r} ({self.module.__name__})>"
@@ -104,7 +104,8 @@ def _choose_default() -> Engine:
         # setup.py records in the built package (not in a source tree)
         # whether it built the extension, and why not.
         try:
-            from ._build_info import EXTENSION_ERROR as _build_error
+            from ._build_info import (  # pyright: ignore[reportMissingImports]
+                EXTENSION_ERROR as _build_error)
             _built = _build_error is None
         except ImportError:
             _build_error = _built = None

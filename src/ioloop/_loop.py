@@ -105,7 +105,7 @@ class _Current(threading.local):
 _current = _Current()
 
 
-class IOLoop(ObserveMixin, UnixMixin, NetMixin):
+class IOLoop(ObserveMixin, UnixMixin, NetMixin):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::
