@@ -73,11 +73,27 @@ def pytest_configure(config):
                    "IOLOOP_NO_EXTENSIONS=1 (python -m pytest -m default_engine tests)")
 
 
+def _parametrized_by_the_test(metafunc, name):
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if name in names:
+            return True
+    return False
+
+
 def pytest_generate_tests(metafunc):
-    if "engine" in metafunc.fixturenames and metafunc.definition.path.name in DEFAULT_ENGINE_ONLY:
-        metafunc.parametrize("engine", ENGINES[:1])
-    if "aloop_kind" in metafunc.fixturenames and metafunc.definition.path.name in DEFAULT_ENGINE_ONLY:
-        metafunc.parametrize("aloop_kind", [ENGINES[0], "asyncio"])
+    """``engine`` and ``aloop_kind`` take every engine (``aloop_kind`` also
+    ``asyncio``), or only the default one in the modules of
+    DEFAULT_ENGINE_ONLY, unless the test parametrizes them itself."""
+    single = metafunc.definition.path.name in DEFAULT_ENGINE_ONLY
+    engines = ENGINES[:1] if single else ENGINES
+    if "engine" in metafunc.fixturenames and not _parametrized_by_the_test(metafunc, "engine"):
+        metafunc.parametrize("engine", engines)
+    if ("aloop_kind" in metafunc.fixturenames
+            and not _parametrized_by_the_test(metafunc, "aloop_kind")):
+        metafunc.parametrize("aloop_kind", [*engines, "asyncio"])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -98,11 +114,9 @@ def pytest_report_header(config):
     return f"ioloop engine: {ioloop.implementation}"
 
 
-@pytest.fixture(params=ENGINES)
-def engine(request):
-    """The name of the engine under test: each test that uses it (or
-    ``loop``, ``make_loop``, ``aloop``) runs once per available engine."""
-    return request.param
+# ``engine``: the name of the engine under test. Each test that uses it (or
+# ``loop_class``, ``make_loop``, ``loop``) runs once per engine; it is
+# parametrized in pytest_generate_tests.
 
 
 @pytest.fixture
@@ -183,10 +197,8 @@ def no_fd_leak():
     assert not leaked, f"leaked fds: {sorted(leaked)}"
 
 
-@pytest.fixture(params=[*ENGINES, "asyncio"])
-def aloop_kind(request):
-    """``aloop``'s loop: an engine name, or ``"asyncio"``."""
-    return request.param
+# ``aloop_kind``: ``aloop``'s loop, an engine name or ``"asyncio"``
+# (parametrized in pytest_generate_tests).
 
 
 @pytest.fixture
