@@ -1,9 +1,14 @@
 """Shared fixtures (plain helper functions live in support.py).
 
-The whole suite runs once per engine: the engine is chosen when ``ioloop``
-is imported (``IOLOOP_NO_EXTENSIONS=1`` forces the pure-Python twin), so CI
-runs pytest twice. ``IOLOOP_REQUIRE_EXTENSIONS=1`` makes the Cython run fail
-loudly instead of silently testing the twin.
+The behaviour tests run on every engine in one session: the ``engine``
+fixture is parametrized over the engines this process can load (ids
+``cython`` and ``python``; only ``python`` when the extension is not built
+or ``IOLOOP_NO_EXTENSIONS=1``), and ``loop``, ``make_loop`` and ``aloop``
+follow it. The engine ``ioloop.IOLoop`` itself runs on is chosen when
+``ioloop`` is imported; what only that choice can show (the env switches,
+``IOLOOP_NO_EXTENSIONS=1`` importing nothing compiled, whole programs on
+the default loop) is marked ``default_engine``, and the README's test
+command runs those tests a second time with the twin as the default.
 """
 
 import asyncio
@@ -15,10 +20,13 @@ import shutil
 import socket
 import tempfile
 import threading
+import weakref
 
 import pytest
 
 import ioloop
+from ioloop import _engines
+from ioloop._loop import loop_class as _loop_class
 
 from netsupport import make_tls_cert
 from support import open_fds
@@ -29,21 +37,63 @@ except ImportError:  # pragma: no cover
     ssl = None
 
 
-# Test modules whose subject does not depend on the engine this run selected:
-# the benchmark command (its workers choose their engines themselves) and
-# the packaging checks (sdist, metadata). The README's test command runs the
-# suite once per engine; these run in the first (compiled-engine) run only,
-# unless that run cannot exist (no extension built).
+# The engines this session tests, the default (ioloop.IOLoop's) first.
+ENGINES = _engines.available()
+
+# Test modules whose subject does not depend on the engine: the benchmark
+# command (its workers choose their engines themselves), the packaging
+# checks (sdist, metadata), the peer suites, the typing, stub, help and
+# docstring checks and the examples. They run once, on the default engine,
+# and in the compiled-engine run of the README's command only, unless that
+# run cannot exist (no extension built).
 ENGINE_INDEPENDENT = {"test_bench.py", "test_packaging.py"}
 # Peer suites that take minutes: in the README's two-run command they run in
 # the compiled-engine run; on the pure-Python twin they are the documented
 # commands in docs/conformance.md (``IOLOOP_NO_EXTENSIONS=1 python
 # tools/uvloop_suite.py``), which pass there as well.
 COMPILED_RUN_ONLY = {"test_conformance_uvloop.py"}
+# Modules whose loops come from the default engine only (their subject is
+# not the engine, or they test ioloop.IOLoop as imported): the ``engine``
+# fixture is not doubled there.
+DEFAULT_ENGINE_ONLY = ENGINE_INDEPENDENT | COMPILED_RUN_ONLY | {
+    "test_conformance_cpython.py", "test_conformance_tornado.py", "test_aiohttp.py",
+    "test_tornado6.py", "test_typing.py", "test_stub.py", "test_help.py",
+    "test_docstrings.py", "test_example.py",
+}
 
 
 def _flag(name):
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "default_engine: shows what only the engine chosen when ioloop is "
+                   "imported can show; the README's test command runs these again with "
+                   "IOLOOP_NO_EXTENSIONS=1 (python -m pytest -m default_engine tests)")
+
+
+def _parametrized_by_the_test(metafunc, name):
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if name in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc):
+    """``engine`` and ``aloop_kind`` take every engine (``aloop_kind`` also
+    ``asyncio``), or only the default one in the modules of
+    DEFAULT_ENGINE_ONLY, unless the test parametrizes them itself."""
+    single = metafunc.definition.path.name in DEFAULT_ENGINE_ONLY
+    engines = ENGINES[:1] if single else ENGINES
+    if "engine" in metafunc.fixturenames and not _parametrized_by_the_test(metafunc, "engine"):
+        metafunc.parametrize("engine", engines)
+    if ("aloop_kind" in metafunc.fixturenames
+            and not _parametrized_by_the_test(metafunc, "aloop_kind")):
+        metafunc.parametrize("aloop_kind", [*engines, "asyncio"])
 
 
 def pytest_collection_modifyitems(config, items):
@@ -64,18 +114,46 @@ def pytest_report_header(config):
     return f"ioloop engine: {ioloop.implementation}"
 
 
+# ``engine``: the name of the engine under test. Each test that uses it (or
+# ``loop_class``, ``make_loop``, ``loop``) runs once per engine; it is
+# parametrized in pytest_generate_tests.
+
+
 @pytest.fixture
-def loop():
-    """A fresh, closed-after-use IOLoop that is not current anywhere."""
-    lp = ioloop.IOLoop()
-    try:
-        yield lp
-    finally:
+def loop_class(engine):
+    """The ``IOLoop`` class on the engine under test (``ioloop.IOLoop`` itself
+    for the default engine)."""
+    return _loop_class(engine)
+
+
+@pytest.fixture
+def make_loop(loop_class):
+    """Factory: ``make_loop()`` (or ``make_loop(make_current=True)``) is a new
+    loop on the engine under test, as ``ioloop.IOLoop()`` makes one on the
+    default engine; stopped, closed and no longer current after the test."""
+    made = []  # weak: the GC tests check that a dropped loop is collected
+
+    def make(*args, **kwargs):
+        lp = loop_class(*args, **kwargs)
+        made.append(weakref.ref(lp))
+        return lp
+
+    yield make
+    for ref in made:
+        lp = ref()
+        if lp is None:
+            continue
         if lp.is_running():
             lp.stop()
         if not lp.is_closed():
             lp.close()
-        ioloop.IOLoop.clear_current()
+    ioloop.IOLoop.clear_current()
+
+
+@pytest.fixture
+def loop(make_loop):
+    """A fresh, closed-after-use IOLoop that is not current anywhere."""
+    return make_loop()
 
 
 @pytest.fixture
@@ -119,14 +197,19 @@ def no_fd_leak():
     assert not leaked, f"leaked fds: {sorted(leaked)}"
 
 
-@pytest.fixture(params=["ioloop", "asyncio"])
-def aloop(request, no_fd_leak):
-    """A fresh event loop: ioloop's, or stock asyncio's as the reference
-    (tests that use it check asyncio's behaviour and ioloop's against it)."""
-    if request.param == "ioloop":
-        lp = ioloop.new_event_loop()
-    else:
+# ``aloop_kind``: ``aloop``'s loop, an engine name or ``"asyncio"``
+# (parametrized in pytest_generate_tests).
+
+
+@pytest.fixture
+def aloop(aloop_kind, no_fd_leak):
+    """A fresh event loop: ioloop's on each engine, or stock asyncio's as
+    the reference (tests that use it check asyncio's behaviour and ioloop's
+    against it)."""
+    if aloop_kind == "asyncio":
         lp = asyncio.new_event_loop()
+    else:
+        lp = _loop_class(aloop_kind)()
     try:
         yield lp
     finally:

@@ -29,6 +29,7 @@ HAS_POLICIES = ioloop.EventLoopPolicy is not None
 # -- entry points ---------------------------------------------------------------------------
 
 
+@pytest.mark.default_engine
 def test_new_event_loop_is_an_asyncio_loop():
     lp = ioloop.new_event_loop()
     try:
@@ -43,6 +44,7 @@ def test_new_event_loop_is_an_asyncio_loop():
     assert lp.is_closed()
 
 
+@pytest.mark.default_engine
 def test_run_returns_result_on_an_ioloop():
     async def main():
         lp = asyncio.get_running_loop()
@@ -55,6 +57,7 @@ def test_run_returns_result_on_an_ioloop():
     assert debug is False
 
 
+@pytest.mark.default_engine
 def test_run_debug_flag():
     async def main():
         return asyncio.get_running_loop().get_debug()
@@ -62,6 +65,7 @@ def test_run_debug_flag():
     assert ioloop.run(main(), debug=True) is True
 
 
+@pytest.mark.default_engine
 def test_run_propagates_exception_and_closes_loop():
     seen = []
 
@@ -74,6 +78,7 @@ def test_run_propagates_exception_and_closes_loop():
     assert seen[0].is_closed()
 
 
+@pytest.mark.default_engine
 def test_run_cancels_leftover_tasks():
     cancelled = []
 
@@ -93,6 +98,7 @@ def test_run_cancels_leftover_tasks():
     assert cancelled == [True]
 
 
+@pytest.mark.default_engine
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="asyncio.run(loop_factory=) needs 3.12+")
 def test_asyncio_run_with_loop_factory():
     async def main():
@@ -101,6 +107,7 @@ def test_asyncio_run_with_loop_factory():
     assert issubclass(asyncio.run(main(), loop_factory=ioloop.new_event_loop), IOLoop)
 
 
+@pytest.mark.default_engine
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.Runner needs 3.11+")
 def test_asyncio_runner_with_loop_factory():
     async def main():
@@ -111,6 +118,7 @@ def test_asyncio_runner_with_loop_factory():
         assert issubclass(runner.run(main()), IOLoop)
 
 
+@pytest.mark.default_engine
 @pytest.mark.skipif(not HAS_POLICIES, reason="this Python has no asyncio policies")
 def test_event_loop_policy_and_install():
     old = asyncio.get_event_loop_policy()

@@ -339,12 +339,12 @@ def test_add_callback_after_close_is_dropped(loop):
         loop.run_in_executor(None, ran.append, 6)
 
 
-def test_add_callback_racing_close_never_raises():
+def test_add_callback_racing_close_never_raises(make_loop):
     """T6 test_add_callback_while_closing, with the race made hot: several
     threads keep posting while the loop (running in its own thread) is
     stopped and closed."""
     for _ in range(20):
-        other = IOLoop()
+        other = make_loop()
         errors = []
         go = threading.Event()
         stop_posting = threading.Event()
@@ -622,10 +622,10 @@ def test_default_handler_logs_to_ioloop_logger_with_traceback(loop, caplog, expe
     assert "Traceback" in caplog.text
 
 
-def test_handle_callback_exception_override_in_subclass():
+def test_handle_callback_exception_override_in_subclass(loop_class):
     calls = []
 
-    class MyLoop(IOLoop):
+    class MyLoop(loop_class):
         def handle_callback_exception(self, callback):
             calls.append((callback, sys.exc_info()[0]))
 
@@ -869,10 +869,10 @@ def test_call_soon_handle_cancel(loop):
     assert ran == [2]
 
 
-def test_close_shuts_down_default_executor():
+def test_close_shuts_down_default_executor(make_loop):
     """close() shuts the default executor down: its threads go away (the
     conftest fixture fails the test if a thread is left running)."""
-    lp = IOLoop()
+    lp = make_loop()
     try:
         fut = lp.run_in_executor(None, time.sleep, 0.01)
         lp.run_until_complete(fut)
@@ -880,10 +880,10 @@ def test_close_shuts_down_default_executor():
         lp.close()
 
 
-def test_run_in_executor_result_after_close_is_not_delivered():
+def test_run_in_executor_result_after_close_is_not_delivered(make_loop):
     """CPython test_run_in_executor_cancel: a cancelled executor future
     whose loop was closed must not call back into the loop."""
-    lp = IOLoop()
+    lp = make_loop()
     called = []
     try:
         release = threading.Event()

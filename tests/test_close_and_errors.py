@@ -27,7 +27,9 @@ pytestmark = pytest.mark.timeout(60)
 READ, WRITE, ERROR = IOLoop.READ, IOLoop.WRITE, IOLoop.ERROR
 
 
-class RecordingIOLoop(IOLoop):
+class RecordingMixin:
+    """Mixed into an IOLoop class: records handle_callback_exception calls."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reported = []
@@ -37,8 +39,8 @@ class RecordingIOLoop(IOLoop):
 
 
 @pytest.fixture
-def rloop():
-    lp = RecordingIOLoop()
+def rloop(loop_class):
+    lp = type("RecordingIOLoop", (RecordingMixin, loop_class), {})()
     try:
         yield lp
     finally:
@@ -66,8 +68,8 @@ class Closeable:
         self.sock.close()
 
 
-def test_close_all_fds_closes_sockets_ints_and_objects(no_fd_leak, pairs):
-    lp = IOLoop()
+def test_close_all_fds_closes_sockets_ints_and_objects(make_loop, no_fd_leak, pairs):
+    lp = make_loop()
     a, _ = pairs()
     c, _ = pairs()
     e, _ = pairs()
@@ -86,21 +88,21 @@ def test_close_all_fds_closes_sockets_ints_and_objects(no_fd_leak, pairs):
     os.close(w)
 
 
-def test_close_all_fds_closes_int_fd_with_os_close(pairs):
+def test_close_all_fds_closes_int_fd_with_os_close(make_loop, pairs):
     a, b = pairs()
     fd = os.dup(a.fileno())
-    lp = IOLoop()
+    lp = make_loop()
     lp.add_handler(fd, lambda *x: None, READ)
     lp.close(all_fds=True)
     assert not fd_is_open(fd)
     assert a.fileno() != -1 and fd_is_open(a.fileno())  # only the registered fd
 
 
-def test_close_without_all_fds_leaves_user_fds_open(pairs):
+def test_close_without_all_fds_leaves_user_fds_open(make_loop, pairs):
     a, b = pairs()
     r, w = os.pipe()
     try:
-        lp = IOLoop()
+        lp = make_loop()
         lp.add_handler(a, lambda *x: None, READ)
         lp.add_handler(r, lambda *x: None, READ)
         lp.add_reader(b, lambda: None)
@@ -114,8 +116,8 @@ def test_close_without_all_fds_leaves_user_fds_open(pairs):
         os.close(w)
 
 
-def test_close_all_fds_tolerates_close_that_removes_handlers(pairs):
-    lp = IOLoop()
+def test_close_all_fds_tolerates_close_that_removes_handlers(make_loop, pairs):
+    lp = make_loop()
     objs = []
 
     def remove_self_and_others(o):
@@ -134,8 +136,8 @@ def test_close_all_fds_tolerates_close_that_removes_handlers(pairs):
     assert lp.is_closed()
 
 
-def test_close_all_fds_ignores_oserror_from_already_closed_fd(pairs):
-    lp = IOLoop()
+def test_close_all_fds_ignores_oserror_from_already_closed_fd(make_loop, pairs):
+    lp = make_loop()
     a, _ = pairs()
     c, _ = pairs()
     lp.add_handler(a, lambda *x: None, READ)
@@ -146,8 +148,8 @@ def test_close_all_fds_ignores_oserror_from_already_closed_fd(pairs):
     assert lp.is_closed()
 
 
-def test_close_all_fds_ignores_oserror_from_object_close(pairs):
-    lp = IOLoop()
+def test_close_all_fds_ignores_oserror_from_object_close(make_loop, pairs):
+    lp = make_loop()
     socks = [pairs()[0] for _ in range(3)]
 
     def fail(o):
@@ -180,13 +182,13 @@ class CloseRaises(Closeable):
 
 
 @pytest.mark.parametrize("kind", ["fileno-only", "close-raises"])
-def test_close_all_fds_never_leaks_loop_fds_whatever_user_close_does(pairs, kind):
+def test_close_all_fds_never_leaks_loop_fds_whatever_user_close_does(make_loop, pairs, kind):
     # No fd of the loop's own leaks after close, whatever the user's
     # close() does (docs/behaviour.md "The loop's own resources").
     a, _ = pairs()
     gc.collect()
     before = open_fds()
-    lp = IOLoop()
+    lp = make_loop()
     # fileno-only: close(all_fds=True) closes the fd itself, so give it a dup
     # (the socket object would otherwise fail to close at teardown).
     obj = FilenoOnly(os.dup(a.fileno())) if kind == "fileno-only" else CloseRaises(a)
@@ -202,9 +204,9 @@ def test_close_all_fds_never_leaks_loop_fds_whatever_user_close_does(pairs, kind
     assert not leaked, f"loop fds leaked after close(all_fds=True): {sorted(leaked)}"
 
 
-def test_close_releases_loop_fds(no_fd_leak, pairs):
+def test_close_releases_loop_fds(make_loop, no_fd_leak, pairs):
     a, _ = pairs()
-    lp = IOLoop()
+    lp = make_loop()
     epfd = lp.fileno()
     lp.add_handler(a, lambda *x: None, READ)
     run_once(lp)
@@ -250,9 +252,9 @@ def test_close_from_handler_raises(loop, pairs):
     assert a.fileno() != -1  # nothing was closed by the refused close()
 
 
-def test_close_is_idempotent(pairs):
+def test_close_is_idempotent(make_loop, pairs):
     a, _ = pairs()
-    lp = IOLoop()
+    lp = make_loop()
     lp.add_handler(a, lambda *x: None, READ)
     lp.close(all_fds=True)
     lp.close()
@@ -263,9 +265,9 @@ def test_close_is_idempotent(pairs):
 # -- operations on a closed loop ------------------------------------------------------------------
 
 
-def test_fd_operations_on_closed_loop(pairs):
+def test_fd_operations_on_closed_loop(make_loop, pairs):
     a, b = pairs()
-    lp = IOLoop()
+    lp = make_loop()
     lp.add_handler(b, lambda *x: None, READ)
     lp.close()
     with pytest.raises(RuntimeError):
@@ -286,8 +288,8 @@ def test_fd_operations_on_closed_loop(pairs):
     assert not lp.is_running()
 
 
-def test_add_callback_on_closed_loop_is_dropped():
-    lp = IOLoop()
+def test_add_callback_on_closed_loop_is_dropped(make_loop):
+    lp = make_loop()
     lp.close()
     ran = []
     assert lp.add_callback(ran.append, 1) is None
@@ -720,10 +722,10 @@ def test_bad_events_type_raises_type_error(loop, pairs):
 
 
 @pytest.fixture
-def own_fd_loop(no_fd_leak):
+def own_fd_loop(loop_class, no_fd_leak):
     """A loop, with the fds it opened (found by diffing the open fds)."""
     before = open_fds()
-    lp = IOLoop()
+    lp = loop_class()
     lp._test_fds = open_fds() - before
     assert len(lp._test_fds) == 4, lp._test_fds
     yield lp
@@ -765,8 +767,8 @@ def test_loop_own_fds_are_refused(own_fd_loop, how):
     assert time.monotonic() - t0 < 5
 
 
-def test_bad_input_leaves_loop_healthy(no_fd_leak, pairs):
-    lp = IOLoop()
+def test_bad_input_leaves_loop_healthy(make_loop, no_fd_leak, pairs):
+    lp = make_loop()
     a, b = pairs()
     with tempfile.TemporaryFile() as f:
         for args in [(-1, READ), (99999, READ), (f, READ), (object(), READ)]:
@@ -785,12 +787,12 @@ def test_bad_input_leaves_loop_healthy(no_fd_leak, pairs):
     lp.close()
 
 
-def test_close_all_fds_does_not_close_a_reused_int_fd(pairs):
+def test_close_all_fds_does_not_close_a_reused_int_fd(make_loop, pairs):
     # An int fd registered, closed behind the loop's back and its number
     # reused by an unrelated file: close(all_fds=True) must leave the
     # stranger open (closing it again would close someone else's fd).
     a, _ = pairs()
-    lp = IOLoop()
+    lp = make_loop()
     d = os.dup(a.fileno())
     lp.add_handler(d, lambda *x: None, READ)
     os.close(d)

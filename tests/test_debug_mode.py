@@ -29,10 +29,22 @@ import pytest
 
 import ioloop
 from ioloop import IOLoop, PeriodicCallback
+from ioloop import _engines
+from ioloop._loop import loop_class as _loop_class
 
 pytestmark = pytest.mark.timeout(60)
 
-LOOPS = [("ioloop", ioloop.new_event_loop), ("asyncio", asyncio.new_event_loop)]
+def loops(loop_class):
+    """(name, factory): the ioloop loop on the engine under test, and asyncio's."""
+    return [("ioloop", loop_class), ("asyncio", asyncio.new_event_loop)]
+
+
+@pytest.fixture
+def name_make(aloop_kind):
+    """(name, factory) for the parametrized loop: ioloop's on each engine, or asyncio's."""
+    if aloop_kind == "asyncio":
+        return "asyncio", asyncio.new_event_loop
+    return "ioloop", _loop_class(aloop_kind)
 AIO_APIS = ["call_soon", "call_soon_threadsafe", "call_later", "call_at", "add_writer"]
 
 
@@ -80,11 +92,11 @@ def _run_briefly(loop):
     loop.run_forever()
 
 
-def _on_each_loop(caplog, scenario, created_at=False):
-    """Runs ``scenario(loop)`` on ioloop's loop and on asyncio's; returns
+def _on_each_loop(loop_class, caplog, scenario, created_at=False):
+    """Runs ``scenario(loop)`` on ioloop's loop (of ``loop_class``) and on asyncio's; returns
     {name: (scenario's result, records)}."""
     results = {}
-    for name, make in LOOPS:
+    for name, make in loops(loop_class):
         loop = make()
         a, b = socket.socketpair()
         caplog.clear()
@@ -106,7 +118,7 @@ def _on_each_loop(caplog, scenario, created_at=False):
 
 @pytest.mark.parametrize("debug", [False, True], ids=["normal", "debug"])
 @pytest.mark.parametrize("api", AIO_APIS)
-def test_asyncio_api_failure_is_logged_as_asyncio_logs_it(caplog, expect_errors, api, debug):
+def test_asyncio_api_failure_is_logged_as_asyncio_logs_it(loop_class, caplog, expect_errors, api, debug):
     def scenario(loop, sock):
         loop.set_debug(debug)
         _schedule(loop, api, _failing_cb, sock)
@@ -115,13 +127,13 @@ def test_asyncio_api_failure_is_logged_as_asyncio_logs_it(caplog, expect_errors,
     if debug and api == "add_writer":
         # asyncio's traceback of a reader or writer ends in its own
         # add_writer (selector_events.py); ioloop's at the caller's line.
-        got = _on_each_loop(caplog, scenario, created_at=True)
+        got = _on_each_loop(loop_class, caplog, scenario, created_at=True)
         mine, ref = got["ioloop"][1], got["asyncio"][1]
         assert len(ref) == 1 and len(mine) == 1
         own = mine[0][2].split("\nsource_traceback:")[0]
         assert own == ref[0][2].split("\nsource_traceback:")[0]
         return
-    got = _on_each_loop(caplog, scenario)
+    got = _on_each_loop(loop_class, caplog, scenario)
     mine, ref = got["ioloop"][1], got["asyncio"][1]
     assert len(ref) == 1 and ref[0][0] == "asyncio" and ref[0][3] is ZeroDivisionError
     assert ref[0][2].startswith("Exception in callback _failing_cb() at ")
@@ -132,10 +144,10 @@ def test_asyncio_api_failure_is_logged_as_asyncio_logs_it(caplog, expect_errors,
 
 
 @pytest.mark.parametrize("api", AIO_APIS)
-def test_asyncio_api_failure_context(api):
+def test_asyncio_api_failure_context(loop_class, api):
     """The context the exception handler gets: asyncio's keys, the handle
     that failed, and in debug mode where it was scheduled."""
-    for name, make in LOOPS:
+    for name, make in loops(loop_class):
         for debug in (False, True):
             loop = make()
             a, b = socket.socketpair()
@@ -170,10 +182,10 @@ def test_asyncio_api_failure_context(api):
                     assert frame.name == "_schedule", (name, frame)
 
 
-def test_classic_api_failures_go_to_handle_callback_exception():
+def test_classic_api_failures_go_to_handle_callback_exception(loop_class):
     calls = []
 
-    class Loop(IOLoop):
+    class Loop(loop_class):
         def handle_callback_exception(self, callback):
             calls.append((callback, sys.exc_info()[0]))
 
@@ -249,7 +261,7 @@ def test_classic_failure_default_log(loop, caplog, expect_errors):
     assert type(contexts[0]["exception"]) is KeyError
 
 
-def test_exception_handler_failures_logged_on_asyncio_logger(caplog, expect_errors):
+def test_exception_handler_failures_logged_on_asyncio_logger(loop_class, caplog, expect_errors):
     def scenario(loop, sock):
         def broken(lp, ctx):
             raise AttributeError("spam")
@@ -259,7 +271,7 @@ def test_exception_handler_failures_logged_on_asyncio_logger(caplog, expect_erro
         loop.set_exception_handler(None)
         loop.call_exception_handler({"message": "direct", "x": 1})
 
-    got = _on_each_loop(caplog, scenario)
+    got = _on_each_loop(loop_class, caplog, scenario)
     assert [r[:2] for r in got["asyncio"][1]] == [("asyncio", "ERROR")] * 2
     assert got["ioloop"][1] == got["asyncio"][1]
 
@@ -267,8 +279,8 @@ def test_exception_handler_failures_logged_on_asyncio_logger(caplog, expect_erro
 # -- debug mode: where handles were created ------------------------------------------------
 
 
-@pytest.mark.parametrize("name,make", LOOPS, ids=[n for n, _ in LOOPS])
-def test_source_traceback_of_handles(name, make):
+def test_source_traceback_of_handles(name_make):
+    name, make = name_make
     """asyncio's test_handle_source_traceback, on each loop."""
     loop = make()
     try:
@@ -303,9 +315,9 @@ def test_classic_timers_record_nothing(loop):
 
 
 @pytest.mark.parametrize("debug", [False, True], ids=["normal", "debug"])
-def test_handle_reprs_are_asyncio_s(debug):
+def test_handle_reprs_are_asyncio_s(loop_class, debug):
     reprs = {}
-    for name, make in LOOPS:
+    for name, make in loops(loop_class):
         loop = make()
         try:
             loop.set_debug(debug)
@@ -325,7 +337,7 @@ def test_handle_reprs_are_asyncio_s(debug):
         assert "cancelled" in reprs["ioloop"][2] and "_failing_cb" in reprs["ioloop"][2]
 
 
-def test_handle_traceback_of_the_running_handle(caplog, expect_errors):
+def test_handle_traceback_of_the_running_handle(loop_class, caplog, expect_errors):
     """In debug mode, a report made while an asyncio callback runs says where
     that callback was scheduled ("handle_traceback")."""
     def scenario(loop, sock):
@@ -337,13 +349,13 @@ def test_handle_traceback_of_the_running_handle(caplog, expect_errors):
         loop.call_soon(report)
         _run_briefly(loop)
 
-    got = _on_each_loop(caplog, scenario)
+    got = _on_each_loop(loop_class, caplog, scenario)
     assert "handle_traceback: Handle created at (most recent call last):" in got["asyncio"][1][0][2]
     assert got["ioloop"][1] == got["asyncio"][1]
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_task_destroyed_while_pending_says_where_it_was_made(caplog, expect_errors):
+def test_task_destroyed_while_pending_says_where_it_was_made(loop_class, caplog, expect_errors):
     def scenario(loop, sock):
         loop.set_debug(True)
 
@@ -357,7 +369,7 @@ def test_task_destroyed_while_pending_says_where_it_was_made(caplog, expect_erro
 
     # (created_at: the future the task waits for was made inside each
     # loop's create_future.)
-    got = _on_each_loop(caplog, scenario, created_at=True)
+    got = _on_each_loop(loop_class, caplog, scenario, created_at=True)
     ref = got["asyncio"][1]
     assert len(ref) == 1 and "Task was destroyed but it is pending!" in ref[0][2]
     assert "source_traceback: Object created at" in ref[0][2]
@@ -368,8 +380,8 @@ def test_task_destroyed_while_pending_says_where_it_was_made(caplog, expect_erro
 # -- debug mode: the thread check ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,make", LOOPS, ids=[n for n, _ in LOOPS])
-def test_thread_check(name, make):
+def test_thread_check(name_make):
+    name, make = name_make
     loop = make()
     results = {}
 
@@ -455,7 +467,7 @@ async def _slow_coro():
 
 
 @pytest.mark.parametrize("kind", ["call_soon", "call_later", "task", "add_writer"])
-def test_slow_callback_warning_is_asyncio_s(caplog, kind):
+def test_slow_callback_warning_is_asyncio_s(loop_class, caplog, kind):
     def scenario(loop, sock):
         loop.set_debug(True)
         loop.slow_callback_duration = 0.05
@@ -468,7 +480,7 @@ def test_slow_callback_warning_is_asyncio_s(caplog, kind):
             # Due at once, but asyncio may need a second iteration.
             loop.run_until_complete(asyncio.sleep(0.01))
 
-    got = _on_each_loop(caplog, scenario, created_at=(kind == "add_writer"))
+    got = _on_each_loop(loop_class, caplog, scenario, created_at=(kind == "add_writer"))
     ref = got["asyncio"][1]
     assert len(ref) == 1 and ref[0][:2] == ("asyncio", "WARNING"), ref
     expected = {"call_soon": "Executing <Handle _slow() at ",
@@ -505,9 +517,9 @@ def test_no_slow_warning_outside_debug_mode(loop, caplog):
 # -- debug mode: coroutine origins -------------------------------------------------------------
 
 
-def test_coroutine_origin_tracking_while_running_in_debug_mode():
+def test_coroutine_origin_tracking_while_running_in_debug_mode(loop_class):
     depth = asyncio.constants.DEBUG_STACK_DEPTH
-    for name, make in LOOPS:
+    for name, make in loops(loop_class):
         loop = make()
         seen = []
         try:
@@ -556,6 +568,7 @@ def test_never_awaited_warning_says_where(loop):
     assert "in make" in texts[0]
 
 
+@pytest.mark.default_engine
 def test_debug_entry_points():
     async def main():
         return asyncio.get_running_loop().get_debug(), sys.get_coroutine_origin_tracking_depth()
@@ -630,11 +643,11 @@ def test_debug_data_goes_with_its_handle(loop):
     assert len(_common.debug_info) == before
 
 
-@pytest.mark.skipif(ioloop.implementation != "cython", reason="object sizes of the Cython engine")
+@pytest.mark.skipif("cython" not in _engines.available(), reason="object sizes of the Cython engine")
 def test_handle_sizes():
     """A pending timer is an 80-byte TimerHandle (plus its 16-byte heap
     entry); debug data lives outside the handles."""
-    loop = IOLoop()
+    loop = _loop_class("cython")()
     try:
         t = loop.call_later(10, lambda: None)
         h = loop.call_soon(lambda: None)
@@ -647,8 +660,8 @@ def test_handle_sizes():
 # -- the loop's own state -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,make", LOOPS, ids=[n for n, _ in LOOPS])
-def test_closed_attribute(name, make):
+def test_closed_attribute(name_make):
+    name, make = name_make
     loop = make()
     assert loop._closed is False
     loop.close()

@@ -1,6 +1,7 @@
 """Engine selection: ``ioloop.implementation`` and the env switches
 (docs/behaviour.md "Engines")."""
 
+import asyncio
 import glob
 import os
 import subprocess
@@ -12,7 +13,9 @@ import ioloop
 
 from support import SRC
 
-pytestmark = pytest.mark.timeout(120)
+# What the engine chosen at import shows: the README's test command runs this
+# module in both of its runs (the second with the twin as the default).
+pytestmark = [pytest.mark.timeout(120), pytest.mark.default_engine]
 
 PKG = os.path.dirname(ioloop.__file__)
 
@@ -138,3 +141,134 @@ def test_both_engines_expose_the_same_api():
         cy = {n for n in dir(getattr(_core, cls_name)) if not n.startswith("_")}
         # Cython handles hide their fields; the methods must match.
         assert {n for n in py if callable(getattr(getattr(_engine_py, cls_name), n))} == cy
+
+
+def test_no_extensions_imports_nothing_compiled():
+    """IOLOOP_NO_EXTENSIONS=1: importing ioloop and making, running and
+    closing a loop (with a TCP connection) never imports ioloop._core."""
+    code = (
+        "import asyncio, sys, ioloop\n"
+        "lp = ioloop.IOLoop()\n"
+        "async def main():\n"
+        "    srv = await asyncio.start_server(lambda r, w: w.close(), '127.0.0.1', 0)\n"
+        "    r, w = await asyncio.open_connection(*srv.sockets[0].getsockname()[:2])\n"
+        "    await r.read()\n"
+        "    w.close()\n"
+        "    srv.close()\n"
+        "    await srv.wait_closed()\n"
+        "lp.run_until_complete(main())\n"
+        "lp.close()\n"
+        "print(ioloop.implementation, sorted(m for m in sys.modules if m.startswith('ioloop.')))\n"
+    )
+    r = _child(code, IOLOOP_NO_EXTENSIONS="1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("python "), r.stdout
+    assert "ioloop._core" not in r.stdout, r.stdout
+    assert "ioloop._engine_py" in r.stdout, r.stdout
+
+
+def test_engines_default_is_implementation():
+    from ioloop import _engines
+    assert _engines.default.name == ioloop.implementation
+    assert _engines.get(ioloop.implementation) is _engines.default
+    assert _engines.available()[0] == ioloop.implementation
+    assert set(_engines.available()) <= set(_engines.NAMES)
+    assert "python" in _engines.available()
+
+
+def test_engines_get_rejects_unknown_names():
+    from ioloop import _engines
+    with pytest.raises(ValueError, match="engine must be one of 'cython', 'python', not 'rust'"):
+        _engines.get("rust")
+
+
+@pytest.mark.skipif(not _flag("IOLOOP_NO_EXTENSIONS"),
+                    reason="only when IOLOOP_NO_EXTENSIONS=1 (the pure-Python run)")
+def test_no_extensions_rules_out_the_compiled_engine_on_request():
+    from ioloop import _engines
+    from ioloop._loop import loop_class
+    assert _engines.available() == ["python"]
+    with pytest.raises(ImportError, match="IOLOOP_NO_EXTENSIONS=1"):
+        _engines.get("cython")
+    with pytest.raises(ImportError, match="IOLOOP_NO_EXTENSIONS=1"):
+        loop_class("cython")
+
+
+def test_loop_class_of_the_default_engine_is_ioloop():
+    from ioloop._loop import loop_class
+    assert loop_class(ioloop.implementation) is ioloop.IOLoop
+
+
+@pytest.mark.parametrize("name", ["cython", "python"])
+def test_loop_class_is_an_ioloop_on_that_engine(name):
+    from ioloop import _engines
+    from ioloop._loop import loop_class
+    if name not in _engines.available():
+        pytest.skip(f"the {name} engine is not available in this process")
+    cls = loop_class(name)
+    assert loop_class(name) is cls  # made once
+    engine = _engines.get(name)
+    assert issubclass(cls, engine.Loop)
+    assert issubclass(cls, ioloop.IOLoop)
+    assert cls.__name__ == "IOLoop"
+    assert cls.__doc__ == ioloop.IOLoop.__doc__
+    lp = cls()
+    try:
+        assert isinstance(lp, ioloop.IOLoop)
+        assert isinstance(lp, asyncio.AbstractEventLoop)
+        assert repr(lp).startswith(f"<IOLoop engine={name} ")
+        assert isinstance(lp.call_soon(lambda: None), engine.Handle)
+        assert isinstance(lp.call_later(10, lambda: None), engine.TimerHandle)
+        # The classic API's current loop, and asyncio's running loop.
+        seen = {}
+
+        async def main():
+            seen["current"] = ioloop.IOLoop.current()
+            seen["running"] = asyncio.get_running_loop()
+
+        lp.run_sync(main)
+        assert seen == {"current": lp, "running": lp}
+        lp.make_current()
+        assert ioloop.IOLoop.current() is lp
+        ioloop.IOLoop.clear_current()
+        lp.install()
+        assert ioloop.IOLoop.instance() is lp
+    finally:
+        ioloop.IOLoop.clear_instance()
+        lp.close()
+
+
+def test_an_asyncio_loop_is_not_an_ioloop():
+    lp = asyncio.new_event_loop()
+    try:
+        assert not isinstance(lp, ioloop.IOLoop)
+        assert not issubclass(type(lp), ioloop.IOLoop)
+        assert not isinstance(object(), ioloop.IOLoop)
+    finally:
+        lp.close()
+
+
+@pytest.mark.skipif(not _extension_built() or _flag("IOLOOP_NO_EXTENSIONS"),
+                    reason="needs both engines in this process")
+def test_stream_transport_follows_the_loops_engine():
+    """A loop on the twin uses the Python stream transport even when the
+    process's default engine is the compiled one, and the other way round."""
+    from ioloop import _core, _transports
+    from ioloop._loop import loop_class
+    kinds = {}
+    for name in ("cython", "python"):
+        lp = loop_class(name)()
+        try:
+            async def main():
+                srv = await lp.create_server(asyncio.Protocol, "127.0.0.1", 0)
+                tr, _ = await lp.create_connection(asyncio.Protocol,
+                                                   *srv.sockets[0].getsockname()[:2])
+                kinds[name] = type(tr)
+                tr.close()
+                srv.close()
+                await srv.wait_closed()
+            lp.run_until_complete(main())
+        finally:
+            lp.close()
+    assert kinds["cython"] is _core.StreamTransport
+    assert kinds["python"] is _transports.SocketTransport

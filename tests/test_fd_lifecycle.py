@@ -448,12 +448,12 @@ def test_close_and_reuse_number_in_same_batch_drops_stale_event(loop, pairs, rem
 
 
 @pytest.mark.timeout(60)
-def test_no_fd_leak_across_50_loop_cycles(pairs):
+def test_no_fd_leak_across_50_loop_cycles(make_loop, pairs):
     a, b = pairs()
     gc.collect()
     before = open_fds()
     for i in range(50):
-        lp = IOLoop()
+        lp = make_loop()
         lp.add_handler(a, lambda fd, ev: None, READ | WRITE)
         if i % 2:
             lp.add_reader(b, lambda: None)
@@ -467,20 +467,20 @@ def test_no_fd_leak_across_50_loop_cycles(pairs):
     assert b.recv(100) == b"still open"
 
 
-def test_unclosed_loops_do_not_leak_fds_after_gc():
+def test_unclosed_loops_do_not_leak_fds_after_gc(make_loop):
     gc.collect()
     before = open_fds()
     for _ in range(10):
-        IOLoop()
+        make_loop()
     gc.collect()
     assert open_fds() == before
 
 
-def test_every_internal_fd_is_cloexec_and_closed_on_close():
+def test_every_internal_fd_is_cloexec_and_closed_on_close(make_loop):
     std_flags = [fcntl.fcntl(fd, fcntl.F_GETFD) for fd in (0, 1, 2)]
     gc.collect()
     before = open_fds()
-    lp = IOLoop()
+    lp = make_loop()
     try:
         created = open_fds() - before
         assert lp.fileno() in created
@@ -497,10 +497,10 @@ def test_every_internal_fd_is_cloexec_and_closed_on_close():
     assert open_fds() == before
 
 
-def test_loop_fds_not_inherited_by_child_process():
+def test_loop_fds_not_inherited_by_child_process(make_loop):
     import subprocess
     import sys
-    lp = IOLoop()
+    lp = make_loop()
     try:
         epfd = lp.fileno()
         out = subprocess.run(

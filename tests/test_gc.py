@@ -12,11 +12,11 @@ import ioloop
 from support import open_fds
 
 
-def test_unclosed_loop_with_self_references_is_collected():
+def test_unclosed_loop_with_self_references_is_collected(make_loop):
     gc.collect()
     before = open_fds()
     a, b = socket.socketpair()
-    loop = ioloop.IOLoop()
+    loop = make_loop()
     loop.call_later(3600, loop.stop)
     loop.add_callback(loop.stop)
     loop.add_handler(a, lambda fd, ev: loop.stop(), ioloop.IOLoop.READ)
@@ -31,11 +31,11 @@ def test_unclosed_loop_with_self_references_is_collected():
     assert open_fds() == before
 
 
-def test_closed_loop_releases_callbacks():
+def test_closed_loop_releases_callbacks(make_loop):
     class Marker:
         pass
 
-    loop = ioloop.IOLoop()
+    loop = make_loop()
     m = Marker()
     ref = weakref.ref(m)
     loop.call_later(3600, lambda m=m: None)
@@ -46,13 +46,13 @@ def test_closed_loop_releases_callbacks():
     assert ref() is None
 
 
-def test_handles_outliving_a_collected_loop_stay_usable():
+def test_handles_outliving_a_collected_loop_stay_usable(make_loop, engine):
     # Handles are not GC containers; the loop reports what they hold. A
     # handle the user keeps after the loop was collected must stay safe.
     import contextvars
 
     var = contextvars.ContextVar("v", default=0)
-    loop = ioloop.IOLoop()
+    loop = make_loop()
 
     def cb():
         loop.stop()
@@ -68,7 +68,7 @@ def test_handles_outliving_a_collected_loop_stay_usable():
     ref = weakref.ref(loop)
     del loop, cb
     gc.collect()
-    if ioloop.implementation == "cython":
+    if engine == "cython":
         # Its handles hold no reference to it (the twin's do, as asyncio's).
         assert ref() is None
     a.close()
@@ -84,10 +84,10 @@ def test_handles_outliving_a_collected_loop_stay_usable():
 
 
 @pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
-def test_pending_task_of_an_unclosed_loop_is_collected():
+def test_pending_task_of_an_unclosed_loop_is_collected(make_loop):
     import asyncio
 
-    loop = ioloop.IOLoop()
+    loop = make_loop()
     loop.set_exception_handler(lambda lp, ctx: None)  # "Task was destroyed..."
 
     async def forever():
@@ -114,8 +114,8 @@ class _SelfScheduling:
 
 
 @pytest.mark.parametrize("how", ["call_soon", "call_later", "add_timeout"])
-def test_a_handle_that_ran_does_not_keep_a_cycle_alive(how):
-    loop = ioloop.IOLoop()
+def test_a_handle_that_ran_does_not_keep_a_cycle_alive(make_loop, how):
+    loop = make_loop()
     try:
         schedule = {
             "call_soon": loop.call_soon,
@@ -143,8 +143,8 @@ def test_a_cancelled_timer_does_not_keep_a_cycle_alive(loop):
 
 
 @pytest.mark.parametrize("how", ["call_soon", "call_later"])
-def test_handles_pending_at_close_do_not_keep_a_cycle_alive(how):
-    loop = ioloop.IOLoop()
+def test_handles_pending_at_close_do_not_keep_a_cycle_alive(make_loop, how):
+    loop = make_loop()
     delay = {"call_soon": None, "call_later": 3600}[how]
     obj = _SelfScheduling(loop.call_soon if delay is None
                           else (lambda cb: loop.call_later(delay, cb)))
@@ -177,12 +177,12 @@ def test_reader_removed_does_not_keep_a_cycle_alive(loop):
         b.close()
 
 
-def test_task_sleeping_when_its_loop_closed_is_collected():
+def test_task_sleeping_when_its_loop_closed_is_collected(make_loop):
     # task -> coroutine frame -> asyncio.sleep's TimerHandle -> future ->
     # task: the cycle goes through a handle the loop dropped at close().
     import asyncio
 
-    loop = ioloop.IOLoop()
+    loop = make_loop()
     loop.set_exception_handler(lambda lp, ctx: None)  # "Task was destroyed..."
     started = []
 

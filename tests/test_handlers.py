@@ -890,6 +890,7 @@ def test_reader_callback_exception_keeps_reader(loop, pairs):
     assert isinstance(contexts[0]["exception"], ZeroDivisionError)
 
 
+@pytest.mark.default_engine
 def test_implementation_is_reported():
     assert ioloop.implementation in ("cython", "python")
     if os.environ.get("IOLOOP_NO_EXTENSIONS") == "1":

@@ -11,7 +11,8 @@ import pytest
 import ioloop
 from ioloop import IOLoop
 
-pytestmark = pytest.mark.timeout(60)
+# help() as a user sees it, on the default engine.
+pytestmark = [pytest.mark.timeout(60), pytest.mark.default_engine]
 
 FACADE_MODULES = ("ioloop._loop", "ioloop._net", "ioloop._unix")
 

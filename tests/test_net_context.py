@@ -29,8 +29,8 @@ cvar = contextvars.ContextVar("cvar", default="outer")
 
 
 @pytest.fixture
-def iloop(no_fd_leak):
-    lp = ioloop.new_event_loop()
+def iloop(loop_class, no_fd_leak):
+    lp = loop_class()
     try:
         yield lp
     finally:

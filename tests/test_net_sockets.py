@@ -810,10 +810,10 @@ def test_socket_closed_under_pending_sock_connect_and_sendall(aloop, socks, list
     run(aloop, main())
 
 
-def test_loop_close_lets_go_of_sockets_held_by_pending_calls(nbpair):
+def test_loop_close_lets_go_of_sockets_held_by_pending_calls(make_loop, nbpair):
     """A sock_recv left pending when the loop closes: a close() of its
     socket was deferred, loop.close() completes it (uvloop's rule)."""
-    loop = ioloop.new_event_loop()
+    loop = make_loop()
     try:
         a, b = nbpair()
 

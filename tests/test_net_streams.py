@@ -2,7 +2,7 @@
 lifecycles, the write path and flow control, reading control, connection
 errors and bad input, and asyncio's streams on top.
 
-Every test runs twice: on ``ioloop.new_event_loop()`` and on stock
+Every test runs on ioloop's loop on each engine and on stock
 ``asyncio.new_event_loop()``. The asyncio run checks that the expectation
 is asyncio's own behaviour; the ioloop run checks that ioloop matches it.
 Loopback and Unix sockets only, each test bounded in time, no fd leaks.

@@ -509,8 +509,8 @@ def test_watchdog_thread_ends_with_close_and_none(loop):
     assert _watchdog_threads() == []
 
 
-def test_watchdog_thread_ends_when_loop_is_collected():
-    lp = IOLoop()
+def test_watchdog_thread_ends_when_loop_is_collected(make_loop):
+    lp = make_loop()
     lp.set_blocking_threshold(0.05)
     (thread,) = _watchdog_threads()
     del lp

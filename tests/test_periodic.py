@@ -167,10 +167,10 @@ def test_periodic_plain(loop):
     assert count[0] == 3
 
 
-def test_start_binds_to_current_loop_at_start(loop):
+def test_start_binds_to_current_loop_at_start(make_loop, loop):
     """Created anywhere, started while `loop` is current: it runs on `loop`
     even when another loop is current later."""
-    other = IOLoop()
+    other = make_loop()
     try:
         ran_on = []
         pc = PeriodicCallback(lambda: ran_on.append(IOLoop.current()), 5)
@@ -186,14 +186,14 @@ def test_start_binds_to_current_loop_at_start(loop):
         other.close()
 
 
-def test_start_from_a_callback_in_another_thread_loop():
+def test_start_from_a_callback_in_another_thread_loop(make_loop):
     """Create in one thread, start in the loop's thread (Tornado PR #2179)."""
     pc_calls = []
     pc = PeriodicCallback(lambda: pc_calls.append(threading.get_ident()), 5)
     result = {}
 
     def target():
-        lp = IOLoop()
+        lp = make_loop()
         try:
             lp.add_callback(pc.start)
             lp.call_later(0.06, pc.stop)

@@ -219,10 +219,10 @@ def test_close_idempotent_and_start_after_close_raises(loop):
         loop.run_forever()
 
 
-def test_close_releases_its_fds():
+def test_close_releases_its_fds(make_loop):
     before = open_fds()
     for _ in range(20):
-        lp = IOLoop()
+        lp = make_loop()
         lp.add_callback(lp.stop)
         lp.start()  # main thread: also creates the signal wake-up pipe
         lp.close()
@@ -361,9 +361,9 @@ def test_run_sync_repeated(loop):
 # -- current / instance ----------------------------------------------------------------
 
 
-def test_new_loop_is_not_current(loop):
+def test_new_loop_is_not_current(make_loop, loop):
     assert IOLoop.current(instance=False) is None
-    other = IOLoop()
+    other = make_loop()
     try:
         assert IOLoop.current(instance=False) is None
     finally:
@@ -378,14 +378,14 @@ def test_make_current_and_clear_current(loop):
     assert IOLoop.current(instance=False) is None
 
 
-def test_make_current_constructor_flag():
-    a = IOLoop(make_current=True)
+def test_make_current_constructor_flag(make_loop):
+    a = make_loop(make_current=True)
     try:
         assert IOLoop.current(instance=False) is a
         with pytest.raises(RuntimeError):
-            IOLoop(make_current=True)
+            make_loop(make_current=True)
         assert IOLoop.current(instance=False) is a
-        c = IOLoop(make_current=False)
+        c = make_loop(make_current=False)
         assert IOLoop.current(instance=False) is a
         c.close()
         assert IOLoop.current(instance=False) is a
@@ -395,6 +395,7 @@ def test_make_current_constructor_flag():
     assert IOLoop.current(instance=False) is None
 
 
+@pytest.mark.default_engine
 def test_current_falls_back_to_instance():
     assert IOLoop.current(instance=False) is None
     inst = IOLoop.current()
@@ -403,6 +404,7 @@ def test_current_falls_back_to_instance():
     assert IOLoop.instance() is inst
 
 
+@pytest.mark.default_engine
 def test_instance_is_thread_safe_singleton():
     results = []
     barrier = threading.Barrier(8)
@@ -420,17 +422,18 @@ def test_instance_is_thread_safe_singleton():
     assert all(r is results[0] for r in results)
 
 
-def test_clear_instance_and_install():
+@pytest.mark.default_engine
+def test_clear_instance_and_install(make_loop):
     first = IOLoop.instance()
     IOLoop.clear_instance()
     second = IOLoop.instance()
     assert second is not first
     first.close()
     IOLoop.clear_instance()
-    mine = IOLoop()
+    mine = make_loop()
     mine.install()
     assert IOLoop.instance() is mine
-    other = IOLoop()
+    other = make_loop()
     try:
         with pytest.raises((RuntimeError, AssertionError)):
             other.install()
@@ -440,6 +443,7 @@ def test_clear_instance_and_install():
     second.close()
 
 
+@pytest.mark.default_engine
 def test_close_clears_instance():
     inst = IOLoop.instance()
     inst.close()
@@ -448,8 +452,8 @@ def test_close_clears_instance():
     assert not new.is_closed()
 
 
-def test_start_makes_current_and_restores_previous(loop):
-    previous = IOLoop()
+def test_start_makes_current_and_restores_previous(make_loop, loop):
+    previous = make_loop()
     try:
         previous.make_current()
         seen = []
@@ -475,14 +479,14 @@ def test_start_makes_current_and_restores_previous(loop):
         previous.close()
 
 
-def test_current_is_thread_local(loop):
+def test_current_is_thread_local(make_loop, loop):
     loop.make_current()
     seen = {}
 
     def other_thread():
         seen["before"] = IOLoop.current(instance=False)
         IOLoop.clear_current()  # no-op in a fresh thread
-        own = IOLoop()
+        own = make_loop()
         try:
             own.add_callback(lambda: seen.setdefault("running", IOLoop.current()))
             own.add_callback(own.stop)
@@ -513,11 +517,11 @@ def test_loop_runs_in_a_non_main_thread(loop):
     assert result == ["in-thread"]
 
 
-def test_init_close_race():
+def test_init_close_race(make_loop):
     """T6 test_init_close_race: loops created and closed concurrently."""
     def f():
         for _ in range(10):
-            lp = IOLoop()
+            lp = make_loop()
             lp.add_callback(lp.stop)
             lp.start()
             lp.close()
@@ -527,14 +531,14 @@ def test_init_close_race():
             fut.result()
 
 
-def test_close_releases_pending_callbacks_and_timers():
+def test_close_releases_pending_callbacks_and_timers(make_loop):
     import gc
     import weakref
 
     class Obj:
         pass
 
-    lp = IOLoop()
+    lp = make_loop()
     objs = [Obj() for _ in range(4)]
     refs = [weakref.ref(o) for o in objs]
     lp.add_callback(lambda o: None, objs[0])
@@ -549,7 +553,7 @@ def test_close_releases_pending_callbacks_and_timers():
     assert [r() for r in refs] == [None] * 4
 
 
-def test_unclosed_loop_in_a_reference_cycle_is_collected():
+def test_unclosed_loop_in_a_reference_cycle_is_collected(make_loop):
     """The engine keeps callbacks, timers and handlers in C memory; the GC
     must still see those references, so a loop referenced only from its
     own callbacks is collected (and its fds closed)."""
@@ -561,7 +565,7 @@ def test_unclosed_loop_in_a_reference_cycle_is_collected():
     gc.collect()
     before = open_fds()
     a, b = socket.socketpair()
-    lp = IOLoop()
+    lp = make_loop()
     lp.add_callback(lambda: lp)
     lp.call_later(3600, lambda: lp)
     lp.add_handler(a, lambda fd, ev: lp, IOLoop.READ)

@@ -147,6 +147,7 @@ def _run_ctrl_c(prog):
     return proc.returncode, "\n".join(lines), err, took
 
 
+@pytest.mark.default_engine
 @needs_main_thread
 def test_ctrl_c_while_sleeping_classic():
     rc, out, err, took = _run_ctrl_c(CTRL_C_CLASSIC)
@@ -158,6 +159,7 @@ def test_ctrl_c_while_sleeping_classic():
     assert "Traceback" not in err, err
 
 
+@pytest.mark.default_engine
 @needs_main_thread
 def test_ctrl_c_while_sleeping_forever():
     rc, out, err, took = _run_ctrl_c(CTRL_C_NO_TIMERS)
@@ -166,6 +168,7 @@ def test_ctrl_c_while_sleeping_forever():
     assert took < 5
 
 
+@pytest.mark.default_engine
 @needs_main_thread
 def test_ctrl_c_while_sleeping_asyncio():
     rc, out, err, took = _run_ctrl_c(CTRL_C_ASYNCIO)

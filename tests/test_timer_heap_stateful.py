@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from ioloop import IOLoop
+from ioloop import _engines
+from ioloop._loop import loop_class
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -50,10 +51,11 @@ class Entry:
 
 class TimerHeapMachine(RuleBasedStateMachine):
     timers = Bundle("timers")
+    engine = _engines.implementation
 
     def __init__(self):
         super().__init__()
-        self.loop = IOLoop()
+        self.loop = loop_class(self.engine)()
         self.entries = {}
         self.next_tid = 0
         self.batch = []
@@ -192,10 +194,15 @@ class TimerHeapMachine(RuleBasedStateMachine):
         assert live <= count <= 2 * live + 65, (live, count)
 
 
-TestTimerHeap = TimerHeapMachine.TestCase
-TestTimerHeap.settings = settings(
-    max_examples=30,
-    stateful_step_count=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+# One test case per engine (TestTimerHeap_cython, TestTimerHeap_python).
+for _engine in _engines.available():
+    _case = type(f"TimerHeapMachine_{_engine}", (TimerHeapMachine,), {"engine": _engine}).TestCase
+    _case.settings = settings(
+        max_examples=30,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    _case.__name__ = _case.__qualname__ = f"TestTimerHeap_{_engine}"
+    globals()[_case.__name__] = _case
+del _engine, _case

@@ -19,6 +19,7 @@ import weakref
 import pytest
 
 import ioloop
+from ioloop import _engines
 from ioloop import IOLoop
 
 from support import run_for, run_until
@@ -48,7 +49,7 @@ def test_time_never_goes_backwards(loop):
 # -- handles and arguments ------------------------------------------------------
 
 
-def test_every_scheduler_returns_a_timer_handle(loop):
+def test_every_scheduler_returns_a_timer_handle(loop, engine):
     now = loop.time()
     handles = [
         loop.call_later(0, lambda: None),
@@ -59,7 +60,7 @@ def test_every_scheduler_returns_a_timer_handle(loop):
     ]
     for h in handles:
         assert h is not None
-        assert isinstance(h, ioloop.TimerHandle)
+        assert isinstance(h, _engines.get(engine).TimerHandle)
         assert h.cancelled() is False
         assert isinstance(h.when(), float)
     assert handles[2].when() == now + 5
@@ -439,7 +440,7 @@ def test_short_timer_accuracy(loop):
 # -- remove_timeout -----------------------------------------------------------
 
 
-def test_remove_timeout_is_safe_after_fire_twice_and_foreign(loop):
+def test_remove_timeout_is_safe_after_fire_twice_and_foreign(make_loop, loop):
     fired = []
     h = loop.call_later(0, fired.append, 1)
     run_for(loop, 0.005)
@@ -450,7 +451,7 @@ def test_remove_timeout_is_safe_after_fire_twice_and_foreign(loop):
     for foreign in (None, object(), 42, "x", loop):
         loop.remove_timeout(foreign)
     # A handle of another loop is ignored: that loop's timer still fires.
-    other = IOLoop()
+    other = make_loop()
     try:
         other_fired = []
         oh = other.call_later(0.001, other_fired.append, "other")

@@ -28,12 +28,13 @@ import weakref
 import pytest
 
 import ioloop
+from ioloop import _engines
 from netsupport import Lifecycle, Recorder, close_server, run
 
 ssl = pytest.importorskip("ssl")
 
 pytestmark = [pytest.mark.timeout(60),
-              pytest.mark.parametrize("aloop", ["ioloop"], indirect=True)]
+              pytest.mark.parametrize("aloop_kind", _engines.available())]
 
 TIMEOUT = 10.0
 

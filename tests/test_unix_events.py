@@ -24,6 +24,7 @@ import time
 import pytest
 
 import ioloop
+from ioloop._loop import loop_class as _loop_class
 from ioloop import _unix
 
 from support import fd_is_open, run_until
@@ -90,11 +91,12 @@ def _signals_restored():
     assert fd == -1, "wakeup fd left set"
 
 
-@pytest.fixture(params=["ioloop", "asyncio"])
-def anyloop(request):
-    """An ioloop loop, or asyncio's selector loop for the same test."""
-    if request.param == "ioloop":
-        lp = ioloop.new_event_loop()
+@pytest.fixture
+def anyloop(aloop_kind):
+    """An ioloop loop on each engine, or asyncio's selector loop for the
+    same test."""
+    if aloop_kind != "asyncio":
+        lp = _loop_class(aloop_kind)()
     else:
         lp = asyncio.SelectorEventLoop()
     try:
@@ -1215,8 +1217,8 @@ class TestSubprocess:
         assert run(loop, main()) == (b"t\n", 9)
         assert zombies() == []
 
-    def test_close_loop_with_running_child(self, no_fd_leak):
-        loop = ioloop.new_event_loop()
+    def test_close_loop_with_running_child(self, make_loop, no_fd_leak):
+        loop = make_loop()
         try:
             tr, _ = run(loop, loop.subprocess_exec(
                 asyncio.SubprocessProtocol, "sleep", "30",
@@ -1230,8 +1232,8 @@ class TestSubprocess:
         assert proc.wait(10) == -signal.SIGKILL
         tr.close()
 
-    def test_close_loop_after_child_exited_unnoticed(self):
-        loop = ioloop.new_event_loop()
+    def test_close_loop_after_child_exited_unnoticed(self, make_loop):
+        loop = make_loop()
         try:
             tr, _ = run(loop, loop.subprocess_exec(
                 asyncio.SubprocessProtocol, "true",
@@ -1296,6 +1298,7 @@ def _set_watcher(watcher):
 
 
 @pytest.mark.skipif(not HAS_WATCHERS, reason="no child watchers on this Python")
+@pytest.mark.default_engine
 class TestChildWatchers:
     def test_deprecated_from_3_12_as_asyncio_s(self, ioloop_policy):
         import warnings
@@ -1311,7 +1314,7 @@ class TestChildWatchers:
                 assert "'set_child_watcher' is deprecated as of Python 3.12" in str(
                     deprecations[0].message)
 
-    def test_inactive_watcher_refuses_a_subprocess(self, ioloop_policy):
+    def test_inactive_watcher_refuses_a_subprocess(self, make_loop, ioloop_policy):
         """CPython's test_create_subprocess_fails_with_inactive_watcher."""
         from unittest import mock
         watcher = _watcher(active=False)
@@ -1321,7 +1324,7 @@ class TestChildWatchers:
             with pytest.raises(RuntimeError, match="get_child_watcher.. is not activated"):
                 await asyncio.create_subprocess_exec(PY, "-c", "pass")
 
-        loop = ioloop.new_event_loop()
+        loop = make_loop()
         try:
             run(loop, main())
         finally:
@@ -1329,7 +1332,7 @@ class TestChildWatchers:
         watcher.add_child_handler.assert_not_called()
         assert watcher.mock_calls == _expected_watcher_calls((RuntimeError, mock.ANY, mock.ANY))
 
-    def test_active_watcher_is_consulted_and_ioloop_reaps(self, ioloop_policy):
+    def test_active_watcher_is_consulted_and_ioloop_reaps(self, make_loop, ioloop_policy):
         from unittest import mock
         watcher = _watcher(active=True)
 
@@ -1338,7 +1341,7 @@ class TestChildWatchers:
             proc = await asyncio.create_subprocess_exec(PY, "-c", "pass")
             return await proc.wait()
 
-        loop = ioloop.new_event_loop()
+        loop = make_loop()
         try:
             assert run(loop, main()) == 0
         finally:
@@ -1346,12 +1349,12 @@ class TestChildWatchers:
         watcher.add_child_handler.assert_not_called()
         assert watcher.mock_calls == _expected_watcher_calls((None, None, None))
 
-    def test_no_watcher_no_check(self, ioloop_policy):
+    def test_no_watcher_no_check(self, make_loop, ioloop_policy):
         async def main():
             proc = await asyncio.create_subprocess_exec(PY, "-c", "pass")
             return await proc.wait()
 
-        loop = ioloop.new_event_loop()
+        loop = make_loop()
         try:
             assert run(loop, main()) == 0
         finally:
@@ -1389,8 +1392,8 @@ else:  # pragma: no cover
         pytest.skip("test.test_asyncio.test_subprocess is not importable")
 
 
-def test_unclosed_loop_collected_releases_signals(no_fd_leak):
-    lp = ioloop.new_event_loop()
+def test_unclosed_loop_collected_releases_signals(make_loop, no_fd_leak):
+    lp = make_loop()
     lp.add_signal_handler(signal.SIGUSR1, lambda: None)
     del lp
     gc.collect()

@@ -21,7 +21,8 @@ import ioloop
 from ioloop import IOLoop, PeriodicCallback
 from ioloop.testing import VirtualClockIOLoop, new_virtual_loop
 
-pytestmark = pytest.mark.timeout(60)
+# VirtualClockIOLoop is an ioloop.IOLoop: on the default engine.
+pytestmark = [pytest.mark.timeout(60), pytest.mark.default_engine]
 
 # A loop that slept instead of jumping would take an hour; a loaded
 # machine takes well under this.

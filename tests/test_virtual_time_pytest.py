@@ -17,7 +17,8 @@ import pytest
 
 from support import SRC
 
-pytestmark = pytest.mark.timeout(180)
+# VirtualClockIOLoop is an ioloop.IOLoop: on the default engine.
+pytestmark = [pytest.mark.timeout(180), pytest.mark.default_engine]
 
 TEST_HOUR = '''
 import asyncio, time

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     # Type checkers see the pure-Python engine, whichever runs (as ._loop does).
     from ._engine_py import Handle, TimerHandle
 else:
+    # The default engine's (ioloop._engines chooses it once, at import).
     from ._loop import Handle, TimerHandle
 
 __version__ = "0.1.0"

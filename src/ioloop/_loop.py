@@ -29,64 +29,17 @@ from typing import TYPE_CHECKING, Any, overload
 
 __all__ = ["IOLoop", "TimeoutError", "implementation"]
 
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
+from . import _engines
 
 if TYPE_CHECKING:
     # Type checkers see the pure-Python twin (the stub _core.pyi matches it).
-    from ._engine_py import Handle, Loop as _Engine, TimerHandle
+    from ._engine_py import Handle, TimerHandle
     implementation: str
-elif _env_flag("IOLOOP_NO_EXTENSIONS"):
-    from ._engine_py import Handle, Loop as _Engine, TimerHandle
-    implementation = "python"
 else:
-    try:
-        from ._core import Handle, Loop as _Engine, TimerHandle
-        implementation = "cython"
-    except ImportError as _core_error:
-        # setup.py records in the built package (not in a source tree)
-        # whether it built the extension, and why not.
-        try:
-            from ._build_info import EXTENSION_ERROR as _build_error
-            _built = _build_error is None
-        except ImportError:
-            _build_error = _built = None
-        if _build_error is not None:
-            _why = ("the extension was not built when this copy of ioloop was installed "
-                    f"({_build_error})")
-        elif _built:
-            _why = f"the extension was built but cannot be imported ({_core_error})"
-        else:
-            _why = f"{_core_error} (in {os.path.dirname(__file__)})"
-        if _env_flag("IOLOOP_REQUIRE_EXTENSIONS"):
-            raise ImportError(
-                "IOLOOP_REQUIRE_EXTENSIONS=1, but ioloop's compiled engine "
-                f"ioloop._core is missing: {_why}.\n"
-                "To fix it: install a binary wheel (pip install --force-reinstall "
-                "--only-binary ioloop-epoll ioloop-epoll); or build from source with "
-                "a C compiler and the Python headers installed (pip install "
-                "--force-reinstall --no-cache-dir --no-binary ioloop-epoll "
-                "ioloop-epoll, or `pip install .` / `python setup.py build_ext "
-                "--inplace` in a checkout); or unset IOLOOP_REQUIRE_EXTENSIONS "
-                "to run on the pure-Python engine.",
-                name="ioloop._core",
-            ) from _core_error
-        if _built is not None:
-            # A built package without its engine is an install problem the
-            # user should hear about; a source tree without one is not.
-            import warnings
-            warnings.warn(
-                f"ioloop is running on its slower pure-Python engine, because {_why}. "
-                "Reinstall with a C compiler and the Python headers, or from a wheel; "
-                "set IOLOOP_NO_EXTENSIONS=1 to choose the pure-Python engine and "
-                "silence this warning.",
-                RuntimeWarning,
-            )
-        del _build_error, _built, _why
-        from ._engine_py import Handle, Loop as _Engine, TimerHandle
-        implementation = "python"
+    # The default engine, chosen once by _engines when ioloop is imported.
+    Handle = _engines.default.Handle
+    TimerHandle = _engines.default.TimerHandle
+    implementation = _engines.implementation
 
 from asyncio import constants as _asyncio_constants
 
@@ -152,7 +105,7 @@ class _Current(threading.local):
 _current = _Current()
 
 
-class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
+class IOLoop(ObserveMixin, UnixMixin, NetMixin):  # type: ignore[misc]
     """An epoll event loop with Tornado's classic API and asyncio's.
 
     Example: a TCP echo server on the classic API::
@@ -236,7 +189,7 @@ class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLo
             self.make_current()
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__} engine={implementation} "
+        return (f"<{type(self).__name__} engine={self._engine.name} "
                 f"running={self.is_running()} closed={self.is_closed()}>")
 
     # -- instance / current ------------------------------------------------------
@@ -481,7 +434,7 @@ class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLo
         # Called while the callback's exception is being handled. ``report``
         # is the Handle, or TimerHandle, that ran; for the classic API, the
         # callback itself or an add_timeout TimerHandle.
-        if _asyncio_api(report):
+        if _asyncio_api(self._engine, report):
             exc = sys.exc_info()[1]
             context = {
                 "message": "Exception in callback "
@@ -514,10 +467,10 @@ class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLo
         dt = time.monotonic() - t0
         if dt < self.slow_callback_duration:
             return
-        if _asyncio_api(report):
+        if _asyncio_api(self._engine, report):
             # asyncio's text: the handle, or the task for a task step.
             _asyncio_logger.warning("Executing %s took %.3f seconds",
-                                    _format_handle(report, callback, args), dt)
+                                    _format_handle(self._engine, report, callback, args), dt)
         else:
             owner = getattr(callback, "__self__", None)
             what = owner if isinstance(owner, asyncio.Task) else callback
@@ -1121,11 +1074,64 @@ class IOLoop(ObserveMixin, UnixMixin, NetMixin, _Engine, asyncio.AbstractEventLo
                 })
 
 
-def _asyncio_api(report: object) -> bool:
+if TYPE_CHECKING:
+    def loop_class(engine: str) -> type[IOLoop]:
+        """The `IOLoop` class on the engine called ``engine``."""
+        ...
+else:
+    # At run time the class above is the facade alone; each engine gets a
+    # class "IOLoop" made of the facade, that engine's Loop and
+    # asyncio.AbstractEventLoop (in this order: the facade's methods win
+    # over the engine's, the engine's over asyncio's abstract ones). The
+    # default engine's is ioloop.IOLoop; the others are for tests that run
+    # both engines in one process. Each is an IOLoop for isinstance() and
+    # issubclass(), and they share IOLoop.instance() and the current loop.
+    _Facade = IOLoop
+    _Facade.__name__ = _Facade.__qualname__ = "_IOLoopFacade"
+
+    class _IOLoopType(type):
+        """The metaclass of the IOLoop classes: a loop of any of them is an
+        instance of ioloop.IOLoop."""
+
+        def __instancecheck__(cls, obj):
+            if cls is IOLoop:
+                return cls.__subclasscheck__(type(obj))
+            return type.__instancecheck__(cls, obj)
+
+        def __subclasscheck__(cls, sub):
+            if cls is IOLoop:
+                return any(type.__subclasscheck__(k, sub) for k in list(_loop_classes.values()))
+            return type.__subclasscheck__(cls, sub)
+
+    def _make_loop_class(engine):
+        namespace = {"__doc__": _Facade.__doc__, "__module__": __name__,
+                     "__qualname__": "IOLoop", "_engine": engine}
+        return _IOLoopType("IOLoop", (_Facade, engine.Loop, asyncio.AbstractEventLoop),
+                           namespace)
+
+    IOLoop = _make_loop_class(_engines.default)
+    _loop_classes = {_engines.default.name: IOLoop}
+    _loop_classes_lock = threading.Lock()
+
+    def loop_class(engine):
+        """The `IOLoop` class on the engine called ``engine`` (``"cython"``
+        or ``"python"``): ``ioloop.IOLoop`` for the default engine, else a
+        class made once, on first use. Raises as `_engines.get`."""
+        cls = _loop_classes.get(engine)
+        if cls is None:
+            eng = _engines.get(engine)
+            with _loop_classes_lock:
+                cls = _loop_classes.get(engine)
+                if cls is None:
+                    cls = _loop_classes[engine] = _make_loop_class(eng)
+        return cls
+
+
+def _asyncio_api(engine: _engines.Engine, report: object) -> bool:
     """Whether the engine's ``report`` is a handle made by asyncio's API."""
-    if isinstance(report, Handle):
+    if isinstance(report, engine.Handle):
         return True
-    return isinstance(report, TimerHandle) and report._asyncio_api
+    return isinstance(report, engine.TimerHandle) and report._asyncio_api
 
 
 def _installed_child_watcher() -> Any:
@@ -1139,7 +1145,8 @@ def _installed_child_watcher() -> Any:
     return policy._watcher
 
 
-def _format_handle(handle: Handle | TimerHandle, callback: Any, args: Any) -> str:
+def _format_handle(engine: _engines.Engine, handle: Handle | TimerHandle, callback: Any,
+                   args: Any) -> str:
     # asyncio's base_events._format_handle: a task step is named by its task.
     owner = getattr(callback, "__self__", None)
     if isinstance(owner, asyncio.Task):
@@ -1149,7 +1156,7 @@ def _format_handle(handle: Handle | TimerHandle, callback: Any, args: Any) -> st
         # Cancelled while it ran (a reader that removed itself), outside
         # debug mode when it was made: name the callback all the same.
         kind = type(handle).__name__
-        when = handle.when() if isinstance(handle, TimerHandle) else None
+        when = handle.when() if isinstance(handle, engine.TimerHandle) else None
         text = _common.handle_repr(handle, kind, True, callback, args, when)
     return text
 

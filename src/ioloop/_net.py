@@ -40,15 +40,11 @@ else:  # pragma: no cover
 from . import _transports
 from ._transports import DatagramTransport, SocketTransport, TransportSocket, set_nodelay
 
-try:
-    from ._core import Loop as _CoreLoop, StreamTransport as _FastTransport
-except ImportError:  # no compiled engine: the twin's transport serves
-    _CoreLoop = _FastTransport = None  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Iterable, Sequence
-    from typing import IO, Any, Final, Literal, NoReturn, TypeAlias, TypeVar
+    from typing import IO, Any, ClassVar, Final, Literal, NoReturn, TypeAlias, TypeVar
 
     from _typeshed import ReadableBuffer, StrPath, WriteableBuffer
     from socket import _Address, _RetAddress
@@ -64,8 +60,13 @@ if TYPE_CHECKING:
         | tuple[Literal[socket.AddressFamily.AF_INET6], socket.SocketKind, int, str,
                 tuple[str, int, int, int] | tuple[int, bytes]])
 
+    from ._engines import Engine
+
     class _LoopBase(_Engine, asyncio.AbstractEventLoop):  # type: ignore[misc]
         """What the mixins see of the loop they are mixed into."""
+
+        # The engine of the loop's class (see _loop.loop_class).
+        _engine: ClassVar[Engine]
 else:
     _LoopBase = object
 
@@ -857,9 +858,11 @@ class NetMixin(_LoopBase):
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         cls = SocketTransport
-        if (_FastTransport is not None and isinstance(self, _CoreLoop)
-                and sock.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX)):
-            cls = _FastTransport
+        # The loop's own engine decides (not the process's default one): the
+        # compiled engine has its compiled stream transport, the twin none.
+        fast = self._engine.StreamTransport
+        if fast is not None and sock.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
+            cls = fast
         return cls(self, sock, protocol, waiter, extra, server)
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *,

@@ -301,10 +301,7 @@ class ObserveMixin(_LoopBase):
         again = self._busy()
         if again is None or again[0] != seq:
             return  # it returned while we looked: no stall any more
-        if TYPE_CHECKING:
-            from ._engine_py import Handle, TimerHandle
-        else:
-            from ._loop import Handle, TimerHandle
+        Handle, TimerHandle = self._engine.Handle, self._engine.TimerHandle
         what = _common.describe_callback(report, callback)
         text = "".join(stack.format()) if stack is not None else "  (not available)\n"
         aio = (isinstance(report, (Handle, asyncio.BaseTransport))
