@@ -31,7 +31,7 @@ needs_core = pytest.mark.skipif(_core is None, reason="the Cython engine is not 
 
 
 def _public_callables(cls):
-    """Public methods and nested classes of ``cls``, inherited ones included."""
+    """Public methods, properties and nested classes of ``cls``, inherited ones included."""
     names = []
     for name in dir(cls):
         if name.startswith("_"):
@@ -39,7 +39,7 @@ def _public_callables(cls):
         value = inspect.getattr_static(cls, name)
         if isinstance(value, (staticmethod, classmethod)):
             value = value.__func__
-        if callable(value) or isinstance(value, property):
+        if callable(value) or isinstance(value, property) or inspect.isgetsetdescriptor(value):
             names.append(name)
     return sorted(names)
 
@@ -94,11 +94,17 @@ def _stub_docs():
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
             docs.setdefault(node.name, ast.get_docstring(node))
-            for f in node.body:
+            for f, after in zip(node.body, node.body[1:] + [None]):
                 if isinstance(f, ast.FunctionDef):
                     doc = ast.get_docstring(f)
                     if doc:
                         docs.setdefault(f"{node.name}.{f.name}", doc)
+                elif (isinstance(f, ast.AnnAssign) and isinstance(f.target, ast.Name)
+                      and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                      and isinstance(after.value.value, str)):
+                    # An attribute's docstring: the string right after it.
+                    docs.setdefault(f"{node.name}.{f.target.id}",
+                                    inspect.cleandoc(after.value.value))
     return docs
 
 

@@ -168,8 +168,6 @@ def _ordering(lp):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="engines differ: the twin's TimerHandle defines "
-                                       "__lt__ (and so a < b), the compiled one no ordering")
 def test_timer_handle_ordering():
     _same(_ordering)
 
@@ -345,9 +343,6 @@ def test_bad_arguments_raise_the_same_error(call):
     _same(functools.partial(_outcome, _BAD_CALLS[call]))
 
 
-@pytest.mark.xfail(strict=True, reason="engines differ: the compiled engine's "
-                                       "slow_callback_duration only takes a number "
-                                       "(TypeError not naming it), the twin's takes anything")
 def test_slow_callback_duration_rejects_a_string_the_same_way():
     _same(functools.partial(_outcome, lambda lp: setattr(lp, "slow_callback_duration", "x")))
 

@@ -178,3 +178,43 @@ def test_facade_hooks_are_declared_once_and_the_facade_provides_them():
         compiled = [(pkg / "_core.pyx").read_text()] + [p.read_text() for p in pxi]
         undefined = _calls_into_self_not_defined(compiled)
         assert undefined == {"_report_exception", "_check_slow", "_handle_callback_result"}
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_a_context_that_is_not_a_context_is_refused_when_scheduling(loop, index):
+    name, _ = _schedulers(loop)[index]
+    calls = {
+        "call_soon": lambda: loop.call_soon(_noop, context=1),
+        "call_soon_threadsafe": lambda: loop.call_soon_threadsafe(_noop, context={}),
+        "call_later": lambda: loop.call_later(0, _noop, context="ctx"),
+        "call_at": lambda: loop.call_at(loop.time(), _noop, context=object()),
+        "add_timeout": lambda: loop.call_at(loop.time(), _noop, context=[]),
+    }
+    with pytest.raises(TypeError, match="context must be a contextvars.Context"):
+        calls[name]()
+    # Nothing was scheduled.
+    assert loop.stats().ready == 0 and loop.stats().timers_pending == 0
+
+
+def test_timer_handles_order_by_deadline_then_scheduling_order(loop):
+    early = loop.call_at(100.0, _noop)
+    late = loop.call_at(200.0, _noop)
+    tie = loop.call_at(200.0, _noop)
+    assert early < late < tie and tie > late > early
+    assert early <= early and late >= early and not late <= early
+    assert sorted([tie, late, early]) == [early, late, tie]
+    with pytest.raises(TypeError):
+        early < 1
+    for h in (early, late, tie):
+        h.cancel()
+
+
+@pytest.mark.parametrize("value, error", [("0.1", TypeError), (None, TypeError),
+                                          (True, TypeError), (-1, ValueError),
+                                          (float("nan"), ValueError)])
+def test_slow_callback_duration_must_be_a_number_of_seconds(loop, value, error):
+    with pytest.raises(error, match="slow_callback_duration"):
+        loop.slow_callback_duration = value
+    assert loop.slow_callback_duration == 0.1
+    loop.slow_callback_duration = 2
+    assert loop.slow_callback_duration == 2.0

@@ -12,6 +12,7 @@ did not see, and turn bad input into a clear exception naming the argument.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime
 import inspect
 import math
@@ -147,6 +148,24 @@ def deadline_to_when(deadline: object, now: float) -> float:
 def check_callable(callback: object, name: str) -> None:
     if not callable(callback):
         raise TypeError(f"{name} must be callable, not {type(callback).__name__}: {callback!r}")
+
+
+def check_context(context: object) -> None:
+    """``context=`` of call_soon & co: None or a `contextvars.Context`."""
+    if type(context) is not contextvars.Context:
+        raise TypeError(f"context must be a contextvars.Context or None, "
+                        f"not {type(context).__name__}: {context!r}")
+
+
+def slow_callback_duration(value: object) -> float:
+    """A valid ``slow_callback_duration``: a real number of seconds, >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"slow_callback_duration must be a number of seconds, "
+                        f"not {type(value).__name__}: {value!r}")
+    seconds = float(value)
+    if not seconds >= 0:  # also NaN
+        raise ValueError(f"slow_callback_duration must be >= 0, not {value!r}")
+    return seconds
 
 
 def fileno(fd: object) -> int:

@@ -79,7 +79,7 @@ cdef class Loop:
     cdef bint _stale_logged
     cdef bint _rebuild_needed
     cdef bint _debug_enabled
-    cdef public double slow_callback_duration
+    cdef double _slow_callback_duration
     # Debug mode: the asyncio handle running now (asyncio's _current_handle).
     cdef public object _current_handle
     # Live Python transports (datagram, non-TCP/Unix stream): while any is,

@@ -76,7 +76,12 @@ class TimerHandle:
 class Loop:
     """The engine: epoll table, timer heap, ready queue, waker."""
 
+    # A property at run time (it checks what it is given); a float to type
+    # checkers, as asyncio's attribute.
     slow_callback_duration: float
+    """Seconds a callback may run before debug mode warns that it was slow
+    (asyncio's attribute; 0.1 by default). A number >= 0: anything else
+    raises ``TypeError`` or ``ValueError``."""
     _py_owned_fds: int
     _current_handle: Any
     @property

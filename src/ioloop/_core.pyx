@@ -40,7 +40,7 @@ from cpython.exc cimport PyErr_SetFromErrno, PyErr_CheckSignals
 from cpython.object cimport PyCallable_Check, PyTypeObject
 from cpython.list cimport PyList_GET_SIZE, PyList_GET_ITEM
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM, PyTuple_GET_SIZE, PyTuple_GET_ITEM
-from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit, PyContext_New
+from cpython.contextvars cimport PyContext_CheckExact, PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit, PyContext_New
 from libc.errno cimport errno, EINTR, EEXIST, ENOENT, EBADF
 from libc.math cimport ceil
 from libc.stdint cimport uint32_t, uint64_t, int64_t

@@ -38,7 +38,7 @@ cdef class Loop:
         self._waker_fd = -1
         self._sig_rfd = -1
         self._sig_wfd = -1
-        self.slow_callback_duration = 0.1
+        self._slow_callback_duration = 0.1
         self._autojump_ms = -1
         self._autojump_threshold = -1.0
         self._fork_epoch = _fork_epoch
@@ -209,6 +209,17 @@ cdef class Loop:
     def _get_autojump_threshold(self):
         """The autojump threshold in seconds, or None when autojump is off."""
         return None if self._autojump_ms < 0 else self._autojump_threshold
+
+    @property
+    def slow_callback_duration(self):
+        """Seconds a callback may run before debug mode warns that it was slow
+        (asyncio's attribute; 0.1 by default). A number >= 0: anything else
+        raises ``TypeError`` or ``ValueError``."""
+        return self._slow_callback_duration
+
+    @slow_callback_duration.setter
+    def slow_callback_duration(self, value):
+        self._slow_callback_duration = _common.slow_callback_duration(value)
 
     def get_debug(self):
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
@@ -383,7 +394,12 @@ cdef class Loop:
         h.callback = callback
         h.args = args
         h.kwargs = kwargs if kwargs else None
-        h.context = _capture_context() if context is None else context
+        if context is None:
+            h.context = _capture_context()
+        else:
+            if not PyContext_CheckExact(context):
+                _common.check_context(context)
+            h.context = context
         h._loop = <PyObject *>self
         h._when = when
         h.st = ioloop_timer_bits_new(self._timer_seq, aio)

@@ -123,7 +123,12 @@ class Handle:
         self.callback = callback
         self.args = args
         self.kwargs = kwargs or None
-        self.context = contextvars.copy_context() if context is None else context
+        if context is None:
+            self.context = contextvars.copy_context()
+        else:
+            if type(context) is not contextvars.Context:
+                _common.check_context(context)
+            self.context = context
         self.loop = loop
         self._cancelled = False
         self._flags = flags
@@ -213,9 +218,28 @@ class TimerHandle:
         """Returns the ``contextvars.Context`` the callback runs in."""
         return self.context
 
-    def __lt__(self, other: TimerHandle) -> bool:
-        # heapq ordering: deadline, then insertion (FIFO on ties).
-        return (self._when, self.seq) < (other._when, other.seq)
+    # Ordered by deadline, then scheduling order (FIFO on ties): heapq's
+    # order, and the compiled engine's.
+    def __lt__(self, other: object) -> bool:
+        try:
+            return (self._when, self.seq) < (other._when, other.seq)  # type: ignore[attr-defined]
+        except AttributeError:
+            return NotImplemented
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return (self._when, self.seq) <= (other._when, other.seq)
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return (self._when, self.seq) > (other._when, other.seq)
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return (self._when, self.seq) >= (other._when, other.seq)
 
     @property
     def _source_traceback(self) -> Any:
@@ -280,7 +304,7 @@ class Loop:
         self._rebuild_needed = False
         self._debug_enabled = False
         self._current_handle: Handle | TimerHandle | None = None
-        self.slow_callback_duration: float = 0.1
+        self._slow_callback_duration: float = 0.1
         self._fork_epoch = _fork_epoch
         self._iteration = 0
         self._batch = 0
@@ -393,6 +417,21 @@ class Loop:
     def _get_autojump_threshold(self) -> float | None:
         """The autojump threshold in seconds, or None when autojump is off."""
         return None if self._autojump_ms < 0 else self._autojump_threshold
+
+    if TYPE_CHECKING:
+        # asyncio's attribute, to type checkers; a checked property at run time.
+        slow_callback_duration: float
+    else:
+        @property
+        def slow_callback_duration(self) -> float:
+            """Seconds a callback may run before debug mode warns that it was slow
+            (asyncio's attribute; 0.1 by default). A number >= 0: anything else
+            raises ``TypeError`` or ``ValueError``."""
+            return self._slow_callback_duration
+
+        @slow_callback_duration.setter
+        def slow_callback_duration(self, value: float) -> None:
+            self._slow_callback_duration = _common.slow_callback_duration(value)
 
     def get_debug(self) -> bool:
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
@@ -523,7 +562,12 @@ class Loop:
         h.callback = callback
         h.args = args
         h.kwargs = kwargs or None
-        h.context = contextvars.copy_context() if context is None else context
+        if context is None:
+            h.context = contextvars.copy_context()
+        else:
+            if type(context) is not contextvars.Context:
+                _common.check_context(context)
+            h.context = context
         h.loop = self
         h._cancelled = False
         h._when = when

@@ -96,6 +96,14 @@ cdef class Handle:
                                    self.args, None)
 
 
+cdef int _timer_cmp(TimerHandle a, TimerHandle b) noexcept:
+    if a._when != b._when:
+        return -1 if a._when < b._when else 1
+    if a.st.seq != b.st.seq:
+        return -1 if a.st.seq < b.st.seq else 1
+    return 0
+
+
 @cython.freelist(256)
 @cython.final
 @cython.no_gc
@@ -133,6 +141,33 @@ cdef class TimerHandle:
         ``time()`` scale.
         """
         return self._when
+
+    # Ordered by deadline, then scheduling order (FIFO on ties), as the
+    # twin's (whose heap uses that order).
+    def __lt__(self, other):
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return _timer_cmp(self, <TimerHandle>other) < 0
+
+    def __le__(self, other):
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return _timer_cmp(self, <TimerHandle>other) <= 0
+
+    def __gt__(self, other):
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return _timer_cmp(self, <TimerHandle>other) > 0
+
+    def __ge__(self, other):
+        if not isinstance(other, TimerHandle):
+            return NotImplemented
+        return _timer_cmp(self, <TimerHandle>other) >= 0
+
+    def __hash__(self):
+        # Equality stays identity; Cython would drop the hash of a class
+        # with comparisons.
+        return object.__hash__(self)
 
     def get_context(self):
         """Returns the ``contextvars.Context`` the callback runs in."""
@@ -185,5 +220,10 @@ cdef inline Handle _new_handle(object callback, tuple args, object context):
     cdef Handle h = Handle.__new__(Handle)
     h.callback = callback
     h.args = args
-    h.context = _capture_context() if context is None else context
+    if context is None:
+        h.context = _capture_context()
+    else:
+        if not PyContext_CheckExact(context):
+            _common.check_context(context)
+        h.context = context
     return h
