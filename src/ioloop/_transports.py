@@ -222,7 +222,7 @@ def socket_extra(sock: socket.socket, extra: Mapping[str, Any] | None) -> dict[s
     return info
 
 
-class TransportBase(FlowControl):
+class TransportBase:
     """What every Python transport of ioloop shares (stream, datagram and
     pipe transports): extra info, the protocol, the report of a fatal
     error, the repr, the unclosed-transport warning, ``connection_lost``
@@ -235,6 +235,8 @@ class TransportBase(FlowControl):
     if TYPE_CHECKING:
         _extra: dict[str, Any]
         _sock_fd: Any
+        _loop: Any
+        _protocol: Any
 
         def is_closing(self) -> bool: ...
         def _force_close(self, exc: BaseException | None) -> None: ...
@@ -322,7 +324,7 @@ class TransportBase(FlowControl):
             self._connection_lost_done()
 
 
-class _SocketTransportBase(TransportBase):
+class _SocketTransportBase(TransportBase, FlowControl):
     """A datagram socket transport's bookkeeping on the loop's reader/writer
     registry."""
 
@@ -439,7 +441,7 @@ def _join_chunks(list_of_data: Iterable[Any]) -> bytes:
         raise
 
 
-class StreamTransport(TransportBase, transports.Transport):
+class StreamTransport(TransportBase, FlowControl, transports.Transport):
     """A TCP or Unix stream socket transport, on either engine.
 
     Its meaning lives here, once: closing and aborting, EOF, the protocol's
