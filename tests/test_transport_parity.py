@@ -281,3 +281,54 @@ def test_python_owned_fds_balanced_on_close_and_del(aloop):
         assert aloop._py_owned_fds == base
 
     run(aloop, main())
+
+
+def test_stream_transport_fd_count_balanced(aloop, sockdir):
+    if not is_ioloop(aloop):
+        pytest.skip("ioloop's bookkeeping")
+
+    async def main():
+        base = aloop._py_owned_fds
+        proto = EofKeeper()
+        peer, tr = await _pair(aloop, "unix", sockdir, proto)
+        # Counted only when the core registers through the reader/writer
+        # registry (the pure-Python core).
+        counted = aloop._stream_core is _transports.StreamCore
+        assert aloop._py_owned_fds == base + counted
+        tr.close()
+        peer.close()
+        await settle()
+        assert aloop._py_owned_fds == base
+
+    run(aloop, main())
+
+
+def test_pipe_transport_repr(aloop):
+    # The same states as asyncio's pipe transports (the class names differ).
+    def states(tr):
+        # "<Name [closing|closed] fd=N rest>" without the name and the number.
+        words = repr(tr).rstrip(">").split()[1:]
+        return " ".join("fd" if w.startswith("fd=") else w for w in words)
+
+    async def main():
+        rfd, wfd = os.pipe()
+        rpipe, wpipe = open(rfd, "rb", 0), open(wfd, "wb", 0)
+        rtr, _ = await aloop.connect_read_pipe(asyncio.Protocol, rpipe)
+        wtr, _ = await aloop.connect_write_pipe(asyncio.Protocol, wpipe)
+        await settle()
+        seen = [states(rtr), states(wtr)]
+        rtr.pause_reading()
+        seen.append(states(rtr))
+        rtr.close()
+        wtr.close()
+        seen += [states(rtr), states(wtr)]
+        await settle()
+        seen += [states(rtr), states(wtr)]
+        return seen
+
+    assert run(aloop, main()) == [
+        "fd polling", "fd idle bufsize=0",
+        "fd idle",
+        "closing fd idle", "closing fd idle bufsize=0",
+        "closed fd closed", "closed fd closed",
+    ]

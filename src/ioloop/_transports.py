@@ -490,9 +490,8 @@ class StreamTransport(TransportBase, FlowControl, transports.Transport):
             server._attach(self)
         loop._transports[fd] = self
         set_nodelay(sock)
-        context = c._context
-        loop.call_soon(protocol.connection_made, self, context=context)
-        loop.call_soon(c._start_reading, context=context)
+        loop.call_soon(protocol.connection_made, self, context=c._context)
+        loop.call_soon(c._start_reading)
         if waiter is not None:
             loop.call_soon(set_result_unless_cancelled, waiter, None)
 
