@@ -473,13 +473,13 @@ class StreamTransport(TransportBase, FlowControl, transports.Transport):
                  core: Any = None) -> None:
         self._extra = socket_extra(sock, extra)
         self._loop = loop
-        self._sock = sock
         self._sock_fd = fd = sock.fileno()
         self._server = server
         if core is None:
             core = loop._stream_core
         # The core captures the context every protocol callback runs in.
         self._core = c = core(self, loop, sock, protocol)
+        self._sock = sock  # the transport owns it from here on
         c._high_water, c._low_water = check_buffer_limits(None, None)
         self.write = c.write  # type: ignore[method-assign]
         self.writelines = c.writelines  # type: ignore[method-assign]
