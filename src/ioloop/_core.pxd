@@ -204,34 +204,29 @@ cdef class Loop:
 cdef class StreamCore:
     cdef object _face           # the StreamTransport the world sees
     cdef Loop _loop_c
-    cdef public object _loop
-    cdef public object _sock
     cdef readonly int _sock_fd
     cdef readonly object _protocol
     cdef readonly object _context
     cdef object _data_received
     cdef object _get_buffer
     cdef object _buffer_updated
-    cdef public object _server
     cdef public object _empty_waiter
-    cdef readonly dict _extra
     # Bytes still to send: the first chunk, then the others (a list only
     # used when more than one is waiting).
     cdef object _wfirst
     cdef list _wbuf
     cdef Py_ssize_t _wpos       # bytes of _wfirst already sent
     cdef Py_ssize_t _wsize      # total bytes buffered
-    cdef readonly Py_ssize_t _high_water
-    cdef readonly Py_ssize_t _low_water
+    cdef public Py_ssize_t _high_water
+    cdef public Py_ssize_t _low_water
     cdef uint32_t _mask         # events registered with the loop
-    cdef readonly int _conn_lost
+    cdef public int _conn_lost
     cdef bint _buffered
-    cdef readonly bint _closing
+    cdef bint _detached         # connection_lost ran: the fd is gone
+    cdef public bint _closing
     cdef readonly bint _paused
-    cdef readonly bint _eof
-    cdef bint _read_eof_seen
+    cdef public bint _eof
     cdef public bint _protocol_paused
-    cdef bint _protocol_connected
     # In the loop's write queue: the buffer is sent at the end of the
     # iteration.
     cdef bint _queued
@@ -244,7 +239,6 @@ cdef class StreamCore:
     cdef int _on_events(self, uint32_t events) except -1
     cdef int _read_ready(self) except -1
     cdef int _read_ready_buffered(self) except -1
-    cdef int _read_eof(self) except -1
     cdef int _write_ready(self) except -1
     cdef int _exec_write(self) except -1
     cdef Py_ssize_t _send_buffered(self) except -2
@@ -252,5 +246,3 @@ cdef class StreamCore:
     cdef int _send_failed(self, int err) except -1
     cdef int _kernel_full(self) except -1
     cdef int _write_done(self) except -1
-    cdef int _pause_protocol(self) except -1
-    cdef int _resume_protocol(self) except -1

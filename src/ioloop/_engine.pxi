@@ -33,6 +33,9 @@ cdef inline bint _timer_less(TimerEntry *a, TimerEntry *b) noexcept:
 cdef class Loop:
     """The engine. ``ioloop.IOLoop`` adds the public facade on top."""
 
+    # The hot paths of this engine's stream transports (_stream.pxi).
+    _stream_core = StreamCore
+
     def __cinit__(self, *args, **kwargs):
         self._epfd = -1
         self._waker_fd = -1

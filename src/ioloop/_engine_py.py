@@ -86,6 +86,7 @@ from ._common import (  # noqa: E402
     to_seconds as _to_seconds,
 )
 from . import _common  # noqa: E402
+from ._transports import StreamCore as _StreamCore  # noqa: E402
 
 _Callback = Callable[..., object]
 
@@ -282,6 +283,9 @@ _ASYNCIO = 2
 
 class Loop:
     """The engine (pure Python). ``ioloop.IOLoop`` adds the facade."""
+
+    # The hot paths of this engine's stream transports (see _transports.py).
+    _stream_core = _StreamCore
 
     # (No class-level annotations: any, even one never executed, gives the
     # class an __annotations__ that help(IOLoop) would list.)

@@ -34,7 +34,7 @@ _MODULES = {"cython": "ioloop._core", "python": "ioloop._engine_py"}
 class Engine:
     """One engine: its name, module and classes."""
 
-    __slots__ = ("name", "module", "Loop", "Handle", "TimerHandle", "StreamTransport")
+    __slots__ = ("name", "module", "Loop", "Handle", "TimerHandle", "StreamCore")
 
     def __init__(self, name: str, module: Any) -> None:
         self.name = name
@@ -43,9 +43,9 @@ class Engine:
         self.Loop: type[_engine_py.Loop] = module.Loop
         self.Handle: type[_engine_py.Handle] = module.Handle
         self.TimerHandle: type[_engine_py.TimerHandle] = module.TimerHandle
-        # The compiled stream transport that goes with the compiled engine
-        # (None on the twin: _net.py then uses the Python transport).
-        self.StreamTransport: type[Any] | None = getattr(module, "StreamTransport", None)
+        # The hot paths of the engine's stream transports (the one
+        # _transports.StreamTransport runs on for a loop of this engine).
+        self.StreamCore: type[Any] = module.Loop._stream_core
 
     def __repr__(self) -> str:
         return f"<ioloop engine {self.name!r} ({self.module.__name__})>"

@@ -38,7 +38,7 @@ else:  # pragma: no cover
     _tls = None
 
 from . import _transports
-from ._transports import DatagramTransport, SocketTransport, TransportSocket, set_nodelay
+from ._transports import DatagramTransport, StreamTransport, TransportSocket, set_nodelay
 
 
 if TYPE_CHECKING:
@@ -857,13 +857,12 @@ class NetMixin(_LoopBase):
     # -- transports -------------------------------------------------------------
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
-        cls = SocketTransport
-        # The loop's own engine decides (not the process's default one): the
-        # compiled engine has its compiled stream transport, the twin none.
-        fast = self._engine.StreamTransport
-        if fast is not None and sock.family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
-            cls = fast
-        return cls(self, sock, protocol, waiter, extra, server)
+        # The stream core is the one the loop's engine names; the pure-Python
+        # core serves the socket families other than TCP and Unix.
+        core = None
+        if sock.family not in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
+            core = _transports.StreamCore
+        return StreamTransport(self, sock, protocol, waiter, extra, server, core)
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *,
                             server_side=False, server_hostname=None, extra=None,

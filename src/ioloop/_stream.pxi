@@ -1,21 +1,25 @@
-# Included by _core.pyx: the Cython stream transport (TCP and Unix sockets).
+# Included by _core.pyx: the hot paths of the stream transport (TCP and Unix
+# sockets) on the compiled engine.
 #
-# Same behaviour as ioloop._transports.SocketTransport, with the hot path in
-# C: the fd sits in the loop's table as KIND_TRANSPORT and events reach
-# _on_events() directly (no Handle, no reader/writer callbacks); reads go
-# through recv() into one static buffer. Writes are queued and flushed once
-# per loop iteration, as uvloop does: write() appends to the buffer and puts
-# the transport in the loop's write queue; at the end of the iteration the
-# loop sends each queued buffer (send() for one chunk, sendmsg() over up to
-# IOV_BATCH chunks), and what the kernel does not take waits for EPOLLOUT.
-# A write that takes the buffer over the high-water mark is sent at once
-# when nothing is waiting for EPOLLOUT, so flow control still sees the
-# kernel's progress. Protocol callbacks run in the context captured when
-# the transport was made.
+# ioloop._transports.StreamTransport is the transport (the one asyncio
+# object a protocol sees, with every cold path: close, abort, EOF, flow
+# control, errors); StreamCore is its core here, with the same interface as
+# the pure-Python core in _transports.py. The fd sits in the loop's table as
+# KIND_TRANSPORT and events reach _on_events() directly (no Handle, no
+# reader/writer callbacks); reads go through recv() into one static buffer.
+# Writes are queued and flushed once per loop iteration, as uvloop does:
+# write() appends to the buffer and puts the core in the loop's write queue;
+# at the end of the iteration the loop sends each queued buffer (send() for
+# one chunk, sendmsg() over up to IOV_BATCH chunks), and what the kernel
+# does not take waits for EPOLLOUT. A write that takes the buffer over the
+# high-water mark is sent at once when nothing is waiting for EPOLLOUT, so
+# flow control still sees the kernel's progress. Protocol callbacks run in
+# the context captured when the transport was made. The core calls the
+# transport (its ``_face``) only on cold transitions.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.contextvars cimport PyContext_Copy
+
 
 cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_recv "recv" (int fd, void *buf, size_t n, int flags)
@@ -43,10 +47,11 @@ cdef extern from "<sys/socket.h>" nogil:
 
 from libc.errno cimport EAGAIN, ENOTCONN  # EWOULDBLOCK == EAGAIN on Linux
 
-import asyncio as _asyncio
-from asyncio import protocols as _aprotocols, trsock as _trsock, constants as _aconstants
+from asyncio import protocols as _aprotocols
 
-cdef enum:
+# Mirrors of ioloop._transports' constants (tests/test_transport_parity.py
+# checks they agree): C needs them at compile time.
+cpdef enum:
     READ_CHUNK = 256 * 1024
     IOV_BATCH = 64
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
@@ -58,7 +63,6 @@ cdef char _read_buf[READ_CHUNK]
 
 _BufferedProtocol = _aprotocols.BufferedProtocol
 _PlainProtocol = _aprotocols.Protocol
-_TRY_NATIVE = _aconstants._SendfileMode.TRY_NATIVE
 
 
 cdef object _errno_error(int err):
@@ -84,66 +88,30 @@ cdef bytes _bytes_of(object data):
 
 
 cdef class StreamCore:
-    """The C state and hot paths of a StreamTransport.
+    """The C state and hot paths of a StreamTransport (its ``_face``).
 
     The protocol, the server and the loop's transport map only ever see the
-    StreamTransport (``face``), a real asyncio.Transport; the core is what
-    the loop's fd table dispatches to.  The core holds the face until
-    connection_lost() (a cycle, broken there); the face holds the core.
+    StreamTransport, a real asyncio.Transport; the core is what the loop's
+    fd table dispatches to. The core holds the face until connection_lost()
+    (a cycle, broken there by ``_detach``); the face holds the core.
     """
 
-    def __cinit__(self, face, Loop loop, sock, protocol, waiter=None, extra=None, server=None):
+    def __cinit__(self, face, Loop loop, sock, protocol):
         self._face = face
         self._loop_c = loop
-        self._loop = loop
-        self._sock = sock
         self._sock_fd = sock.fileno()
-        self._extra = {} if extra is None else dict(extra)
-        self._extra["socket"] = _TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
         self._wbuf = []
-        self._high_water = 64 * 1024
-        self._low_water = 16 * 1024
         # Every protocol callback runs in this context (uvloop's rule).
         self._context = PyContext_CopyCurrent()
-        self.set_protocol(protocol)
-        self._server = server
-        if server is not None:
-            server._attach(face)
-        loop._transports[self._sock_fd] = face
-        _set_nodelay(sock)
-        loop._call_soon(protocol.connection_made, (face,), self._context)
-        loop._call_soon(self._start_reading, (), None)
-        if waiter is not None:
-            loop._call_soon(_set_result_unless_cancelled, (waiter, None), None)
+        self._set_protocol(protocol)
 
     def __repr__(self):
-        state = "closed" if self._sock is None else ("closing " if self._closing else "")
-        if self._sock is None:
-            return f"<StreamTransport closed fd={self._sock_fd}>"
-        return f"<StreamTransport {state}fd={self._sock_fd}>".replace("  ", " ")
-
-    def __dealloc__(self):
-        pass
-
-    def __del__(self):
-        if self._sock is not None:
-            _warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._sock.close()
-            self._sock = None
+        return f"<StreamCore of {self._face!r}>"
 
     # -- registration -----------------------------------------------------------
 
     cdef int _set_mask(self, uint32_t mask) except -1:
-        if mask == self._mask or self._sock is None:
+        if mask == self._mask or self._detached:
             return 0
         self._loop_c._transport_ctl(self._sock_fd, self, mask)
         self._mask = mask
@@ -177,12 +145,25 @@ cdef class StreamCore:
         return 0
 
     def _start_reading(self):
-        if not self._closing and not self._paused and not self._read_eof_seen:
+        if not self._closing and not self._paused:
             self._set_mask(self._mask | EPOLLIN)
 
-    # -- asyncio.BaseTransport ------------------------------------------------
+    def _stop_reading(self):
+        self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
 
-    def set_protocol(self, protocol):
+    def _set_events(self, bint reading, bint writing):
+        """Watch the socket for reading and writing, or stop."""
+        self._set_mask((EPOLLIN if reading else 0) | (EPOLLOUT if writing else 0))
+
+    def _detach(self):
+        """After connection_lost: nothing more to watch or call."""
+        self._set_mask(0)
+        self._detached = True
+        self._protocol = None
+        self._data_received = self._get_buffer = self._buffer_updated = None
+        self._face = None
+
+    def _set_protocol(self, protocol):
         # Buffered reads for a BufferedProtocol, and for any other protocol
         # (not an asyncio.Protocol) with get_buffer() and buffer_updated(),
         # as uvloop decides. data_received is looked up when data arrives:
@@ -201,26 +182,9 @@ cdef class StreamCore:
             self._buffered = False
             self._data_received = getattr(protocol, "data_received", None)
             self._get_buffer = self._buffer_updated = None
-        self._protocol_connected = True
-
-    def get_protocol(self):
-        return self._protocol
 
     def is_closing(self):
         return self._closing
-
-    def close(self):
-        if self._closing:
-            return
-        self._closing = True
-        self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
-        if self._wfirst is None:
-            self._conn_lost += 1
-            self._loop_c._call_soon(self._call_connection_lost, (None,), self._context)
-        # Otherwise the queued data is flushed first (_write_done).
-
-    def abort(self):
-        self._force_close(None)
 
     # -- reading ----------------------------------------------------------------
 
@@ -237,8 +201,7 @@ cdef class StreamCore:
         if self._closing or not self._paused:
             return
         self._paused = False
-        if not self._read_eof_seen:
-            self._set_mask(self._mask | EPOLLIN)
+        self._set_mask(self._mask | EPOLLIN)
 
     cdef int _read_ready(self) except -1:
         cdef ssize_t n
@@ -254,10 +217,10 @@ cdef class StreamCore:
                 continue
             if err == EAGAIN:
                 return 0
-            self._fatal_error(_errno_error(err), "Fatal read error on socket transport")
+            self._face._fatal_error(_errno_error(err), "Fatal read error on socket transport")
             return 0
         if n == 0:
-            self._read_eof()
+            self._face._read_eof()
             return 0
         data = PyBytes_FromStringAndSize(_read_buf, n)
         try:
@@ -270,7 +233,7 @@ cdef class StreamCore:
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+            self._face._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
         return 0
 
     cdef int _read_ready_buffered(self) except -1:
@@ -295,7 +258,7 @@ cdef class StreamCore:
             # uvloop's error, with the cause chained.
             err_exc = RuntimeError("unhandled error (or an empty buffer) in get_buffer()")
             err_exc.__cause__ = exc
-            self._fatal_error(err_exc, "Fatal error: protocol.get_buffer() call failed.")
+            self._face._fatal_error(err_exc, "Fatal error: protocol.get_buffer() call failed.")
             return 0
         while True:
             n = c_recv(self._sock_fd, view.buf, view.len, 0)
@@ -306,35 +269,17 @@ cdef class StreamCore:
         if n < 0:
             if err == EAGAIN:
                 return 0
-            self._fatal_error(_errno_error(err), "Fatal read error on socket transport")
+            self._face._fatal_error(_errno_error(err), "Fatal read error on socket transport")
             return 0
         if n == 0:
-            self._read_eof()
+            self._face._read_eof()
             return 0
         try:
             self._buffer_updated(n)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
-        return 0
-
-    cdef int _read_eof(self) except -1:
-        if self._loop_c._debug_enabled:
-            _logger.debug("%r received EOF", self)
-        try:
-            keep_open = self._protocol.eof_received()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
-            return 0
-        if keep_open:
-            # Nothing more to read; the write side stays usable.
-            self._read_eof_seen = True
-            self._set_mask(self._mask & ~(<uint32_t>EPOLLIN))
-        else:
-            self.close()
+            self._face._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
         return 0
 
     # -- writing ----------------------------------------------------------------
@@ -363,7 +308,7 @@ cdef class StreamCore:
         if self._wsize > self._high_water and not self._protocol_paused:
             if self._mask & EPOLLOUT:
                 # Behind data the kernel did not take yet.
-                self._pause_protocol()
+                self._face._maybe_pause_protocol()
             else:
                 # Over the high-water mark with nothing pending in the
                 # kernel: send now (uvloop's fast path), pause only if it
@@ -421,9 +366,7 @@ cdef class StreamCore:
             del self._wbuf[:]
         self._wpos = self._wsize = 0
         self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
-        self._fatal_error(exc, "Fatal write error on socket transport")
-        if self._empty_waiter is not None and not self._empty_waiter.done():
-            self._empty_waiter.set_exception(exc)
+        self._face._write_failed(exc)
         return 0
 
     cdef Py_ssize_t _send_buffered(self) except -2:
@@ -523,13 +466,13 @@ cdef class StreamCore:
         try:
             self._set_mask(self._mask | EPOLLOUT)
         except OSError as exc:
-            self._fatal_error(exc, "Fatal write error on socket transport")
+            self._face._fatal_error(exc, "Fatal write error on socket transport")
             return 0
         if self._protocol_paused:
             if self._wsize <= self._low_water:
-                self._resume_protocol()
+                self._face._maybe_resume_protocol()
         elif self._wsize > self._high_water:
-            self._pause_protocol()
+            self._face._maybe_pause_protocol()
         return 0
 
     cdef int _write_ready(self) except -1:
@@ -540,317 +483,29 @@ cdef class StreamCore:
             return 0
         if self._wfirst is not None:
             if self._protocol_paused and self._wsize <= self._low_water:
-                self._resume_protocol()
+                self._face._maybe_resume_protocol()
         else:
             self._set_mask(self._mask & ~(<uint32_t>EPOLLOUT))
             self._write_done()
         return 0
 
     cdef int _write_done(self) except -1:
-        # The buffer was sent. resume_writing() may write again.
-        if self._protocol_paused and self._wsize <= self._low_water:
-            self._resume_protocol()
-        if self._wfirst is not None:
-            return 0
-        if self._empty_waiter is not None and not self._empty_waiter.done():
-            self._empty_waiter.set_result(None)
-        if self._closing:
-            if not self._conn_lost:
-                self._conn_lost += 1
-                self._loop_c._call_soon(self._call_connection_lost, (None,), self._context)
-        elif self._eof:
-            try:
-                self._shutdown_write()
-            except OSError as exc:
-                self._fatal_error(exc, "Fatal write error on socket transport")
+        # The buffer was sent: the transport's cold transitions, if any.
+        if (self._protocol_paused or self._closing or self._eof
+                or self._empty_waiter is not None):
+            self._face._write_done()
         return 0
 
     def _shutdown_write(self):
         if c_shutdown(self._sock_fd, SHUT_WR) < 0 and errno != ENOTCONN:
             raise _errno_error(errno)
 
-    def write_eof(self):
-        if self._closing or self._eof:
-            return
-        self._eof = True
-        if self._wfirst is None:
-            self._shutdown_write()
-        # Otherwise after the queued data (_write_done).
-
-    def can_write_eof(self):
-        return True
-
     def get_write_buffer_size(self):
         return self._wsize
 
-    def set_write_buffer_limits(self, high=None, low=None):
-        high, low = _check_buffer_limits(high, low)
-        self._high_water = high
-        self._low_water = low
-        if not self._protocol_paused and self._wsize > self._high_water:
-            self._pause_protocol()
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    # pause_writing()/resume_writing() run in a copy of the transport's
-    # context: they are called from write() and friends, possibly inside a
-    # protocol callback that already runs in the transport's context (which
-    # cannot be entered twice).
-    cdef int _pause_protocol(self) except -1:
-        self._protocol_paused = True
-        ctx = PyContext_Copy(self._context)
-        PyContext_Enter(ctx)
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.pause_writing() failed",
-                "exception": exc,
-                "transport": self._face,
-                "protocol": self._protocol,
-            })
-        finally:
-            PyContext_Exit(ctx)
-        return 0
-
-    cdef int _resume_protocol(self) except -1:
-        self._protocol_paused = False
-        ctx = PyContext_Copy(self._context)
-        PyContext_Enter(ctx)
-        try:
-            self._protocol.resume_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": "protocol.resume_writing() failed",
-                "exception": exc,
-                "transport": self._face,
-                "protocol": self._protocol,
-            })
-        finally:
-            PyContext_Exit(ctx)
-        return 0
-
-    # -- closing ------------------------------------------------------------------
-
-    def _fatal_error(self, exc, message="Fatal error on transport"):
-        if isinstance(exc, OSError):
-            if self._loop_c._debug_enabled:
-                _logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message,
-                "exception": exc,
-                "transport": self._face,
-                "protocol": self._protocol,
-            })
-        self._force_close(exc)
-
-    def _force_close(self, exc):
-        if self._conn_lost:
-            return
+    def _drop_buffer(self):
         if self._wfirst is not None:
             self._wfirst = None
             if PyList_GET_SIZE(self._wbuf):
                 del self._wbuf[:]
             self._wpos = self._wsize = 0
-        self._closing = True
-        self._set_mask(0)
-        self._conn_lost += 1
-        self._loop_c._call_soon(self._call_connection_lost, (exc,), self._context)
-
-    def _call_connection_lost(self, exc):
-        if self._sock is None:
-            return
-        self._set_mask(0)
-        try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
-        finally:
-            sock = self._sock
-            transports = self._loop._transports
-            if transports.get(self._sock_fd) is self._face:
-                del transports[self._sock_fd]
-            self._sock = None
-            sock.close()
-            # Like uvloop: no socket once the transport let it go.
-            self._extra.pop("socket", None)
-            self._protocol = None
-            self._data_received = self._get_buffer = self._buffer_updated = None
-            server = self._server
-            self._server = None
-            if server is not None:
-                server._detach(self._face)
-            if self._empty_waiter is not None and not self._empty_waiter.done():
-                self._empty_waiter.set_exception(
-                    ConnectionError("Connection is closed by peer"))
-            self._face = None
-
-    # -- sendfile support -----------------------------------------------------------
-
-    def _make_empty_waiter(self):
-        if self._empty_waiter is not None:
-            raise RuntimeError("Empty waiter is already set")
-        self._empty_waiter = self._loop.create_future()
-        if self._wfirst is None:
-            self._empty_waiter.set_result(None)
-        return self._empty_waiter
-
-    def _reset_empty_waiter(self):
-        self._empty_waiter = None
-
-
-class StreamTransport(_asyncio.Transport):
-    """A TCP or Unix stream transport: an asyncio.Transport run by StreamCore.
-
-    The methods a protocol calls per message (write, writelines, is_closing,
-    pause_reading, resume_reading) are the core's own C methods, bound on
-    each instance, so they cost no extra Python frame.
-    """
-
-    _start_tls_compatible = True
-    _sendfile_compatible = _TRY_NATIVE
-
-    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
-        core = StreamCore(self, loop, sock, protocol, waiter, extra, server)
-        self._core = core
-        self._extra = core._extra
-        self.write = core.write
-        self.writelines = core.writelines
-        self.is_closing = core.is_closing
-        self.pause_reading = core.pause_reading
-        self.resume_reading = core.resume_reading
-
-    def __repr__(self):
-        return repr(self._core)
-
-    # Bound per instance in __init__; listed here for the class interface.
-    def write(self, data):
-        self._core.write(data)
-
-    def writelines(self, list_of_data):
-        self._core.writelines(list_of_data)
-
-    def is_closing(self):
-        return self._core.is_closing()
-
-    def pause_reading(self):
-        self._core.pause_reading()
-
-    def resume_reading(self):
-        self._core.resume_reading()
-
-    def set_protocol(self, protocol):
-        self._core.set_protocol(protocol)
-
-    def get_protocol(self):
-        return self._core.get_protocol()
-
-    def close(self):
-        self._core.close()
-
-    def abort(self):
-        self._core.abort()
-
-    def is_reading(self):
-        return self._core.is_reading()
-
-    def write_eof(self):
-        self._core.write_eof()
-
-    def can_write_eof(self):
-        return True
-
-    def get_write_buffer_size(self):
-        return self._core.get_write_buffer_size()
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        self._core.set_write_buffer_limits(high, low)
-
-    def get_write_buffer_limits(self):
-        return self._core.get_write_buffer_limits()
-
-    # Internals used by asyncio's sendfile and TLS layers and by ioloop.
-    def _force_close(self, exc):
-        self._core._force_close(exc)
-
-    def _fatal_error(self, exc, message="Fatal error on transport"):
-        self._core._fatal_error(exc, message)
-
-    def _make_empty_waiter(self):
-        return self._core._make_empty_waiter()
-
-    def _reset_empty_waiter(self):
-        self._core._reset_empty_waiter()
-
-    @property
-    def _loop(self):
-        return self._core._loop
-
-    @property
-    def _sock(self):
-        return self._core._sock
-
-    @property
-    def _sock_fd(self):
-        return self._core._sock_fd
-
-    @property
-    def _server(self):
-        return self._core._server
-
-    @property
-    def _empty_waiter(self):
-        return self._core._empty_waiter
-
-    @property
-    def _protocol_paused(self):
-        return self._core._protocol_paused
-
-    # The state asyncio's selector transports (and ioloop's Python one)
-    # expose, read by code written against them.
-    @property
-    def _protocol(self):
-        return self._core._protocol
-
-    @property
-    def _closing(self):
-        return self._core._closing
-
-    @property
-    def _paused(self):
-        return self._core._paused
-
-    @property
-    def _eof(self):
-        return self._core._eof
-
-    @property
-    def _conn_lost(self):
-        return self._core._conn_lost
-
-    @property
-    def _high_water(self):
-        return self._core._high_water
-
-    @property
-    def _low_water(self):
-        return self._core._low_water
-
-    @property
-    def _context(self):
-        return self._core._context
-
-
-def _set_result_unless_cancelled(fut, result):
-    if not fut.cancelled():
-        fut.set_result(result)
-
-
-from ._transports import (check_buffer_limits as _check_buffer_limits,
-                          set_nodelay as _set_nodelay, TransportSocket as _TransportSocket)
-import warnings as _warnings

@@ -1,9 +1,12 @@
-"""Stream and datagram transports on ioloop's reader/writer registry.
+"""Stream and datagram transports: ioloop's one stream transport and the
+Python transports on the loop's reader/writer registry.
 
-Pure Python: this is the pure-Python twin's transport, and the one used for
-Unix sockets and TLS's lower layer when the Cython transport is absent. The
-Cython engine provides ``ioloop._core.StreamTransport`` with the same
-behaviour for the hot path.
+`StreamTransport` is the TCP and Unix stream transport of both engines:
+its behaviour is written here, once; its hot paths are a core's, chosen by
+the loop's engine (``loop._stream_core``): the Cython
+``ioloop._core.StreamCore`` with the compiled engine, `StreamCore` (below)
+with the pure-Python one. `DatagramTransport` is Python on both engines.
+`TransportBase` is what these and the pipe transports (``_unix.py``) share.
 
 Semantics follow asyncio's selector transports (what asyncio code relies
 on): ``connection_made`` is scheduled with ``call_soon`` and reading starts
@@ -41,11 +44,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ioloop")
 
+# Every constant of the stream transports, once (the Cython core mirrors
+# the first three; tests/test_transport_parity.py checks they agree).
 # Same as asyncio: warn about writes to a lost connection after this many.
 LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-MAX_READ = 256 * 1024
-# sendmsg() takes at most IOV_MAX (1024 on Linux) buffers.
-MAX_IOV = 1024
+# Bytes read per readiness event.
+READ_CHUNK = 256 * 1024
+# Buffers per sendmsg() (at most IOV_MAX, 1024 on Linux).
+IOV_BATCH = 64
+# asyncio's default write-buffer limits: the high-water mark, and a quarter
+# of it as the low-water mark (check_buffer_limits).
 DEFAULT_HIGH_WATER = 64 * 1024
 
 
@@ -198,77 +206,157 @@ class FlowControl:
                 })
 
 
-class _BaseTransport(FlowControl):
-    """What stream and datagram transports share: extra info, flow
-    control, close bookkeeping, the context protocol callbacks run in."""
+def socket_extra(sock: socket.socket, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A socket transport's extra info: ``extra`` and the socket's."""
+    info: dict[str, Any] = {} if extra is None else dict(extra)
+    info["socket"] = TransportSocket(sock)
+    try:
+        info["sockname"] = sock.getsockname()
+    except OSError:
+        info["sockname"] = None
+    if "peername" not in info:
+        try:
+            info["peername"] = sock.getpeername()
+        except OSError:
+            info["peername"] = None
+    return info
 
-    _buffer_factory = bytearray
+
+class TransportBase:
+    """What every Python transport of ioloop shares (stream, datagram and
+    pipe transports): extra info, the protocol, the report of a fatal
+    error, the repr, the unclosed-transport warning, ``connection_lost``
+    exactly once, and the count of fds Python transports own.
+
+    A subclass names the object it closes (``_resource_name``), provides
+    ``_force_close(exc)`` and ``_connection_lost_done()`` (what goes once
+    ``connection_lost`` ran), and may add to the repr (``_repr_extra``)."""
+
+    if TYPE_CHECKING:
+        _extra: dict[str, Any]
+        _sock_fd: Any
+        _loop: Any
+        _protocol: Any
+
+        def is_closing(self) -> bool: ...
+        def _force_close(self, exc: BaseException | None) -> None: ...
+        def _connection_lost_done(self) -> None: ...
+
+    _resource_name = "_sock"
+    _fatal_message = "Fatal error on transport"
+    _protocol_connected = True
+    # The loop whose _py_owned_fds counts this transport's fd (see _own_fd).
+    _fd_counted_on: Any = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._extra.get(name, default)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._protocol
+
+    # -- the engine's count of fds owned by Python transports -----------------
+
+    def _own_fd(self, loop: Any) -> None:
+        """While a Python transport owns a fd (registered with add_reader/
+        add_writer), the engine asks ``_ensure_fd_no_transport`` before
+        letting anyone else register a fd. Balanced by ``_release_fd``, on
+        close and on garbage collection."""
+        loop._py_owned_fds += 1
+        self._fd_counted_on = loop
+
+    def _release_fd(self) -> None:
+        loop = self._fd_counted_on
+        if loop is not None:
+            self._fd_counted_on = None
+            loop._py_owned_fds -= 1
+
+    # -- repr, garbage collection ---------------------------------------------
+
+    def _repr_fd(self) -> Any:
+        return self._sock_fd
+
+    def _repr_extra(self, info: list[str]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        info = [type(self).__name__]
+        if getattr(self, self._resource_name, None) is None:
+            info.append("closed")
+        elif self.is_closing():
+            info.append("closing")
+        info.append(f"fd={self._repr_fd()}")
+        self._repr_extra(info)
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        resource = getattr(self, self._resource_name, None)
+        if resource is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            resource.close()
+        self._release_fd()
+
+    # -- closing --------------------------------------------------------------
+
+    def _quiet_error(self, exc: BaseException) -> bool:
+        # Peer resets and the like are routine for a server: no report.
+        return isinstance(exc, OSError)
+
+    def _fatal_error(self, exc: BaseException, message: str | None = None) -> None:
+        if message is None:
+            message = self._fatal_message
+        if self._quiet_error(exc):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                "message": message,
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+        self._force_close(exc)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            self._connection_lost_done()
+
+
+class _SocketTransportBase(TransportBase, FlowControl):
+    """A datagram socket transport's bookkeeping on the loop's reader/writer
+    registry."""
+
     _buffer: collections.deque[Any]
     _buffer_size: int
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: Any,
-                 extra: Mapping[str, Any] | None = None, server: Any = None) -> None:
-        self._extra: dict[str, Any] = {} if extra is None else dict(extra)
-        self._extra["socket"] = TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
+                 extra: Mapping[str, Any] | None = None) -> None:
+        self._extra = socket_extra(sock, extra)
         self._loop = loop
         self._sock = sock
         self._sock_fd = sock.fileno()
         self._protocol = protocol
-        self._protocol_connected = True
-        self._server = server
         self._closing = False
-        self._paused = False          # reading paused by the user
         self._conn_lost = 0
         self._protocol_paused = False  # writing paused (flow control)
         self._writing = False          # the writer is registered
         self._high_water, self._low_water = check_buffer_limits(None, None)
         # Every protocol callback runs in this context (uvloop's rule).
         self._context = contextvars.copy_context()
-        if server is not None:
-            server._attach(self)
         loop._transports[self._sock_fd] = self
-        # The engine asks _ensure_fd_no_transport only while one is alive.
-        loop._py_owned_fds += 1
-        self._owns_fd = True
-
-    def __repr__(self) -> str:
-        info = [self.__class__.__name__]
-        if self._sock is None:
-            info.append("closed")
-        elif self._closing:
-            info.append("closing")
-        info.append(f"fd={self._sock_fd}")
-        return "<{}>".format(" ".join(info))
-
-    def __del__(self, _warn=warnings.warn):
-        if getattr(self, "_sock", None) is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._sock.close()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._extra.get(name, default)
+        self._own_fd(loop)
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
         self._protocol_connected = True
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
-
     def is_closing(self) -> bool:
         return self._closing
 
     def _start_reading(self):
-        if not self._closing and not self._paused:
+        if not self._closing:
             self._loop._raw_add_reader(self._sock_fd, self._read_in_context)
 
     def _read_ready(self) -> None:
@@ -280,24 +368,8 @@ class _BaseTransport(FlowControl):
         # registered_fds() and the watchdog name the transport.)
         self._context.run(self._read_ready)
 
-    # -- closing --------------------------------------------------------------
-
     def abort(self) -> None:
         self._force_close(None)
-
-    def _fatal_error(self, exc, message="Fatal error on transport"):
-        if isinstance(exc, OSError):
-            # Peer resets and the like are routine for a server.
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message,
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
-        self._force_close(exc)
 
     def _force_close(self, exc):
         if self._conn_lost:
@@ -314,34 +386,23 @@ class _BaseTransport(FlowControl):
         self._conn_lost += 1
         self._loop.call_soon(self._call_connection_lost, exc, context=self._context)
 
-    def _call_connection_lost(self, exc):
-        try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
-        finally:
-            sock = self._sock
-            if self._owns_fd:
-                self._owns_fd = False
-                self._loop._py_owned_fds -= 1
-            if sock is not None:
-                if self._loop._transports.get(self._sock_fd) is self:
-                    del self._loop._transports[self._sock_fd]
-                sock.close()
-            self._sock = None  # type: ignore[assignment]
-            # Like uvloop: no socket once the transport let it go.
-            self._extra.pop("socket", None)
-            if not self._conn_lost:
-                self._conn_lost = 1
-            self._protocol = None
-            self._loop = None
-            server = self._server
-            if server is not None:
-                server._detach(self)
-                self._server = None
+    def _connection_lost_done(self) -> None:
+        sock = self._sock
+        self._release_fd()
+        if sock is not None:
+            if self._loop._transports.get(self._sock_fd) is self:
+                del self._loop._transports[self._sock_fd]
+            sock.close()
+        self._sock = None  # type: ignore[assignment]
+        # Like uvloop: no socket once the transport let it go.
+        self._extra.pop("socket", None)
+        if not self._conn_lost:
+            self._conn_lost = 1
+        self._protocol = None
+        self._loop = None
 
     def get_write_buffer_size(self) -> int:
         return self._buffer_size
-
 
 def _buffered_protocol(protocol: object) -> bool:
     """Whether reads go through get_buffer()/buffer_updated(): for an
@@ -380,12 +441,27 @@ def _join_chunks(list_of_data: Iterable[Any]) -> bytes:
         raise
 
 
-class SocketTransport(_BaseTransport, transports.Transport):
-    """A TCP or Unix stream socket transport.
+class StreamTransport(TransportBase, FlowControl, transports.Transport):
+    """A TCP or Unix stream socket transport, on either engine.
 
-    Writes are queued and flushed once per loop iteration (the loop calls
-    ``_exec_write()``); a write that takes the buffer over the high-water
-    mark is sent at once when nothing waits for the socket to be writable.
+    Its meaning lives here, once: closing and aborting, EOF, the protocol's
+    flow control, fatal errors, extra info, ``connection_lost``. The hot
+    paths (reading into the protocol, queuing writes, sending them once per
+    loop iteration, pausing and resuming reading) are its core's: the one
+    the loop's engine names (``loop._stream_core``: the Cython
+    ``ioloop._core.StreamCore``, or `StreamCore` below for the pure-Python
+    engine). The core calls back here only on cold transitions
+    (``_read_eof``, ``_fatal_error``, ``_maybe_pause_protocol``,
+    ``_maybe_resume_protocol``, ``_write_done``, ``_write_failed``).
+
+    The methods a protocol calls per message (``write``, ``writelines``,
+    ``is_closing``, ``pause_reading``, ``resume_reading``) are the core's
+    own, bound on each instance, so they cost no extra Python frame.
+
+    Writes are queued and flushed once per loop iteration (right after the
+    read callbacks that made them); a write that takes the buffer over the
+    high-water mark is sent at once when nothing waits for the socket to be
+    writable.
     """
 
     _start_tls_compatible = True
@@ -393,43 +469,352 @@ class SocketTransport(_BaseTransport, transports.Transport):
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: asyncio.BaseProtocol,
                  waiter: asyncio.Future[None] | None = None,
-                 extra: Mapping[str, Any] | None = None, server: Any = None) -> None:
-        super().__init__(loop, sock, protocol, extra, server)
-        self._buffer = collections.deque()
-        self._buffer_size = 0
-        self._eof = False
-        self._queued = False  # in the loop's write queue
-        self._in_read = False  # inside the read callbacks (see _read_ready)
-        self._empty_waiter: asyncio.Future[None] | None = None
-        self._buffered = _buffered_protocol(protocol)
+                 extra: Mapping[str, Any] | None = None, server: Any = None,
+                 core: Any = None) -> None:
+        self._extra = socket_extra(sock, extra)
+        self._loop = loop
+        self._sock_fd = fd = sock.fileno()
+        self._server = server
+        if core is None:
+            core = loop._stream_core
+        # The core captures the context every protocol callback runs in.
+        self._core = c = core(self, loop, sock, protocol)
+        self._sock = sock  # the transport owns it from here on
+        c._high_water, c._low_water = check_buffer_limits(None, None)
+        self.write = c.write  # type: ignore[method-assign]
+        self.writelines = c.writelines  # type: ignore[method-assign]
+        self.is_closing = c.is_closing  # type: ignore[method-assign]
+        self.pause_reading = c.pause_reading  # type: ignore[method-assign]
+        self.resume_reading = c.resume_reading  # type: ignore[method-assign]
+        if server is not None:
+            server._attach(self)
+        loop._transports[fd] = self
         set_nodelay(sock)
-        loop.call_soon(protocol.connection_made, self, context=self._context)
-        loop.call_soon(self._start_reading)
+        loop.call_soon(protocol.connection_made, self, context=c._context)
+        loop.call_soon(c._start_reading)
         if waiter is not None:
             loop.call_soon(set_result_unless_cancelled, waiter, None)
 
+    # Bound per instance in __init__; listed here for the class interface.
+    def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
+        self._core.write(data)
+
+    def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
+        self._core.writelines(list_of_data)
+
+    def is_closing(self) -> bool:
+        return self._core.is_closing()
+
+    def pause_reading(self) -> None:
+        self._core.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._core.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._core.is_reading()
+
+    # -- the protocol ---------------------------------------------------------
+
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._core._set_protocol(protocol)
+        self._protocol_connected = True
+
+    @property
+    def _protocol(self) -> Any:
+        return self._core._protocol
+
+    @property
+    def _context(self) -> contextvars.Context:  # type: ignore[override]
+        return self._core._context
+
+    # The state asyncio's selector transports expose, read (and some of it
+    # written) by code written against them; the core holds it.
+    @property
+    def _closing(self) -> bool:
+        return self._core._closing
+
+    @property
+    def _paused(self) -> bool:
+        return self._core._paused
+
+    @property
+    def _eof(self) -> bool:
+        return self._core._eof
+
+    @property
+    def _conn_lost(self) -> int:
+        return self._core._conn_lost
+
+    @property
+    def _empty_waiter(self) -> Any:
+        return self._core._empty_waiter
+
+    @property
+    def _protocol_paused(self) -> bool:
+        return self._core._protocol_paused
+
+    @_protocol_paused.setter
+    def _protocol_paused(self, value: bool) -> None:
+        self._core._protocol_paused = value
+
+    @property
+    def _high_water(self) -> int:
+        return self._core._high_water
+
+    @_high_water.setter
+    def _high_water(self, value: int) -> None:
+        self._core._high_water = value
+
+    @property
+    def _low_water(self) -> int:
+        return self._core._low_water
+
+    @_low_water.setter
+    def _low_water(self, value: int) -> None:
+        self._core._low_water = value
+
+    def get_write_buffer_size(self) -> int:
+        return self._core.get_write_buffer_size()
+
+    # -- reading: EOF -----------------------------------------------------------
+
+    def _read_eof(self) -> None:
+        # From the core's read path, in the transport's context. After
+        # eof_received() returns true, reading stops; resume_reading()
+        # (after pause_reading()) watches the socket again, which reports
+        # EOF again, as asyncio's transports do.
+        if self._loop.get_debug():
+            logger.debug("%r received EOF", self)
+        try:
+            keep_open = self._core._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
+            return
+        if keep_open:
+            # Nothing more to read: stop watching, the write side stays usable.
+            self._core._stop_reading()
+        else:
+            self.close()
+
+    # -- writing: the cold transitions -----------------------------------------
+
+    def _write_done(self) -> None:
+        # The core sent the whole buffer while the protocol was paused, or
+        # the transport was closing, at EOF or under sendfile.
+        # resume_writing() may write again.
+        c = self._core
+        self._maybe_resume_protocol()
+        if c.get_write_buffer_size():
+            return
+        waiter = c._empty_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if c._closing:
+            if not c._conn_lost:
+                c._conn_lost += 1
+                self._loop.call_soon(self._call_connection_lost, None, context=c._context)
+        elif c._eof:
+            try:
+                c._shutdown_write()
+            except OSError as exc:
+                self._fatal_error(exc, "Fatal write error on socket transport")
+
+    def _write_failed(self, exc: BaseException) -> None:
+        # send() failed: the core dropped its buffer and stopped writing.
+        self._fatal_error(exc, "Fatal write error on socket transport")
+        waiter = self._core._empty_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def write_eof(self) -> None:
+        c = self._core
+        if c._closing or c._eof:
+            return
+        c._eof = True
+        if not c.get_write_buffer_size():
+            c._shutdown_write()
+        # Otherwise after the queued data (_write_done).
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    # -- closing ----------------------------------------------------------------
+
+    def close(self) -> None:
+        c = self._core
+        if c._closing:
+            return
+        c._closing = True
+        c._stop_reading()
+        if not c.get_write_buffer_size():
+            c._conn_lost += 1
+            self._loop.call_soon(self._call_connection_lost, None, context=c._context)
+        # Otherwise the queued data is flushed first (_write_done).
+
+    def abort(self) -> None:
+        self._force_close(None)
+
+    def _force_close(self, exc: BaseException | None) -> None:
+        c = self._core
+        if c._conn_lost:
+            return
+        c._drop_buffer()
+        c._closing = True
+        c._set_events(False, False)
+        c._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc, context=c._context)
+
+    def _call_connection_lost(self, exc: BaseException | None) -> None:
+        if self._sock is None:
+            return
+        self._core._set_events(False, False)
+        super()._call_connection_lost(exc)
+
+    def _connection_lost_done(self) -> None:
+        c = self._core
+        sock = self._sock
+        transports = self._loop._transports
+        if transports.get(self._sock_fd) is self:
+            del transports[self._sock_fd]
+        self._sock = None  # type: ignore[assignment]
+        c._detach()
+        sock.close()
+        # Like uvloop: no socket once the transport let it go.
+        self._extra.pop("socket", None)
+        server = self._server
+        self._server = None
+        if server is not None:
+            server._detach(self)
+        waiter = c._empty_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError("Connection is closed by peer"))
+
+    # -- sendfile support ---------------------------------------------------------
+
+    def _make_empty_waiter(self) -> asyncio.Future[None]:
+        c = self._core
+        if c._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        waiter = c._empty_waiter = self._loop.create_future()
+        if not c.get_write_buffer_size():
+            waiter.set_result(None)
+        return waiter
+
+    def _reset_empty_waiter(self) -> None:
+        self._core._empty_waiter = None
+
+    # -- the pure-Python core's reader and writer ------------------------------------
+
+    # Methods of the transport, so that registered_fds() and the watchdog
+    # name the transport.
+    def _read_in_context(self) -> None:
+        c = self._core
+        c._context.run(c._read_ready)
+
+    def _write_ready(self) -> None:
+        self._core._write_ready()
+
+
+class StreamCore:
+    """The hot paths of a `StreamTransport` on the pure-Python engine
+    (the same interface as the Cython ``ioloop._core.StreamCore``): reads
+    into the protocol, the write buffer and the once-per-iteration flush
+    (the loop calls ``_exec_write()``), reading on and off.
+
+    It holds the transport's state; the transport (``_face``) reads and
+    writes it for the cold paths. Its fd is registered with the loop's
+    reader/writer registry (the transport's own reader and writer)."""
+
+    def __init__(self, face: StreamTransport, loop: Any, sock: socket.socket,
+                 protocol: Any) -> None:
+        self._face: Any = face
+        self._loop = loop
+        self._sock: Any = sock
+        self._sock_fd = sock.fileno()
+        # Every protocol callback runs in this context (uvloop's rule).
+        self._context = contextvars.copy_context()
+        self._buffer: collections.deque[Any] = collections.deque()
+        self._buffer_size = 0
+        self._high_water = self._low_water = 0  # set by the transport
+        self._closing = False
+        self._paused = False           # reading paused by the user
+        self._eof = False              # write_eof() was called
+        self._conn_lost = 0
+        self._protocol_paused = False  # writing paused (flow control)
+        self._reading = False          # the reader is registered
+        self._writing = False          # the writer is registered
+        self._queued = False           # in the loop's write queue
+        self._in_read = False          # inside the read callbacks (see _read_ready)
+        self._empty_waiter: asyncio.Future[None] | None = None
+        self._set_protocol(protocol)
+        face._own_fd(loop)
+
+    def __repr__(self) -> str:
+        return f"<StreamCore of {self._face!r}>"
+
+    def _set_protocol(self, protocol: Any) -> None:
+        self._protocol = protocol
         self._buffered = _buffered_protocol(protocol)
-        super().set_protocol(protocol)
+
+    # -- registration -------------------------------------------------------------
+
+    def _set_events(self, reading: bool, writing: bool) -> None:
+        """Watch the socket for reading and writing, or stop."""
+        face = self._face
+        if face is None:
+            return
+        if reading != self._reading:
+            self._reading = reading
+            if reading:
+                self._loop._raw_add_reader(self._sock_fd, face._read_in_context)
+            else:
+                self._loop._raw_remove_reader(self._sock_fd)
+        if writing != self._writing:
+            self._writing = writing
+            if writing:
+                self._loop._raw_add_writer(self._sock_fd, face._write_ready)
+            else:
+                self._loop._raw_remove_writer(self._sock_fd)
+
+    def _start_reading(self) -> None:
+        if not self._closing and not self._paused:
+            self._set_events(True, self._writing)
+
+    def _stop_reading(self) -> None:
+        self._set_events(False, self._writing)
+
+    def _detach(self) -> None:
+        """After connection_lost: nothing more to watch or call."""
+        self._set_events(False, False)
+        self._protocol = None
+        self._sock = None
+        self._face._release_fd()
+        self._face = None
+
+    def is_closing(self) -> bool:
+        return self._closing
 
     def is_reading(self) -> bool:
         return not self._paused and not self._closing
 
     def pause_reading(self) -> None:
-        if not self.is_reading():
+        if self._paused or self._closing:
             return
         self._paused = True
-        self._loop._raw_remove_reader(self._sock_fd)
+        self._set_events(False, self._writing)
 
     def resume_reading(self) -> None:
         if self._closing or not self._paused:
             return
         self._paused = False
-        self._loop._raw_add_reader(self._sock_fd, self._read_in_context)
+        self._set_events(True, self._writing)
 
     # -- reading ----------------------------------------------------------------
 
-    def _read_ready(self):
+    def _read_ready(self) -> None:
         # What the protocol writes from its read callbacks is sent when they
         # return, not queued for the end of the iteration.
         self._in_read = True
@@ -449,29 +834,29 @@ class SocketTransport(_BaseTransport, transports.Transport):
                 self._queued = True
             raise
 
-    def _read_ready_plain(self):
+    def _read_ready_plain(self) -> None:
         if self._conn_lost:
             return
         try:
-            data = self._sock.recv(MAX_READ)
+            data = self._sock.recv(READ_CHUNK)
         except (BlockingIOError, InterruptedError):
             return
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on socket transport")
+            self._face._fatal_error(exc, "Fatal read error on socket transport")
             return
         if not data:
-            self._read_eof()
+            self._face._read_eof()
             return
         try:
             self._protocol.data_received(data)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
+            self._face._fatal_error(exc, "Fatal error: protocol.data_received() call failed.")
 
-    def _read_ready_buffered(self):
+    def _read_ready_buffered(self) -> None:
         if self._conn_lost:
             return
         try:
@@ -491,7 +876,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
             # uvloop's error, with the cause chained.
             err = RuntimeError("unhandled error (or an empty buffer) in get_buffer()")
             err.__cause__ = exc
-            self._fatal_error(err, "Fatal error: protocol.get_buffer() call failed.")
+            self._face._fatal_error(err, "Fatal error: protocol.get_buffer() call failed.")
             return
         try:
             nbytes = self._sock.recv_into(view)
@@ -500,35 +885,19 @@ class SocketTransport(_BaseTransport, transports.Transport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on socket transport")
+            self._face._fatal_error(exc, "Fatal read error on socket transport")
             return
         finally:
             view.release()
         if not nbytes:
-            self._read_eof()
+            self._face._read_eof()
             return
         try:
             self._protocol.buffer_updated(nbytes)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
-
-    def _read_eof(self):
-        if self._loop.get_debug():
-            logger.debug("%r received EOF", self)
-        try:
-            keep_open = self._protocol.eof_received()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal error: protocol.eof_received() call failed.")
-            return
-        if keep_open:
-            # Nothing more to read: stop watching, the writer stays usable.
-            self._loop._raw_remove_reader(self._sock_fd)
-        else:
-            self.close()
+            self._face._fatal_error(exc, "Fatal error: protocol.buffer_updated() call failed.")
 
     # -- writing ----------------------------------------------------------------
 
@@ -548,24 +917,33 @@ class SocketTransport(_BaseTransport, transports.Transport):
             return
         self._buffer.append(data)
         self._buffer_size += len(data)
-        if self._writing:
-            # Behind data the kernel did not take yet.
-            self._maybe_pause_protocol()
-        elif not self._protocol_paused and self._buffer_size > self._high_water:
-            # Over the high-water mark with nothing pending in the kernel:
-            # send now (uvloop's fast path), pause only if it does not fit.
-            self._exec_write()
-        elif not (self._queued or self._in_read):
+        if self._buffer_size > self._high_water and not self._protocol_paused:
+            if self._writing:
+                # Behind data the kernel did not take yet.
+                self._face._maybe_pause_protocol()
+            else:
+                # Over the high-water mark with nothing pending in the
+                # kernel: send now (uvloop's fast path), pause only if it
+                # does not all fit.
+                self._exec_write()
+        elif not (self._queued or self._in_read or self._writing):
             self._loop._queue_write(self)
             self._queued = True
 
     def writelines(self, list_of_data: Iterable[bytes | bytearray | memoryview[Any]]) -> None:
-        data = _join_chunks(list_of_data)
         if self._eof:
             raise RuntimeError("Cannot call writelines() after write_eof()")
-        self.write(data)
+        self.write(_join_chunks(list_of_data))
 
-    def _send_buffered(self):
+    def get_write_buffer_size(self) -> int:
+        return self._buffer_size
+
+    def _drop_buffer(self) -> None:
+        if self._buffer:
+            self._buffer.clear()
+            self._buffer_size = 0
+
+    def _send_buffered(self) -> int | None:
         """Send from the buffer until it is empty or the kernel stops taking
         data. Returns the bytes sent, or None after a fatal error."""
         buf = self._buffer
@@ -576,7 +954,7 @@ class SocketTransport(_BaseTransport, transports.Transport):
                     want = len(buf[0])
                     n = self._sock.send(buf[0])
                 else:
-                    chunks = list(itertools.islice(buf, MAX_IOV))
+                    chunks = list(itertools.islice(buf, IOV_BATCH))
                     want = sum(map(len, chunks))
                     n = self._sock.sendmsg(chunks)
             except (BlockingIOError, InterruptedError):
@@ -584,12 +962,9 @@ class SocketTransport(_BaseTransport, transports.Transport):
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
-                self._stop_writing()
-                buf.clear()
-                self._buffer_size = 0
-                self._fatal_error(exc, "Fatal write error on socket transport")
-                if self._empty_waiter is not None and not self._empty_waiter.done():
-                    self._empty_waiter.set_exception(exc)
+                self._drop_buffer()
+                self._set_events(self._reading, False)
+                self._face._write_failed(exc)
                 return None
             total += n
             self._buffer_size -= n
@@ -606,113 +981,56 @@ class SocketTransport(_BaseTransport, transports.Transport):
                 return total  # the kernel is full
         return total
 
-    def _start_writing(self):
-        if not self._writing:
-            self._writing = True
-            self._loop._raw_add_writer(self._sock_fd, self._write_ready)
-
-    def _stop_writing(self):
-        if self._writing:
-            self._writing = False
-            self._loop._raw_remove_writer(self._sock_fd)
-
-    def _exec_write(self):
+    def _exec_write(self) -> None:
         """Send the buffer now: the loop's end-of-iteration flush, and
         write()'s fast path."""
-        if self._conn_lost or self._sock is None or self._writing or not self._buffer:
-            return
-        try:
-            if self._send_buffered() is None:
-                return
-            if self._buffer:
-                # The kernel is full: the rest goes when the socket is writable.
-                self._start_writing()
-                if self._protocol_paused:
-                    self._maybe_resume_protocol()
-                else:
-                    self._maybe_pause_protocol()
-            else:
-                self._write_done()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal write error on socket transport")
-
-    def _write_ready(self):
-        if self._conn_lost or not self._buffer:
-            self._stop_writing()
+        if self._conn_lost or self._writing or not self._buffer:
             return
         if self._send_buffered() is None:
             return
         if self._buffer:
-            self._maybe_resume_protocol()
+            self._kernel_full()
         else:
-            self._stop_writing()
             self._write_done()
 
-    def _write_done(self):
-        # The buffer was sent. resume_writing() may write again.
-        self._maybe_resume_protocol()
-        if self._buffer:
+    def _kernel_full(self) -> None:
+        # The rest goes when the socket is writable.
+        try:
+            self._set_events(self._reading, True)
+        except OSError as exc:
+            self._face._fatal_error(exc, "Fatal write error on socket transport")
             return
-        if self._empty_waiter is not None and not self._empty_waiter.done():
-            self._empty_waiter.set_result(None)
-        if self._closing:
-            if not self._conn_lost:
-                self._conn_lost += 1
-                self._loop.call_soon(self._call_connection_lost, None, context=self._context)
-        elif self._eof:
-            try:
-                self._shutdown_write()
-            except OSError as exc:
-                self._fatal_error(exc, "Fatal write error on socket transport")
+        if self._protocol_paused:
+            if self._buffer_size <= self._low_water:
+                self._face._maybe_resume_protocol()
+        elif self._buffer_size > self._high_water:
+            self._face._maybe_pause_protocol()
 
-    def _shutdown_write(self):
+    def _write_ready(self) -> None:
+        if self._conn_lost or not self._buffer:
+            self._set_events(self._reading, False)
+            return
+        if self._send_buffered() is None:
+            return
+        if self._buffer:
+            if self._protocol_paused and self._buffer_size <= self._low_water:
+                self._face._maybe_resume_protocol()
+        else:
+            self._set_events(self._reading, False)
+            self._write_done()
+
+    def _write_done(self) -> None:
+        # The buffer was sent: the transport's cold transitions, if any.
+        if (self._protocol_paused or self._closing or self._eof
+                or self._empty_waiter is not None):
+            self._face._write_done()
+
+    def _shutdown_write(self) -> None:
         try:
             self._sock.shutdown(socket.SHUT_WR)
         except OSError as exc:
             if exc.errno != errno.ENOTCONN:
                 raise
-
-    def write_eof(self) -> None:
-        if self._closing or self._eof:
-            return
-        self._eof = True
-        if not self._buffer:
-            self._shutdown_write()
-        # Otherwise after the queued data (_write_done).
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        if self._closing:
-            return
-        self._closing = True
-        self._loop._raw_remove_reader(self._sock_fd)
-        if not self._buffer:
-            self._conn_lost += 1
-            self._loop.call_soon(self._call_connection_lost, None, context=self._context)
-        # Otherwise the queued data is flushed first (_write_done).
-
-    def _call_connection_lost(self, exc):
-        try:
-            super()._call_connection_lost(exc)
-        finally:
-            if self._empty_waiter is not None and not self._empty_waiter.done():
-                self._empty_waiter.set_exception(
-                    ConnectionError("Connection is closed by peer"))
-
-    def _make_empty_waiter(self):
-        if self._empty_waiter is not None:
-            raise RuntimeError("Empty waiter is already set")
-        self._empty_waiter = self._loop.create_future()
-        if not self._buffer:
-            self._empty_waiter.set_result(None)
-        return self._empty_waiter
-
-    def _reset_empty_waiter(self):
-        self._empty_waiter = None
 
 
 def _check_sendto_address(family: int, addr: Any) -> None:
@@ -747,7 +1065,7 @@ def _check_sendto_address(family: int, addr: Any) -> None:
     raise ValueError(f"{addr!r}: socket family mismatch or a DNS lookup is required")
 
 
-class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports.Transport):
+class DatagramTransport(_SocketTransportBase, transports.DatagramTransport, transports.Transport):
     """A UDP (or Unix datagram) socket transport."""
 
     def __init__(self, loop: Any, sock: socket.socket, protocol: asyncio.BaseProtocol,
@@ -773,7 +1091,7 @@ class DatagramTransport(_BaseTransport, transports.DatagramTransport, transports
         if self._conn_lost:
             return
         try:
-            data, addr = self._sock.recvfrom(MAX_READ)
+            data, addr = self._sock.recvfrom(READ_CHUNK)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:

@@ -36,7 +36,9 @@ from typing import TYPE_CHECKING
 
 from asyncio import base_subprocess, coroutines, transports
 
-from ._transports import FlowControl, check_data, set_result_unless_cancelled
+from ._transports import (LOG_THRESHOLD_FOR_CONNLOST_WRITES, READ_CHUNK, FlowControl,
+                          TransportBase, check_buffer_limits, check_data,
+                          set_result_unless_cancelled)
 
 if TYPE_CHECKING:
     import asyncio
@@ -55,11 +57,6 @@ else:
     _LoopBase = object
 
 logger = logging.getLogger("ioloop")
-
-# Same as asyncio: warn about writes to a lost pipe after this many.
-_LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-_MAX_READ = 256 * 1024
-_DEFAULT_HIGH_WATER = 64 * 1024
 
 
 def _sighandler_noop(signum, frame):
@@ -93,17 +90,19 @@ def _waitstatus_to_exitcode(status):
 # -- pipe transports ----------------------------------------------------------------------
 
 
-class _PipeBase:
-    """What both pipe transports share: extra info, protocol, close
-    bookkeeping (``connection_lost`` exactly once, then the pipe closes)."""
+class _PipeBase(TransportBase):
+    """What both pipe transports share beyond `TransportBase`: the pipe,
+    its fd, and the repr's polling state."""
 
     if TYPE_CHECKING:
-        _extra: dict[str, Any]
         _quiet_oserror: bool
 
         def _polling(self) -> bool: ...
         def _close(self, exc: BaseException | None) -> None: ...
         def _read_ready(self) -> None: ...
+
+    _resource_name = "_pipe"
+    _fatal_message = "Fatal error on pipe transport"
 
     def _read_in_context(self):
         # The fd's reader: the protocol's callbacks run in the transport's
@@ -130,13 +129,10 @@ class _PipeBase:
         os.set_blocking(self._fileno, False)
         return mode
 
-    def __repr__(self) -> str:
-        info = [type(self).__name__]
-        if self._pipe is None:
-            info.append("closed")
-        elif self._closing:
-            info.append("closing")
-        info.append(f"fd={self._fileno}")
+    def _repr_fd(self):
+        return self._fileno
+
+    def _repr_extra(self, info):
         loop = self._loop
         if self._pipe is not None and loop is not None and not loop.is_closed():
             info.append("polling" if self._polling() else "idle")
@@ -147,7 +143,6 @@ class _PipeBase:
             info.append("open")
         else:
             info.append("closed")
-        return "<{}>".format(" ".join(info))
 
     def _repr_bufsize(self):
         return None
@@ -155,30 +150,15 @@ class _PipeBase:
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._protocol = protocol
 
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._protocol
-
     def is_closing(self) -> bool:
         return self._closing
 
-    def __del__(self, _warn: Any = warnings.warn) -> None:
-        if self._pipe is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._pipe.close()
+    def _quiet_error(self, exc):
+        # EIO (a pty whose other side closed) and, for the write side, any
+        # OSError are the peer going away: no report.
+        return isinstance(exc, OSError) and (exc.errno == errno.EIO or self._quiet_oserror)
 
-    def _fatal_error(self, exc, message="Fatal error on pipe transport"):
-        # Called while handling exc. EIO (a pty whose other side closed) and,
-        # for the write side, any OSError are the peer going away: no report.
-        if isinstance(exc, OSError) and (exc.errno == errno.EIO or self._quiet_oserror):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._loop.call_exception_handler({
-                "message": message,
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
+    def _force_close(self, exc):
         self._close(exc)
 
     def _schedule_connection_lost(self, exc):
@@ -187,20 +167,17 @@ class _PipeBase:
         self._lost_scheduled = True
         self._loop.call_soon(self._call_connection_lost, exc, context=self._context)
 
-    def _call_connection_lost(self, exc):
-        try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._pipe.close()
-            self._pipe = None
-            self._protocol = None
-            self._loop = None
+    def _connection_lost_done(self):
+        self._pipe.close()
+        self._pipe = None
+        self._protocol = None
+        self._loop = None
 
 
 class ReadPipeTransport(_PipeBase, transports.ReadTransport):
     """Read end of a pipe, FIFO, socket or character device."""
 
-    max_size = _MAX_READ  # bytes read per readiness event
+    max_size = READ_CHUNK  # bytes read per readiness event
     _quiet_oserror = False
 
     def __init__(self, loop: Any, pipe: Any, protocol: Any,
@@ -295,8 +272,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.Transport):
         self._buffer = bytearray()
         self._conn_lost = 0
         self._protocol_paused = False
-        self._high_water = _DEFAULT_HIGH_WATER
-        self._low_water = _DEFAULT_HIGH_WATER // 4
+        self._high_water, self._low_water = check_buffer_limits(None, None)
         mode = self._init_pipe(
             loop, pipe, protocol,
             lambda m: stat.S_ISFIFO(m) or stat.S_ISSOCK(m) or stat.S_ISCHR(m),
@@ -344,7 +320,7 @@ class WritePipeTransport(_PipeBase, FlowControl, transports.Transport):
         if not data:
             return
         if self._conn_lost or self._closing:
-            if self._conn_lost >= _LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+            if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 logger.warning("pipe closed by peer or os.write(pipe, data) raised exception.")
             self._conn_lost += 1
             return
