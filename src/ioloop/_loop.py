@@ -879,6 +879,12 @@ class IOLoop(ObserveMixin, UnixMixin, NetMixin):  # type: ignore[misc]
             raise RuntimeError("Event loop is closed")
         extra: dict[str, Any]
         task: asyncio.Task[_T]
+        if self._task_factory is None and context is None and not kwargs:
+            # The common call (a server's task per request): no keywords to sort.
+            task = asyncio.Task(coro, loop=self, name=name)  # type: ignore[arg-type]
+            if task._source_traceback:  # type: ignore[attr-defined]
+                del task._source_traceback[-1]  # type: ignore[attr-defined]
+            return task
         if self._task_factory is None:
             extra = {}
             if context is not None:
