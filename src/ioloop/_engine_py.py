@@ -423,8 +423,10 @@ class Loop:
         return None if self._autojump_ms < 0 else self._autojump_threshold
 
     if TYPE_CHECKING:
-        # asyncio's attribute, to type checkers; a checked property at run time.
-        slow_callback_duration: float
+        # asyncio's float attribute, to type checkers; a checked property at
+        # run time. (No annotation: one anywhere in a class body gives the
+        # class an __annotations__ dict, which help() would show.)
+        slow_callback_duration = 0.1
     else:
         @property
         def slow_callback_duration(self) -> float:
