@@ -99,6 +99,16 @@ def _fd_error(exc: OSError, fd: int) -> OSError:
     return _common.fd_error(exc.errno or 0, fd)
 
 
+def _context_for(context: contextvars.Context | None) -> contextvars.Context:
+    """The context a new handle runs in: ``context``, checked, or a copy of
+    the current one."""
+    if context is None:
+        return contextvars.copy_context()
+    if type(context) is not contextvars.Context:
+        _common.check_context(context)
+    return context
+
+
 class Handle:
     """A callback scheduled with ``call_soon`` or ``call_soon_threadsafe``.
 
@@ -124,12 +134,7 @@ class Handle:
         self.callback = callback
         self.args = args
         self.kwargs = kwargs or None
-        if context is None:
-            self.context = contextvars.copy_context()
-        else:
-            if type(context) is not contextvars.Context:
-                _common.check_context(context)
-            self.context = context
+        self.context = _context_for(context)
         self.loop = loop
         self._cancelled = False
         self._flags = flags
@@ -568,12 +573,7 @@ class Loop:
         h.callback = callback
         h.args = args
         h.kwargs = kwargs or None
-        if context is None:
-            h.context = contextvars.copy_context()
-        else:
-            if type(context) is not contextvars.Context:
-                _common.check_context(context)
-            h.context = context
+        h.context = _context_for(context)
         h.loop = self
         h._cancelled = False
         h._when = when
