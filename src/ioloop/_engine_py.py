@@ -286,7 +286,18 @@ _CLASSIC = 1
 _ASYNCIO = 2
 
 
-class Loop:
+if TYPE_CHECKING:
+    class _TypedAttributes:
+        # asyncio's float attribute, as type checkers see it; at run time a
+        # property that checks what it is given. (Declared here, not in
+        # Loop's body: an annotation there would give the class an
+        # __annotations__ entry, which help() shows.)
+        slow_callback_duration: float
+else:
+    _TypedAttributes = object
+
+
+class Loop(_TypedAttributes):
     """The engine (pure Python). ``ioloop.IOLoop`` adds the facade."""
 
     # The hot paths of this engine's stream transports (see _transports.py).
@@ -427,12 +438,7 @@ class Loop:
         """The autojump threshold in seconds, or None when autojump is off."""
         return None if self._autojump_ms < 0 else self._autojump_threshold
 
-    if TYPE_CHECKING:
-        # asyncio's float attribute, to type checkers; a checked property at
-        # run time. (No annotation: one anywhere in a class body gives the
-        # class an __annotations__ dict, which help() would show.)
-        slow_callback_duration = 0.1
-    else:
+    if not TYPE_CHECKING:  # type checkers see _TypedAttributes' float
         @property
         def slow_callback_duration(self) -> float:
             """Seconds a callback may run before debug mode warns that it was slow
