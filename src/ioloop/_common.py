@@ -157,17 +157,6 @@ def check_context(context: object) -> None:
                         f"not {type(context).__name__}: {context!r}")
 
 
-def slow_callback_duration(value: object) -> float:
-    """A valid ``slow_callback_duration``: a real number of seconds, >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"slow_callback_duration must be a number of seconds, "
-                        f"not {type(value).__name__}: {value!r}")
-    seconds = float(value)
-    if not seconds >= 0:  # also NaN
-        raise ValueError(f"slow_callback_duration must be >= 0, not {value!r}")
-    return seconds
-
-
 def fileno(fd: object) -> int:
     """The fd number of an int or ``fileno()`` object; -1 if it reports closed."""
     if isinstance(fd, int):

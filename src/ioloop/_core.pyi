@@ -79,7 +79,7 @@ class Loop:
     # checkers, as asyncio's attribute.
     slow_callback_duration: float
     """Seconds a callback may run before debug mode warns that it was slow
-    (asyncio's attribute; 0.1 by default). A number >= 0: anything else
+    (asyncio's attribute; 0.1 by default). A finite number >= 0: anything else
     raises ``TypeError`` or ``ValueError``."""
     _py_owned_fds: int
     _stream_core: type[StreamCore]

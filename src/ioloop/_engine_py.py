@@ -442,13 +442,13 @@ class Loop(_TypedAttributes):
         @property
         def slow_callback_duration(self) -> float:
             """Seconds a callback may run before debug mode warns that it was slow
-            (asyncio's attribute; 0.1 by default). A number >= 0: anything else
+            (asyncio's attribute; 0.1 by default). A finite number >= 0: anything else
             raises ``TypeError`` or ``ValueError``."""
             return self._slow_callback_duration
 
         @slow_callback_duration.setter
         def slow_callback_duration(self, value: float) -> None:
-            self._slow_callback_duration = _common.slow_callback_duration(value)
+            self._slow_callback_duration = _common.clock_seconds(value, "slow_callback_duration")
 
     def get_debug(self) -> bool:
         """Returns ``True`` if debug mode is on (see ``set_debug``)."""
